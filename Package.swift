@@ -1,0 +1,66 @@
+// swift-tools-version:6.1
+//
+// trailscan: audits AWS CloudTrail logs in bulk.
+//
+// The targets form one pipeline with one-way dependencies:
+//
+//     TrailBytes ─┬─▶ TrailGzip ────────────────────────────────┐
+//                 │                                              ▼
+//     TrailJSON ──┴─▶ TrailEvents ─▶ TrailMatch ─▶ TrailReport ─▶ TrailScan ─▶ trailscan (CLI)
+//
+// Only TrailGzip imports the C zlib module; nothing above it sees a C type.
+import PackageDescription
+
+let package = Package(
+    name: "trailscan",
+    products: [
+        .executable(name: "trailscan", targets: ["trailscan"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
+        .target(name: "TrailBytes"),
+        .target(name: "TrailGzip", dependencies: ["CZlib", "TrailBytes"]),
+        .target(name: "TrailJSON"),
+        .target(name: "TrailEvents", dependencies: ["TrailJSON", "TrailBytes"]),
+        .target(name: "TrailMatch", dependencies: ["TrailEvents", "TrailJSON"]),
+        .target(name: "TrailReport", dependencies: ["TrailMatch", "TrailEvents", "TrailJSON"]),
+        .target(
+            name: "TrailScan",
+            dependencies: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailReport"]
+        ),
+        .executableTarget(
+            name: "trailscan",
+            dependencies: [
+                "TrailScan", "TrailMatch", "TrailReport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "TrailGzipTests", dependencies: ["TrailGzip", "TrailBytes", "CZlib"]),
+        .testTarget(name: "TrailJSONTests", dependencies: ["TrailJSON"]),
+        .testTarget(name: "TrailEventsTests", dependencies: ["TrailEvents", "TrailBytes", "TrailJSON"]),
+        .testTarget(name: "TrailMatchTests", dependencies: ["TrailMatch", "TrailEvents", "TrailBytes"]),
+        .testTarget(name: "TrailReportTests", dependencies: ["TrailReport", "TrailMatch", "TrailEvents", "TrailBytes"]),
+        .testTarget(
+            name: "trailscanTests",
+            dependencies: ["trailscan"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+// Settings shared by every Swift target.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,125 @@
+/// Reading and writing JSON strings.
+///
+/// Values on the tape stay escaped in place; these functions decode them only when a value is actually
+/// needed, and most comparisons never decode at all (`equals` compares raw bytes when the token has no
+/// escapes).
+public enum JSONString {
+    /// Whether the string token equals `literal` (UTF-8), decoding escapes only when the token has any.
+    @inlinable
+    public static func equals(_ token: JSONToken, in bytes: UnsafeRawBufferPointer, to literal: UnsafeRawBufferPointer) -> Bool {
+        guard token.kind == .string else { return false }
+        let content = UnsafeRawBufferPointer(rebasing: bytes[token.range])
+        if !token.isEscaped {
+            guard content.count == literal.count else { return false }
+            return content.elementsEqual(literal)
+        }
+        // An escaped string is never longer decoded than encoded; longer decoded content cannot match.
+        guard literal.count <= content.count else { return false }
+        var decoded: [UInt8] = []
+        unescape(content, into: &decoded)
+        return decoded.withUnsafeBytes { $0.elementsEqual(literal) }
+    }
+
+    /// The decoded bytes (UTF-8) of a string token.
+    public static func bytes(of token: JSONToken, in bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        let content = UnsafeRawBufferPointer(rebasing: bytes[token.range])
+        if !token.isEscaped { return Array(content) }
+        var decoded: [UInt8] = []
+        unescape(content, into: &decoded)
+        return decoded
+    }
+
+    /// The decoded value of a string token.
+    public static func string(of token: JSONToken, in bytes: UnsafeRawBufferPointer) -> String {
+        let content = UnsafeRawBufferPointer(rebasing: bytes[token.range])
+        if !token.isEscaped { return String(decoding: content, as: UTF8.self) }
+        var decoded: [UInt8] = []
+        unescape(content, into: &decoded)
+        return String(decoding: decoded, as: UTF8.self)
+    }
+
+    /// Appends the decoded form of validated string content (without its quotes) to `output`.
+    ///
+    /// - Precondition: `content` was validated by `JSONParser` (escapes are well formed).
+    ///   An unpaired surrogate escape decodes to U+FFFD.
+    public static func unescape(_ content: UnsafeRawBufferPointer, into output: inout [UInt8]) {
+        output.reserveCapacity(output.count + content.count)
+        var i = 0
+        let n = content.count
+        while i < n {
+            let c = content[i]
+            guard c == Byte.backslash else {
+                output.append(c)
+                i += 1
+                continue
+            }
+            let e = content[i + 1]
+            i += 2
+            switch e {
+            case Byte.b: output.append(0x08)
+            case Byte.f: output.append(0x0C)
+            case Byte.n: output.append(0x0A)
+            case Byte.r: output.append(0x0D)
+            case Byte.t: output.append(0x09)
+            case Byte.u:
+                var scalar = hex4(content, at: i)
+                i += 4
+                if (0xD800...0xDBFF).contains(scalar) {
+                    // A high surrogate must be followed by an escaped low surrogate.
+                    if i + 6 <= n, content[i] == Byte.backslash, content[i + 1] == Byte.u {
+                        let low = hex4(content, at: i + 2)
+                        if (0xDC00...0xDFFF).contains(low) {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                            i += 6
+                        } else {
+                            scalar = 0xFFFD
+                        }
+                    } else {
+                        scalar = 0xFFFD
+                    }
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    scalar = 0xFFFD
+                }
+                appendUTF8(Unicode.Scalar(scalar)!, to: &output)
+            default: output.append(e)  // " \ /
+            }
+        }
+    }
+
+    private static func hex4(_ content: UnsafeRawBufferPointer, at i: Int) -> UInt32 {
+        var value: UInt32 = 0
+        for k in i..<(i + 4) { value = value << 4 | UInt32(hexValue(content[k]) ?? 0) }
+        return value
+    }
+
+    private static func appendUTF8(_ scalar: Unicode.Scalar, to output: inout [UInt8]) {
+        output.append(contentsOf: UTF8.encode(scalar)!)
+    }
+
+    // MARK: - Writing
+
+    /// Appends `value` as a JSON string literal: quotes, `\"`, `\\`, and `\uXXXX` (or the short forms)
+    /// for every control character, including U+007F, so the output is safe to print as it is.
+    public static func appendQuoted(_ value: some StringProtocol, to output: inout [UInt8]) {
+        output.append(Byte.quote)
+        for byte in value.utf8 {
+            switch byte {
+            case Byte.quote: output.append(contentsOf: [Byte.backslash, Byte.quote])
+            case Byte.backslash: output.append(contentsOf: [Byte.backslash, Byte.backslash])
+            case 0x0A: output.append(contentsOf: [Byte.backslash, Byte.n])
+            case 0x0D: output.append(contentsOf: [Byte.backslash, Byte.r])
+            case 0x09: output.append(contentsOf: [Byte.backslash, Byte.t])
+            case 0x00..<0x20, 0x7F:
+                output.append(contentsOf: [Byte.backslash, Byte.u, Byte.zero, Byte.zero])
+                output.append(hexDigit(byte >> 4))
+                output.append(hexDigit(byte & 0xF))
+            default: output.append(byte)
+            }
+        }
+        output.append(Byte.quote)
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? Byte.zero + value : 0x61 + value - 10
+    }
+}

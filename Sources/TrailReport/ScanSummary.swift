@@ -1,0 +1,91 @@
+public import TrailEvents
+public import TrailMatch
+
+/// What a scan saw, found and failed on. Each worker keeps its own and they are merged at the end
+/// (ripgrep's `Stats` with `+=`).
+public struct ScanSummary: Sendable, Equatable {
+    public struct Failure: Sendable, Equatable {
+        /// File path or `s3://bucket/key`.
+        public var source: String
+        public var cause: String
+
+        public init(source: String, cause: String) {
+            self.source = source
+            self.cause = cause
+        }
+    }
+
+    public var objectsScanned = 0
+    /// Objects not read because of where they are (digests, Insights, outside the date filters).
+    public var objectsSkipped = 0
+    public var objectsFailed = 0
+    public var compressedBytes: Int64 = 0
+    public var uncompressedBytes: Int64 = 0
+    /// Records inside the filters (the ones rules ran on).
+    public var records = 0
+    /// Records left out by `--since`, `--until`, `--account` or `--region`.
+    public var recordsFilteredOut = 0
+    /// The span of `eventTime` over the records inside the filters, in Unix seconds.
+    public var firstEventTime: Int64?
+    public var lastEventTime: Int64?
+    public var alerts = 0
+    public var alertsByRule: [String: Int] = [:]
+    public var alertsBySeverity: [Severity: Int] = [:]
+    public var alertsByAccount: [String: Int] = [:]
+    public var alertsByRegion: [String: Int] = [:]
+    public var alertsByPrincipal: [String: Int] = [:]
+    public var alertsBySourceIP: [String: Int] = [:]
+    public var failures: [Failure] = []
+    public var elapsedSeconds: Double = 0
+
+    public init() {}
+
+    public mutating func noteEventTime(_ seconds: Int64) {
+        if firstEventTime.map({ seconds < $0 }) ?? true { firstEventTime = seconds }
+        if lastEventTime.map({ seconds > $0 }) ?? true { lastEventTime = seconds }
+    }
+
+    /// Counts an alert, copying the few fields the summary groups by.
+    public mutating func countAlert(rule: Rule, record: CloudTrailRecord) {
+        alerts += 1
+        alertsByRule[rule.id, default: 0] += 1
+        alertsBySeverity[rule.severity, default: 0] += 1
+        alertsByAccount[record.string(.recipientAccountId) ?? "-", default: 0] += 1
+        alertsByRegion[record.string(.awsRegion) ?? "-", default: 0] += 1
+        let principal = Principal(record).display
+        alertsByPrincipal[principal.isEmpty ? "-" : principal, default: 0] += 1
+        alertsBySourceIP[record.string(.sourceIPAddress) ?? "-", default: 0] += 1
+    }
+
+    public static func += (lhs: inout ScanSummary, rhs: ScanSummary) {
+        lhs.objectsScanned += rhs.objectsScanned
+        lhs.objectsSkipped += rhs.objectsSkipped
+        lhs.objectsFailed += rhs.objectsFailed
+        lhs.compressedBytes += rhs.compressedBytes
+        lhs.uncompressedBytes += rhs.uncompressedBytes
+        lhs.records += rhs.records
+        lhs.recordsFilteredOut += rhs.recordsFilteredOut
+        if let first = rhs.firstEventTime { lhs.noteEventTime(first) }
+        if let last = rhs.lastEventTime { lhs.noteEventTime(last) }
+        lhs.alerts += rhs.alerts
+        lhs.alertsByRule.merge(rhs.alertsByRule, uniquingKeysWith: +)
+        lhs.alertsBySeverity.merge(rhs.alertsBySeverity, uniquingKeysWith: +)
+        lhs.alertsByAccount.merge(rhs.alertsByAccount, uniquingKeysWith: +)
+        lhs.alertsByRegion.merge(rhs.alertsByRegion, uniquingKeysWith: +)
+        lhs.alertsByPrincipal.merge(rhs.alertsByPrincipal, uniquingKeysWith: +)
+        lhs.alertsBySourceIP.merge(rhs.alertsBySourceIP, uniquingKeysWith: +)
+        lhs.failures += rhs.failures
+    }
+
+    /// Decoded megabytes (10^6 bytes) per second of wall time.
+    public var throughputMBps: Double {
+        elapsedSeconds > 0 ? Double(uncompressedBytes) / 1e6 / elapsedSeconds : 0
+    }
+}
+
+extension Dictionary where Value == Int {
+    /// Entries by count, highest first, then by key.
+    func ranked(by key: (Key) -> String) -> [(Key, Int)] {
+        sorted { $0.value != $1.value ? $0.value > $1.value : key($0.key) < key($1.key) }
+    }
+}

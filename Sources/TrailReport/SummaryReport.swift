@@ -1,0 +1,219 @@
+internal import TrailEvents
+internal import TrailJSON
+internal import TrailMatch
+
+/// Renders a `ScanSummary`: a two-line digest for stderr, or the full report as text, Markdown or JSON.
+///
+/// Everything that came from a log or a path (principals, IPs, accounts, sources, causes) is escaped
+/// for the format it goes into.
+public enum SummaryReport {
+    public enum Format: Sendable {
+        case text, markdown, json
+
+        /// The format for a `--summary-out` file name: `.json`, `.md`/`.markdown`, anything else text.
+        public init(path: String) {
+            let lower = path.lowercased()
+            if lower.hasSuffix(".json") {
+                self = .json
+            } else if lower.hasSuffix(".md") || lower.hasSuffix(".markdown") {
+                self = .markdown
+            } else {
+                self = .text
+            }
+        }
+    }
+
+    /// How many principals and source IPs the full report lists.
+    static let topCount = 10
+
+    /// The short summary printed to stderr at the end of a scan.
+    public static func digest(_ s: ScanSummary) -> String {
+        var lines = "trailscan: \(s.objectsScanned) \(plural(s.objectsScanned, "object")) scanned"
+        lines += ", \(s.objectsSkipped) skipped, \(s.objectsFailed) failed"
+        lines += "; \(bytes(s.compressedBytes)) read, \(bytes(s.uncompressedBytes)) of JSON"
+        lines += "; \(s.records) \(plural(s.records, "record"))"
+        if let span = span(s) { lines += " (\(span))" }
+        lines += "\ntrailscan: \(s.alerts) \(plural(s.alerts, "alert"))"
+        if s.alerts > 0 {
+            let bySeverity = Severity.allCases.reversed().compactMap { severity in
+                s.alertsBySeverity[severity].map { "\($0) \(severity.name)" }
+            }
+            lines += " (" + bySeverity.joined(separator: ", ") + ")"
+        }
+        lines += " in \(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps))\n"
+        return lines
+    }
+
+    public static func render(_ s: ScanSummary, as format: Format) -> String {
+        switch format {
+        case .text: text(s)
+        case .markdown: markdown(s)
+        case .json: json(s)
+        }
+    }
+
+    // MARK: - Text
+
+    private static func text(_ s: ScanSummary) -> String {
+        var out = "trailscan scan summary\n\n"
+        out += "objects     \(s.objectsScanned) scanned, \(s.objectsSkipped) skipped, \(s.objectsFailed) failed\n"
+        out += "bytes       \(s.compressedBytes) read, \(s.uncompressedBytes) decoded\n"
+        out += "records     \(s.records) scanned, \(s.recordsFilteredOut) outside the filters\n"
+        out += "event time  \(span(s) ?? "-")\n"
+        out += "elapsed     \(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps))\n"
+        out += "alerts      \(s.alerts)\n"
+        for (title, table) in tables(s) {
+            out += "\n\(title)\n"
+            for (key, count) in table { out += "  \(String(count).leftAligned(8)) \(TerminalText.escaped(key))\n" }
+        }
+        if !s.failures.isEmpty {
+            out += "\nfailures\n"
+            for failure in s.failures {
+                out += "  \(TerminalText.escaped(failure.source)): \(TerminalText.escaped(failure.cause))\n"
+            }
+        }
+        return out
+    }
+
+    // MARK: - Markdown
+
+    private static func markdown(_ s: ScanSummary) -> String {
+        /// Table cell text: terminal-safe, and no `|`, backtick or `<` to break the table or add markup.
+        func cell(_ text: String) -> String {
+            TerminalText.escaped(text).reduce(into: "") { out, character in
+                switch character {
+                case "|": out += "\\|"
+                case "`": out += "\\`"
+                case "<": out += "&lt;"
+                default: out.append(character)
+                }
+            }
+        }
+        var out = "# trailscan scan summary\n\n| | |\n|---|---|\n"
+        out += "| objects | \(s.objectsScanned) scanned, \(s.objectsSkipped) skipped, \(s.objectsFailed) failed |\n"
+        out += "| bytes | \(s.compressedBytes) read, \(s.uncompressedBytes) decoded |\n"
+        out += "| records | \(s.records) scanned, \(s.recordsFilteredOut) outside the filters |\n"
+        out += "| event time | \(span(s) ?? "-") |\n"
+        out += "| elapsed | \(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps)) |\n"
+        out += "| alerts | \(s.alerts) |\n"
+        for (title, table) in tables(s) {
+            out += "\n## \(title.prefix(1).uppercased() + title.dropFirst())\n\n| count | value |\n|---:|---|\n"
+            for (key, count) in table { out += "| \(count) | \(cell(key)) |\n" }
+        }
+        if !s.failures.isEmpty {
+            out += "\n## Failures\n\n| object | cause |\n|---|---|\n"
+            for failure in s.failures { out += "| \(cell(failure.source)) | \(cell(failure.cause)) |\n" }
+        }
+        return out
+    }
+
+    // MARK: - JSON
+
+    private static func json(_ s: ScanSummary) -> String {
+        var out: [UInt8] = []
+        func raw(_ text: String) { out.append(contentsOf: text.utf8) }
+        func string(_ text: String) { JSONString.appendQuoted(text, to: &out) }
+        func counts(_ table: [(String, Int)]) {
+            raw("{")
+            for (index, (key, count)) in table.enumerated() {
+                if index > 0 { raw(",") }
+                string(key)
+                raw(":\(count)")
+            }
+            raw("}")
+        }
+        func ranked(_ table: [(String, Int)], _ name: String) {
+            raw("[")
+            for (index, (key, count)) in table.prefix(topCount).enumerated() {
+                if index > 0 { raw(",") }
+                raw("{")
+                string(name)
+                raw(":")
+                string(key)
+                raw(",\"count\":\(count)}")
+            }
+            raw("]")
+        }
+        raw("{\"objects\":{\"scanned\":\(s.objectsScanned),\"skipped\":\(s.objectsSkipped),\"failed\":\(s.objectsFailed)}")
+        raw(",\"bytes\":{\"compressed\":\(s.compressedBytes),\"uncompressed\":\(s.uncompressedBytes)}")
+        raw(",\"records\":{\"scanned\":\(s.records),\"filteredOut\":\(s.recordsFilteredOut)}")
+        raw(",\"eventTime\":{\"first\":")
+        if let first = s.firstEventTime { string(EventTime.iso8601(first)) } else { raw("null") }
+        raw(",\"last\":")
+        if let last = s.lastEventTime { string(EventTime.iso8601(last)) } else { raw("null") }
+        raw("},\"alerts\":{\"total\":\(s.alerts),\"byRule\":")
+        counts(s.alertsByRule.ranked { $0 })
+        raw(",\"bySeverity\":")
+        counts(Severity.allCases.reversed().compactMap { severity in s.alertsBySeverity[severity].map { (severity.name, $0) } })
+        raw(",\"byAccount\":")
+        counts(s.alertsByAccount.ranked { $0 })
+        raw(",\"byRegion\":")
+        counts(s.alertsByRegion.ranked { $0 })
+        raw(",\"topPrincipals\":")
+        ranked(s.alertsByPrincipal.ranked { $0 }, "principal")
+        raw(",\"topSourceIPs\":")
+        ranked(s.alertsBySourceIP.ranked { $0 }, "sourceIPAddress")
+        raw("},\"failures\":[")
+        for (index, failure) in s.failures.enumerated() {
+            if index > 0 { raw(",") }
+            raw("{\"source\":")
+            string(failure.source)
+            raw(",\"cause\":")
+            string(failure.cause)
+            raw("}")
+        }
+        raw("],\"elapsedSeconds\":\(rounded(s.elapsedSeconds)),\"throughputMBps\":\(rounded(s.throughputMBps))}\n")
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    // MARK: - Helpers
+
+    /// The grouped tables of the full report, each ranked by count.
+    private static func tables(_ s: ScanSummary) -> [(String, [(String, Int)])] {
+        let severities = Severity.allCases.reversed().compactMap { severity in
+            s.alertsBySeverity[severity].map { (severity.name, $0) }
+        }
+        return [
+            ("alerts by rule", s.alertsByRule.ranked { $0 }),
+            ("alerts by severity", severities),
+            ("alerts by account", s.alertsByAccount.ranked { $0 }),
+            ("alerts by region", s.alertsByRegion.ranked { $0 }),
+            ("top principals in alerts", Array(s.alertsByPrincipal.ranked { $0 }.prefix(topCount))),
+            ("top source IPs in alerts", Array(s.alertsBySourceIP.ranked { $0 }.prefix(topCount))),
+        ].filter { !$0.1.isEmpty }
+    }
+
+    private static func span(_ s: ScanSummary) -> String? {
+        guard let first = s.firstEventTime, let last = s.lastEventTime else { return nil }
+        return "\(EventTime.iso8601(first)) to \(EventTime.iso8601(last))"
+    }
+
+    private static func plural(_ count: Int, _ noun: String) -> String { count == 1 ? noun : noun + "s" }
+
+    static func bytes(_ count: Int64) -> String {
+        let units = ["B", "kB", "MB", "GB", "TB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1000 && unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : "\(oneDecimal(value)) \(units[unit])"
+    }
+
+    private static func seconds(_ value: Double) -> String { "\(rounded(value, places: 2)) s" }
+    private static func mbps(_ value: Double) -> String { "\(oneDecimal(value)) MB/s" }
+    private static func oneDecimal(_ value: Double) -> String { "\(rounded(value, places: 1))" }
+
+    private static func rounded(_ value: Double, places: Int = 3) -> Double {
+        var scale = 1.0
+        for _ in 0..<places { scale *= 10 }
+        return (value * scale).rounded() / scale
+    }
+}
+
+extension String {
+    fileprivate func leftAligned(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

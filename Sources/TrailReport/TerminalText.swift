@@ -1,0 +1,30 @@
+/// Makes attacker-controlled text safe to show on a terminal or in a chat message.
+///
+/// Log fields (user agents, user names typed at a sign-in page, ARNs, request parameters) are chosen by
+/// whoever made the call. Printed raw, an ESC byte starts an ANSI sequence that can rewrite the screen,
+/// recolour or hide lines, or set the window title; bidirectional controls reorder what is shown. So:
+/// - C0 controls, DEL and C1 controls (U+0080–U+009F) become `\xHH` / `\u{HHHH}`;
+/// - the bidirectional and invisible formatting characters (U+061C, U+200B–U+200F, U+2028–U+202E,
+///   U+2060–U+2069, U+FEFF) become `\u{HHHH}`;
+/// - a backslash becomes `\\`, so an escape in the output can always be told from text that looks like one.
+public enum TerminalText {
+    public static func escaped(_ text: some StringProtocol) -> String {
+        var output = ""
+        output.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x5C: output += "\\\\"
+            case 0x00..<0x20, 0x7F: output += "\\x" + hex(scalar.value, width: 2)
+            case 0x80...0x9F, 0x061C, 0x200B...0x200F, 0x2028...0x202E, 0x2060...0x2069, 0xFEFF:
+                output += "\\u{" + hex(scalar.value, width: 4) + "}"
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+        return output
+    }
+
+    private static func hex(_ value: UInt32, width: Int) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+}

@@ -1,0 +1,141 @@
+internal import Glibc
+internal import TrailBytes
+internal import TrailEvents
+internal import TrailGzip
+internal import TrailMatch
+internal import TrailReport
+
+/// Why one object could not be scanned to its end.
+enum ObjectError: Error, CustomStringConvertible {
+    case read(SystemError)
+    case gzip(GzipError)
+    case format(CloudTrailFormatError)
+    case recordTooLarge(limit: Int)
+
+    var description: String {
+        switch self {
+        case .read(let error): error.description
+        case .gzip(let error): error.description
+        case .format(let error): error.description
+        case .recordTooLarge(let limit):
+            "a record is larger than the limit of \(limit) bytes (--max-record-size)"
+        }
+    }
+}
+
+/// One worker's machinery: reads an object, decodes it, cuts it into records, filters, matches and
+/// formats alerts into a per-object buffer. Everything here is owned by one thread and reused from one
+/// object to the next, so the steady state allocates nothing per record.
+final class ObjectScanner {
+    private let configuration: ScanConfiguration
+    private let decoder: GzipDecoder
+    private let window: ByteWindow
+    private let splitter = RecordSplitter()
+    private let input: UnsafeMutableRawBufferPointer
+    private var matches: [Int] = []
+    /// How much decoded data to ask for per decode step.
+    private static let decodeStep = 256 << 10
+    private static let readSize = 256 << 10
+
+    init(configuration: ScanConfiguration) {
+        self.configuration = configuration
+        decoder = GzipDecoder(outputLimit: configuration.maximumObjectBytes)
+        window = ByteWindow(
+            initialCapacity: min(1 << 20, configuration.maximumRecordBytes),
+            maximumCapacity: configuration.maximumRecordBytes)
+        input = .allocate(byteCount: Self.readSize, alignment: 16)
+        matches.reserveCapacity(16)
+    }
+
+    deinit {
+        input.deallocate()
+    }
+
+    /// Scans one object. Alerts go to `output` (formatted), counts to `summary`. Alerts found before an
+    /// error are kept: a log truncated in its last record still reports the records before it.
+    ///
+    /// - Returns: the error that ended the object early, if any.
+    func scan(_ object: ObjectRef, output: inout [UInt8], summary: inout ScanSummary) -> ObjectError? {
+        decoder.reset()
+        splitter.reset()
+        window.reset()
+        let fd: Int32
+        switch object {
+        case .standardInput:
+            fd = STDIN_FILENO
+        case .file(let path):
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 { return .read(SystemError(errno: errno)) }
+        }
+        defer { if fd != STDIN_FILENO { close(fd) } }
+
+        let name = object.name
+        let result: ObjectError?
+        do {
+            while true {
+                let count = read(fd, input.baseAddress, input.count)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw ObjectError.read(SystemError(errno: errno))
+                }
+                if count == 0 { break }
+                try feed(UnsafeRawBufferPointer(rebasing: input[..<count]), source: name, output: &output, summary: &summary)
+            }
+            do { try decoder.finish() } catch { throw ObjectError.gzip(error) }
+            try drain(isFinal: true, source: name, output: &output, summary: &summary)
+            result = nil
+        } catch let error as ObjectError {
+            result = error
+        } catch {
+            preconditionFailure("unexpected error \(error)")
+        }
+        summary.compressedBytes += Int64(decoder.bytesIn)
+        summary.uncompressedBytes += Int64(decoder.bytesOut)
+        return result
+    }
+
+    /// Decodes one chunk of input, draining complete records whenever the window has new bytes.
+    private func feed(
+        _ chunk: UnsafeRawBufferPointer, source: String, output: inout [UInt8], summary: inout ScanSummary
+    ) throws(ObjectError) {
+        var rest = chunk
+        repeat {
+            let room = min(Self.decodeStep, window.maximumCapacity - window.readableCount)
+            guard room > 0 else { throw .recordTooLarge(limit: window.maximumCapacity) }
+            do { try window.reserveWritable(room) } catch { throw .recordTooLarge(limit: window.maximumCapacity) }
+            let used: Int
+            do { used = try decoder.decode(rest, into: window) } catch { throw .gzip(error) }
+            rest = UnsafeRawBufferPointer(rebasing: rest[used...])
+            try drain(isFinal: false, source: source, output: &output, summary: &summary)
+        } while !rest.isEmpty || decoder.mayHaveBufferedOutput
+    }
+
+    private func drain(isFinal: Bool, source: String, output: inout [UInt8], summary: inout ScanSummary) throws(ObjectError) {
+        let filter = configuration.filter
+        let rules = configuration.rules
+        let format = configuration.format
+        do {
+            try splitter.drain(window, isFinal: isFinal) { record in
+                let eventTime = record.eventTimeSeconds
+                guard filter.accepts(record, eventTime: eventTime) else {
+                    summary.recordsFilteredOut += 1
+                    return
+                }
+                summary.records += 1
+                if let eventTime { summary.noteEventTime(eventTime) }
+                matches.removeAll(keepingCapacity: true)
+                rules.evaluate(record, into: &matches)
+                for index in matches {
+                    let rule = rules.rules[index]
+                    format.append(rule: rule, record: record, source: source, to: &output)
+                    summary.countAlert(rule: rule, record: record)
+                }
+            }
+        } catch {
+            throw .format(error)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ObjectScanner: Sendable {}

@@ -1,0 +1,110 @@
+internal import Foundation
+internal import Synchronization
+public import TrailMatch
+public import TrailReport
+
+/// Everything a scan needs to know, fixed before it starts.
+public struct ScanConfiguration: Sendable {
+    /// Worker threads; each scans one object at a time.
+    public var jobs: Int
+    /// Decoded bytes allowed per object (a larger object fails: gzip bomb).
+    public var maximumObjectBytes: Int
+    /// Largest single record; bounds each worker's memory.
+    public var maximumRecordBytes: Int
+    public var filter: RecordFilter
+    public var rules: RuleSet
+    public var format: any AlertFormat
+    /// Scan `CloudTrail-Insight/` folders too.
+    public var includeInsights: Bool
+
+    public init(
+        jobs: Int, maximumObjectBytes: Int, maximumRecordBytes: Int, filter: RecordFilter, rules: RuleSet,
+        format: any AlertFormat, includeInsights: Bool = false
+    ) {
+        self.jobs = jobs
+        self.maximumObjectBytes = maximumObjectBytes
+        self.maximumRecordBytes = maximumRecordBytes
+        self.filter = filter
+        self.rules = rules
+        self.format = format
+        self.includeInsights = includeInsights
+    }
+}
+
+/// How a scan ended.
+public struct ScanOutcome: Sendable {
+    public var summary: ScanSummary
+    /// The reader of standard output went away; the scan stopped early.
+    public var outputClosed: Bool
+}
+
+/// Runs a scan: `jobs` worker threads take objects from the source one at a time; each worker scans
+/// its object with its own buffers, then writes the object's alerts in one piece and reports a failure
+/// as one line on stderr. Summaries are merged when the workers finish.
+///
+/// Workers are threads, not tasks: reading files and inflating are blocking, CPU-bound work that
+/// should not occupy Swift's cooperative pool.
+public enum ScanPipeline {
+    public static func run(
+        inputs: [String], configuration: ScanConfiguration,
+        output: OutputWriter = .standardOutput, errors: OutputWriter = .standardError
+    ) -> ScanOutcome {
+        let clock = ContinuousClock.now
+        let filter = configuration.filter
+        let source = LocalObjectSource(inputs: inputs, includeInsights: configuration.includeInsights) { path in
+            guard !filter.isEmpty, let key = CloudTrailKey(path: path) else { return false }
+            return !filter.mayContainRecords(key)
+        }
+        let total = Mutex(ScanSummary())
+        let group = DispatchGroup()
+        for _ in 0..<max(1, configuration.jobs) {
+            group.enter()
+            let thread = Thread {
+                let summary = work(source: source, configuration: configuration, output: output, errors: errors)
+                total.withLock { $0 += summary }
+                group.leave()
+            }
+            thread.stackSize = 4 << 20
+            thread.start()
+        }
+        group.wait()
+        var summary = total.withLock { $0 }
+        let elapsed = ContinuousClock.now - clock
+        summary.elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return ScanOutcome(summary: summary, outputClosed: output.isClosed)
+    }
+
+    /// One worker's loop.
+    private static func work(
+        source: LocalObjectSource, configuration: ScanConfiguration, output: OutputWriter, errors: OutputWriter
+    ) -> ScanSummary {
+        let scanner = ObjectScanner(configuration: configuration)
+        var summary = ScanSummary()
+        var buffer: [UInt8] = []
+        while !output.isClosed, let item = source.next() {
+            switch item {
+            case .skip(let count):
+                summary.objectsSkipped += count
+            case .failure(let path, let cause):
+                fail(path, cause, summary: &summary, errors: errors)
+            case .scan(let object):
+                buffer.removeAll(keepingCapacity: true)
+                let error = scanner.scan(object, output: &buffer, summary: &summary)
+                if !buffer.isEmpty { output.write(buffer) }
+                if buffer.capacity > 1 << 20 { buffer = [] }  // give back memory after a noisy object
+                if let error {
+                    fail(object.name, error.description, summary: &summary, errors: errors)
+                } else {
+                    summary.objectsScanned += 1
+                }
+            }
+        }
+        return summary
+    }
+
+    private static func fail(_ source: String, _ cause: String, summary: inout ScanSummary, errors: OutputWriter) {
+        summary.objectsFailed += 1
+        summary.failures.append(.init(source: source, cause: cause))
+        errors.write("trailscan: \(TerminalText.escaped(source)): \(TerminalText.escaped(cause))\n")
+    }
+}

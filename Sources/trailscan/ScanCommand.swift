@@ -1,0 +1,167 @@
+import ArgumentParser
+import Foundation
+import TrailMatch
+import TrailReport
+import TrailScan
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, jsonl
+}
+
+enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, always, never
+}
+
+struct ScanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Scan CloudTrail log files and folders (.json.gz or .json) and report alerts.",
+        discussion: """
+            Folders are searched recursively for *.json.gz and *.json; CloudTrail-Digest/ and \
+            CloudTrail-Insight/ folders are skipped. Use - to read one object from standard input.
+
+            Alerts go to standard output; failures (one line per object) and the summary go to \
+            standard error.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Files and folders to scan; - for standard input.", valueName: "path"))
+    var paths: [String] = []
+
+    @Option(help: "Alert format: text (readable blocks) or jsonl (one JSON object per alert).")
+    var format: OutputFormat = .text
+
+    @Option(help: ArgumentHelp("Time zone for times in text alerts: an IANA name, UTC or local.", valueName: "zone"))
+    var timezone: String = "UTC"
+
+    @Option(help: "Colour severities in text alerts: auto (on a terminal, unless NO_COLOR is set), always, never.")
+    var color: ColorChoice = .auto
+
+    @Option(help: ArgumentHelp("Only events at or after this time: 2025-01-31, 2025-01-31T13:45:00Z, or an age (12h, 7d).", valueName: "time"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Only events before this time (a date means the end of that day).", valueName: "time"))
+    var until: String?
+
+    @Option(name: .customLong("account"), help: ArgumentHelp("Only this account (recipientAccountId); repeatable.", valueName: "id"))
+    var accounts: [String] = []
+
+    @Option(name: .customLong("region"), help: ArgumentHelp("Only this region (awsRegion); repeatable.", valueName: "name"))
+    var regions: [String] = []
+
+    @Option(name: .customLong("enable"), help: ArgumentHelp("Run this rule even if it is off or below --min-severity; repeatable.", valueName: "id"))
+    var enabledRules: [String] = []
+
+    @Option(name: .customLong("disable"), help: ArgumentHelp("Do not run this rule; repeatable.", valueName: "id"))
+    var disabledRules: [String] = []
+
+    @Option(
+        help: ArgumentHelp("Run only rules of at least this severity: info, low, medium, high, critical.", valueName: "level"),
+        transform: { text in
+            guard let severity = Severity(name: text) else {
+                throw ValidationError("'\(text)' is not a severity (info, low, medium, high, critical).")
+            }
+            return severity
+        })
+    var minSeverity: Severity = .info
+
+    @Option(name: [.customShort("j"), .long], help: "Objects scanned in parallel (default: the number of cores).")
+    var jobs: Int?
+
+    @Option(help: ArgumentHelp("Largest decoded size of one object; bigger ones fail as possible gzip bombs.", valueName: "size"))
+    var maxObjectSize: String = "4G"
+
+    @Option(help: ArgumentHelp("Largest single record; bounds memory per worker.", valueName: "size"))
+    var maxRecordSize: String = "64M"
+
+    @Flag(help: "Also scan CloudTrail-Insight/ folders.")
+    var includeInsights = false
+
+    @Flag(name: [.customShort("q"), .long], help: "Do not print the summary on standard error.")
+    var quiet = false
+
+    @Option(help: ArgumentHelp("Write the full summary to this file: .json, .md, or text.", valueName: "file"))
+    var summaryOut: String?
+
+    func validate() throws {
+        guard !paths.isEmpty else {
+            throw ValidationError("Give at least one file or folder to scan, e.g. 'trailscan scan sample-logs'.")
+        }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1.") }
+        _ = try settings()
+    }
+
+    /// The scan settings derived from the flags, or the usage error that explains the first bad one.
+    private func settings() throws -> (ScanConfiguration, DisplayClock) {
+        let now = Int64(Date().timeIntervalSince1970)
+        func time(_ text: String?, _ flag: String, isEnd: Bool) throws -> Int64? {
+            guard let text else { return nil }
+            do { return try TimeArgument.parse(text, isEnd: isEnd, now: now) } catch {
+                throw ValidationError("\(flag): \(error)")
+            }
+        }
+        let since = try time(since, "--since", isEnd: false)
+        let until = try time(until, "--until", isEnd: true)
+        if let since, let until, since >= until {
+            throw ValidationError("--since must be before --until.")
+        }
+        guard let clock = DisplayClock(timeZone: timezone) else {
+            throw ValidationError("--timezone: unknown time zone '\(timezone)' (use an IANA name such as Europe/Paris, UTC or local).")
+        }
+        guard let maxObject = SizeArgument.parse(maxObjectSize) else {
+            throw ValidationError("--max-object-size: '\(maxObjectSize)' is not a size (e.g. 4G, 512M).")
+        }
+        guard let maxRecord = SizeArgument.parse(maxRecordSize), maxRecord >= 4096, maxRecord <= 1 << 30 else {
+            throw ValidationError("--max-record-size: '\(maxRecordSize)' must be a size from 4K to 1G.")
+        }
+        let selection = RuleSelection(enable: enabledRules, disable: disabledRules, minimumSeverity: minSeverity)
+        let rules: [Rule]
+        do { rules = try selection.apply(to: BuiltinRules.all) } catch {
+            throw ValidationError("\(error)")
+        }
+        let alertFormat: any AlertFormat =
+            switch format {
+            case .text: TextFormat(clock: clock, color: useColor)
+            case .jsonl: JSONLinesFormat()
+            }
+        let configuration = ScanConfiguration(
+            jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
+            maximumObjectBytes: maxObject,
+            maximumRecordBytes: maxRecord,
+            filter: RecordFilter(since: since, until: until, accounts: Set(accounts), regions: Set(regions)),
+            rules: RuleSet(rules),
+            format: alertFormat,
+            includeInsights: includeInsights)
+        return (configuration, clock)
+    }
+
+    private var useColor: Bool {
+        switch color {
+        case .always: return true
+        case .never: return false
+        case .auto:
+            let environment = ProcessInfo.processInfo.environment
+            return isatty(STDOUT_FILENO) != 0 && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
+        }
+    }
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)  // a closed stdout shows up as EPIPE, handled by OutputWriter
+        let (configuration, _) = try settings()
+        let outcome = ScanPipeline.run(inputs: paths, configuration: configuration)
+        let summary = outcome.summary
+        var status: Int32 = summary.objectsFailed > 0 ? 2 : summary.alerts > 0 ? 1 : 0
+        if outcome.outputClosed { throw ExitCode(status) }  // the reader left: end quietly
+        if let summaryOut {
+            let text = SummaryReport.render(summary, as: SummaryReport.Format(path: summaryOut))
+            do {
+                try text.write(toFile: summaryOut, atomically: true, encoding: .utf8)
+            } catch {
+                OutputWriter.standardError.write("trailscan: \(summaryOut): cannot write the summary: \(error.localizedDescription)\n")
+                status = 2
+            }
+        }
+        if !quiet { OutputWriter.standardError.write(SummaryReport.digest(summary)) }
+        throw ExitCode(status)
+    }
+}

@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""Deterministic generator of realistic CloudTrail log objects.
+
+Writes gzip JSON objects, {"Records": [...]}, in the S3 layout CloudTrail uses:
+
+  AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/
+      <account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<16 chars>.json.gz
+
+Most records are ordinary noise (describe/list/get calls, role assumptions, KMS, S3, Lambda, logs);
+a fixed set of sign-in and IAM events that the built-in rules must flag is planted in the first
+account, on the first days, in us-east-1 (where IAM and most sign-ins are recorded) and one other
+region. The same arguments always give byte-identical files (seeded RNG, gzip mtime 0).
+
+  scripts/generate_logs.py --out sample-logs                       # the committed sample (< 2 MB)
+  scripts/generate_logs.py --out corpus --target-bytes 1000000000  # ~1 GB of JSON for benchmarks
+
+Also prints, with --expect, the (rule, eventID) pairs the planted events must trigger.
+"""
+
+import argparse
+import datetime as dt
+import gzip
+import io
+import json
+import os
+import random
+import sys
+
+ACCOUNTS = ["111122223333", "444455556666", "777788889999"]
+REGIONS = [
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "eu-west-1", "eu-west-2",
+    "eu-west-3", "eu-central-1", "eu-north-1", "ap-northeast-1", "ap-northeast-2", "ap-southeast-1",
+    "ap-southeast-2", "ap-south-1", "sa-east-1", "me-central-1",
+]
+USER_AGENTS = [
+    "aws-cli/2.15.30 Python/3.11.8 Linux/6.1.79 exe/x86_64.amzn.2023 prompt/off command/ec2.describe-instances",
+    "Boto3/1.34.69 md/Botocore#1.34.69 ua/2.0 os/linux#5.10.210 md/arch#x86_64 lang/python#3.12.2 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.69",
+    "aws-sdk-go-v2/1.25.3 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 api/sts#1.28.4",
+    "aws-sdk-java/2.25.16 Linux/5.10.210 OpenJDK_64-Bit_Server_VM/17.0.10+7-LTS Java/17.0.10 vendor/Amazon.com_Inc. exec-env/AWS_ECS_FARGATE io/sync http/Apache cfg/retry-mode/adaptive",
+    "terraform-provider-aws/5.42.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.26.0",
+    "console.amazonaws.com",
+    "cloudformation.amazonaws.com",
+    "ec2.amazonaws.com",
+]
+BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/123.0.0.0 Safari/537.36"
+
+NOISE = [
+    # (eventSource, eventName, readOnly, requestParameters factory)
+    ("ec2.amazonaws.com", "DescribeInstances", True, lambda r: {"instancesSet": {}, "filterSet": {"items": [{"name": "instance-state-name", "valueSet": {"items": [{"value": "running"}]}}]}}),
+    ("ec2.amazonaws.com", "DescribeSecurityGroups", True, lambda r: {"securityGroupSet": {}, "securityGroupIdSet": {"items": [{"groupId": "sg-%017x" % r.getrandbits(68)}]}, "filterSet": {}}),
+    ("ec2.amazonaws.com", "DescribeVolumes", True, lambda r: {"volumeSet": {}, "filterSet": {}, "maxResults": 500}),
+    ("s3.amazonaws.com", "GetBucketAcl", True, lambda r: {"bucketName": "app-data-%d" % r.randint(1, 40), "Host": "s3.amazonaws.com", "acl": ""}),
+    ("s3.amazonaws.com", "GetBucketPolicy", True, lambda r: {"bucketName": "logs-archive-%d" % r.randint(1, 9), "Host": "s3.amazonaws.com", "policy": ""}),
+    ("sts.amazonaws.com", "AssumeRole", False, lambda r: {"roleArn": "arn:aws:iam::%s:role/ci-deploy" % r.choice(ACCOUNTS), "roleSessionName": "gha-%d" % r.randint(10**8, 10**9), "durationSeconds": 3600}),
+    ("sts.amazonaws.com", "GetCallerIdentity", True, lambda r: None),
+    ("kms.amazonaws.com", "Decrypt", True, lambda r: {"encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": {"aws:lambda:FunctionArn": "arn:aws:lambda:us-east-1:111122223333:function:ingest"}}),
+    ("kms.amazonaws.com", "GenerateDataKey", True, lambda r: {"keyId": "alias/aws/s3", "keySpec": "AES_256", "encryptionContext": {"aws:s3:arn": "arn:aws:s3:::app-data-%d" % r.randint(1, 40)}}),
+    ("logs.amazonaws.com", "CreateLogStream", False, lambda r: {"logGroupName": "/aws/lambda/ingest", "logStreamName": "2026/03/0%d/[$LATEST]%032x" % (r.randint(1, 9), r.getrandbits(128))}),
+    ("lambda.amazonaws.com", "GetFunction", True, lambda r: {"functionName": "ingest-%d" % r.randint(1, 12)}),
+    ("monitoring.amazonaws.com", "GetMetricData", True, lambda r: {"startTime": "Mar 1, 2026, 10:00:00 AM", "endTime": "Mar 1, 2026, 11:00:00 AM", "metricDataQueries": [{"id": "m1", "returnData": True}]}),
+    ("iam.amazonaws.com", "GetRole", True, lambda r: {"roleName": "ci-deploy"}),
+    ("iam.amazonaws.com", "ListAttachedRolePolicies", True, lambda r: {"roleName": "app-%d" % r.randint(1, 30)}),
+    ("dynamodb.amazonaws.com", "DescribeTable", True, lambda r: {"tableName": "orders-%d" % r.randint(1, 5)}),
+    ("ssm.amazonaws.com", "GetParameters", True, lambda r: {"names": ["/app/db/password", "/app/db/user"], "withDecryption": True}),
+]
+
+
+class Clock:
+    """Deterministic IDs."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def uuid(self):
+        h = "%032x" % self.rng.getrandbits(128)
+        return "%s-%s-4%s-%s-%s" % (h[0:8], h[8:12], h[13:16], "a" + h[17:20], h[20:32])
+
+    def unique(self):
+        return "".join(self.rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") for _ in range(16))
+
+
+def iso(t):
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def assumed_role(rng, account, role="app-runtime"):
+    key = "ASIA" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
+    session = "i-%017x" % rng.getrandbits(68)
+    return {
+        "type": "AssumedRole",
+        "principalId": "AROA%s:%s" % ("".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(17)), session),
+        "arn": "arn:aws:sts::%s:assumed-role/%s/%s" % (account, role, session),
+        "accountId": account,
+        "accessKeyId": key,
+        "sessionContext": {
+            "sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLEROLEID", "arn": "arn:aws:iam::%s:role/%s" % (account, role), "accountId": account, "userName": role},
+            "attributes": {"creationDate": "2026-03-01T00:00:00Z", "mfaAuthenticated": "false"},
+        },
+    }
+
+
+def iam_user(account, name, mfa=False):
+    return {
+        "type": "IAMUser",
+        "principalId": "AIDA" + ("%s%s" % (name.upper(), "EXAMPLEID"))[:17].ljust(17, "X"),
+        "arn": "arn:aws:iam::%s:user/%s" % (account, name),
+        "accountId": account,
+        "accessKeyId": "AKIAIOSFODNN7EXAMPLE" if not mfa else "ASIAIOSFODNN7EXAMPLE",
+        "userName": name,
+    }
+
+
+def root(account):
+    return {"type": "Root", "principalId": account, "arn": "arn:aws:iam::%s:root" % account, "accountId": account, "accessKeyId": ""}
+
+
+def base_record(ids, t, account, region, source, name, identity, agent, ip, read_only, params, response=None, event_type="AwsApiCall"):
+    rec = {
+        "eventVersion": "1.11",
+        "userIdentity": identity,
+        "eventTime": iso(t),
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": region,
+        "sourceIPAddress": ip,
+        "userAgent": agent,
+        "requestParameters": params,
+        "responseElements": response,
+        "requestID": ids.uuid(),
+        "eventID": ids.uuid(),
+        "readOnly": read_only,
+        "eventType": event_type,
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    }
+    if event_type == "AwsApiCall" and not agent.endswith("amazonaws.com"):
+        rec["tlsDetails"] = {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256", "clientProvidedHostHeader": "%s.%s.amazonaws.com" % (source.split(".")[0], region)}
+    return rec
+
+
+def noise_record(rng, ids, t, account, region):
+    source, name, read_only, params = rng.choice(NOISE)
+    agent = rng.choice(USER_AGENTS)
+    ip = agent if agent.endswith("amazonaws.com") else "10.%d.%d.%d" % (rng.randint(0, 255), rng.randint(0, 255), rng.randint(1, 254))
+    identity = assumed_role(rng, account, rng.choice(["app-runtime", "ci-deploy", "observability", "lambda-ingest"]))
+    if agent.endswith("amazonaws.com") and agent != "console.amazonaws.com":
+        identity["invokedBy"] = agent
+    rec_region = "us-east-1" if source in ("iam.amazonaws.com",) else region
+    rec = base_record(ids, t, account, rec_region, source, name, identity, agent, ip, read_only, params(rng))
+    if rng.random() < 0.03:
+        rec["errorCode"] = "AccessDenied"
+        rec["errorMessage"] = "User: %s is not authorized to perform: %s:%s" % (identity["arn"], source.split(".")[0], name)
+    return rec
+
+
+def console_login(ids, t, account, region, identity, ok, mfa, ip="203.0.113.24"):
+    rec = base_record(ids, t, account, region, "signin.amazonaws.com", "ConsoleLogin", identity, BROWSER, ip, False, None,
+                      {"ConsoleLogin": "Success" if ok else "Failure"}, event_type="AwsConsoleSignIn")
+    rec["additionalEventData"] = {
+        "LoginTo": "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true",
+        "MobileVersion": "No",
+        "MFAUsed": mfa,
+    }
+    if not ok:
+        rec["errorMessage"] = "Failed authentication"
+    rec.pop("tlsDetails", None)
+    rec.pop("requestParameters")
+    rec["requestParameters"] = None
+    del rec["requestID"]
+    return rec
+
+
+def planted(ids, day, account, other_region):
+    """The events the built-in rules must flag, with the rule ids each one triggers."""
+    admin = iam_user(account, "alice")
+    t0 = day + dt.timedelta(hours=9, minutes=3)
+    out = []
+
+    def add(rec, rules):
+        out.append((rec, rules))
+
+    def iam(minutes, name, params, response=None, identity=None, **extra):
+        rec = base_record(ids, t0 + dt.timedelta(minutes=minutes), account, "us-east-1", "iam.amazonaws.com", name,
+                          identity or admin, USER_AGENTS[0], "198.51.100.7", False, params, response)
+        rec.update(extra)
+        return rec
+
+    add(console_login(ids, t0, account, "us-east-1", root(account), True, "No"), ["signin.no-mfa", "signin.root.success", "signin.success"])
+    add(console_login(ids, t0 + dt.timedelta(minutes=1), account, "us-east-1", iam_user(account, "alice"), True, "Yes"), ["signin.success"])
+    add(console_login(ids, t0 + dt.timedelta(minutes=2), account, other_region, iam_user(account, "bob"), True, "No", ip="192.0.2.33"), ["signin.no-mfa", "signin.success"])
+    add(console_login(ids, t0 + dt.timedelta(minutes=3), account, "us-east-1", iam_user(account, "carol"), True, "YES"), ["signin.success"])
+    failed = console_login(ids, t0 + dt.timedelta(minutes=4), account, "us-east-1",
+                           {"type": "IAMUser", "principalId": account, "accountId": account, "accessKeyId": "", "userName": "mallory"}, False, "No", ip="198.51.100.99")
+    add(failed, ["signin.failure"])
+    add(console_login(ids, t0 + dt.timedelta(minutes=5), account, "us-east-1", root(account), False, "No", ip="198.51.100.99"), ["signin.root.failure"])
+    sso_login = console_login(ids, t0 + dt.timedelta(minutes=6), account, "us-east-1", assumed_role(ids.rng, account, "AWSReservedSSO_Admin_0123456789abcdef"), True, "No")
+    sso_login["userAgent"] = "Mozilla/5.0 \u001b[2J\u001b[31mpwned\u001b[0m (X11; Linux x86_64)"
+    add(sso_login, ["signin.success"])
+    add(iam(10, "CreateUser", {"userName": "backup-bot"}, {"user": {"path": "/", "userName": "backup-bot", "userId": "AIDAEXAMPLEBACKUPBOT", "arn": "arn:aws:iam::%s:user/backup-bot" % account, "createDate": "Mar 1, 2026, 9:13:00 AM"}}), ["iam.user.created"])
+    add(iam(11, "CreateAccessKey", {"userName": "backup-bot"}, {"accessKey": {"userName": "backup-bot", "accessKeyId": "AKIAEXAMPLEBACKUP01", "status": "Active", "createDate": "Mar 1, 2026, 9:14:00 AM"}}), ["iam.access-key.created"])
+    add(iam(12, "AttachUserPolicy", {"userName": "backup-bot", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}), ["iam.policy.admin-attached"])
+    add(iam(13, "AttachRolePolicy", {"roleName": "app-runtime", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}), ["iam.policy.attached"])
+    add(iam(14, "CreateLoginProfile", {"userName": "backup-bot", "passwordResetRequired": False}), ["iam.login-profile.changed"])
+    add(iam(15, "PutRolePolicy", {"roleName": "app-runtime", "policyName": "inline-s3", "policyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}]}"}), ["iam.policy.inline-put"])
+    add(iam(16, "CreateRole", {"roleName": "vendor-access", "assumeRolePolicyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::999988887777:root\"},\"Action\":\"sts:AssumeRole\"}]}"}), ["iam.role.created"])
+    add(iam(17, "UpdateAssumeRolePolicy", {"roleName": "vendor-access", "policyDocument": "{}"}), ["iam.role.trust-changed"])
+    add(iam(18, "AddUserToGroup", {"groupName": "admins", "userName": "backup-bot"}), ["iam.group.member-added"])
+    add(iam(19, "DeactivateMFADevice", {"userName": "bob", "serialNumber": "arn:aws:iam::%s:mfa/bob" % account}), ["iam.mfa.deactivated"])
+    add(iam(20, "CreatePolicyVersion", {"policyArn": "arn:aws:iam::%s:policy/deploy" % account, "policyDocument": "{}", "setAsDefault": True}), ["iam.policy.version-changed"])
+    denied = iam(21, "AttachRolePolicy", {"roleName": "app-runtime", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+                 identity=assumed_role(ids.rng, account, "app-runtime"))
+    denied["errorCode"] = "AccessDenied"
+    denied["errorMessage"] = "User is not authorized to perform: iam:AttachRolePolicy"
+    add(denied, ["iam.denied-write"])
+    add(iam(22, "DeleteUser", {"userName": "old-contractor"}), ["iam.user.deleted"])
+    root_key = iam(23, "CreateAccessKey", None, {"accessKey": {"accessKeyId": "AKIAEXAMPLEROOTKEY1", "status": "Active"}}, identity=root(account))
+    add(root_key, ["iam.access-key.root", "root.activity"])
+    trail = base_record(ids, t0 + dt.timedelta(minutes=30), account, other_region, "cloudtrail.amazonaws.com", "StopLogging",
+                        admin, USER_AGENTS[0], "198.51.100.7", False, {"name": "arn:aws:cloudtrail:%s:%s:trail/org-trail" % (other_region, account)})
+    add(trail, ["cloudtrail.tampering"])
+    recovery = base_record(ids, t0 + dt.timedelta(minutes=31), account, "us-east-1", "signin.amazonaws.com", "PasswordRecoveryRequested",
+                           {"type": "Root", "principalId": account, "arn": "arn:aws:iam::%s:root" % account, "accountId": account}, BROWSER, "198.51.100.99", False, None, {"PasswordRecoveryRequested": "Success"}, event_type="AwsConsoleSignIn")
+    add(recovery, ["root.activity", "signin.root.password-recovery"])
+    return out
+
+
+def write_object(path, records):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    body = json.dumps({"Records": records}, separators=(",", ":"), ensure_ascii=False).encode()
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=6) as gz:
+        gz.write(body)
+    with open(path, "wb") as f:
+        f.write(buf.getvalue())
+    return len(body)
+
+
+def generate(args):
+    rng = random.Random(args.seed)
+    ids = Clock(rng)
+    start = dt.datetime.strptime(args.start, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
+    regions = REGIONS[: args.regions]
+    accounts = ACCOUNTS[: args.accounts]
+    expected = []
+    total = 0
+    day_index = 0
+    while True:
+        day = start + dt.timedelta(days=day_index)
+        for account in accounts:
+            for region in regions:
+                plant = account == accounts[0] and region in ("us-east-1", "eu-west-1") and day_index < 2
+                for slot in range(args.files_per_day):
+                    delivery = day + dt.timedelta(minutes=(slot + 1) * (1440 // (args.files_per_day + 1)))
+                    count = max(1, int(rng.expovariate(1 / args.records_per_file)))
+                    records = []
+                    for _ in range(count):
+                        t = delivery - dt.timedelta(seconds=rng.randint(30, 900))
+                        records.append(noise_record(rng, ids, t, account, region))
+                    if plant and slot == 1:
+                        for rec, rules in planted(ids, day, account, "eu-west-1"):
+                            if rec["awsRegion"] == region:
+                                records.append(rec)
+                                expected.extend((rule, rec["eventID"]) for rule in rules)
+                        records.sort(key=lambda r: r["eventTime"])
+                    prefix = os.path.join(args.out, "AWSLogs", *( [args.org] if args.org else [] ), account, "CloudTrail", region, day.strftime("%Y/%m/%d"))
+                    name = "%s_CloudTrail_%s_%s_%s.json.gz" % (account, region, delivery.strftime("%Y%m%dT%H%MZ"), ids.unique())
+                    total += write_object(os.path.join(prefix, name), records)
+        if args.digest and day_index == 0:
+            digest_dir = os.path.join(args.out, "AWSLogs", accounts[0], "CloudTrail-Digest", "us-east-1", day.strftime("%Y/%m/%d"))
+            os.makedirs(digest_dir, exist_ok=True)
+            digest = {"awsAccountId": accounts[0], "digestStartTime": iso(day), "digestEndTime": iso(day + dt.timedelta(hours=1)),
+                      "digestS3Bucket": "org-trail-logs", "logFiles": [], "digestSignatureAlgorithm": "SHA256withRSA"}
+            with gzip.GzipFile(os.path.join(digest_dir, "%s_CloudTrail-Digest_us-east-1_org-trail_us-east-1_%sT0100Z.json.gz" % (accounts[0], day.strftime("%Y%m%d"))), "wb", mtime=0) as gz:
+                gz.write(json.dumps(digest).encode())
+        day_index += 1
+        if args.target_bytes == 0 and day_index >= args.days:
+            break
+        if args.target_bytes and total >= args.target_bytes:
+            break
+    return expected, total
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=20260301)
+    p.add_argument("--start", default="2026-03-01")
+    p.add_argument("--days", type=int, default=3)
+    p.add_argument("--accounts", type=int, default=3)
+    p.add_argument("--regions", type=int, default=12)
+    p.add_argument("--files-per-day", type=int, default=3)
+    p.add_argument("--records-per-file", type=float, default=12)
+    p.add_argument("--org", default="", help="organization id (o-xxxxxxxxxx) for the org-trail layout")
+    p.add_argument("--target-bytes", type=int, default=0, help="keep adding days until this much JSON is written")
+    p.add_argument("--digest", action="store_true", default=True)
+    p.add_argument("--expect", action="store_true", help="print the expected (rule, eventID) pairs")
+    args = p.parse_args()
+    expected, total = generate(args)
+    if args.expect:
+        for rule, event_id in sorted(expected):
+            print(rule, event_id)
+    print("wrote %d bytes of JSON to %s" % (total, args.out), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
