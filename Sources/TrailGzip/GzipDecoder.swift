@@ -22,6 +22,7 @@ public final class GzipDecoder {
     /// allocated memory whose address never changes, from `init` to `deinit`.
     private let stream: UnsafeMutablePointer<z_stream>
     /// Filled in by zlib while it reads a member's header; `done == 1` once the header is complete.
+    /// Same stable-address rule as `stream`.
     /// It tells a corrupt header of the first member from garbage after the last one.
     private let header: UnsafeMutablePointer<gz_header>
     private var isInitialized = false
@@ -240,9 +241,10 @@ public final class GzipDecoder {
     /// Classifies a Z_DATA_ERROR from zlib's message and the member's header state.
     private func dataError() -> GzipError {
         let message = stream.pointee.msg.map { String(cString: $0) } ?? "invalid data"
-        if header.pointee.done == 0 {
-            // The header was not complete: in the first member that is a bad header, after a complete
-            // member it means the bytes that follow are not another member.
+        if header.pointee.done != 1 {
+            // The header was not complete (`done` is 0 while zlib reads it, -1 when the magic bytes are
+            // wrong): in the first member that is a bad header, after a complete member it means the
+            // bytes that follow are not another member.
             return membersCompleted == 0
                 ? .badHeader(reason: message)
                 : .trailingGarbage(atByte: memberStart)

@@ -123,3 +123,39 @@ public enum JSONString {
         value < 10 ? Byte.zero + value : 0x61 + value - 10
     }
 }
+
+/// Writing validated JSON text compactly.
+public enum JSONText {
+    /// Appends `json` with the whitespace between tokens removed, so it fits on one line.
+    ///
+    /// - Precondition: `json` is valid JSON (validated by `JSONParser`); string contents are copied as
+    ///   they are, so no newline from inside a value can appear (raw control characters are invalid).
+    public static func appendMinified(_ json: UnsafeRawBufferPointer, to output: inout [UInt8]) {
+        // CloudTrail writes compact JSON: copy it in one piece when there is nothing to remove.
+        guard json.contains(where: { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) else {
+            output.append(contentsOf: json)
+            return
+        }
+        var inString = false
+        var escaped = false
+        for byte in json {
+            if inString {
+                output.append(byte)
+                if escaped {
+                    escaped = false
+                } else if byte == Byte.backslash {
+                    escaped = true
+                } else if byte == Byte.quote {
+                    inString = false
+                }
+            } else {
+                switch byte {
+                case 0x20, 0x0A, 0x0D, 0x09: continue
+                case Byte.quote: inString = true
+                default: break
+                }
+                output.append(byte)
+            }
+        }
+    }
+}

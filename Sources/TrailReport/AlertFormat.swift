@@ -80,7 +80,7 @@ public struct JSONLinesFormat: AlertFormat {
         if isConsoleLogin(record) { stringField(.mfaUsed) } else { output.append(contentsOf: "null".utf8) }
         output.append(0x2C)
         key("source"); JSONString.appendQuoted(source, to: &output); output.append(0x2C)
-        key("record"); output.append(contentsOf: record.bytes)
+        key("record"); JSONText.appendMinified(record.bytes, to: &output)
         output.append(contentsOf: [0x7D, 0x0A])
     }
 }
