@@ -131,6 +131,12 @@ extension ByteWindow: Sendable {}
 
 /// A window had to grow past its maximum capacity: one unit (a CloudTrail record) is larger than allowed.
 public struct ByteWindowError: Error, Equatable, Sendable {
+    /// The capacity that would have been needed.
     public var requested: Int
     public var maximumCapacity: Int
+
+    public init(requested: Int, maximumCapacity: Int) {
+        self.requested = requested
+        self.maximumCapacity = maximumCapacity
+    }
 }

@@ -201,10 +201,10 @@ public final class RecordSplitter {
         }
     }
 
-    /// Whether `byte` can start a JSON value other than an object (for a clearer message).
+    /// Whether `byte` can start a JSON value (for a clearer message than "unexpected byte").
     private func isValueStart(_ byte: UInt8) -> Bool {
         switch byte {
-        case 0x22, 0x5B, 0x2D, 0x30...0x39, 0x74, 0x66, 0x6E: true
+        case 0x22, 0x5B, 0x7B, 0x2D, 0x30...0x39, 0x74, 0x66, 0x6E: true
         default: false
         }
     }

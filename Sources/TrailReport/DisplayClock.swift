@@ -1,9 +1,10 @@
 internal import Foundation
 internal import TrailEvents
 
-/// Shows instants in the time zone the user chose (`--timezone`), with the zone's abbreviation and
-/// UTC offset, e.g. `2024-05-01 21:34:56 JST (+09:00)`. Daylight saving is taken from the tz database
-/// for each instant.
+/// Shows instants in the time zone the user chose (`--timezone`), with the UTC offset and, where the
+/// tz database has a real one, the zone's abbreviation: `2024-05-01 14:34:56 +02:00 CEST`,
+/// `2024-05-01 21:34:56 +09:00`, `2024-05-01 12:34:56 UTC`. Daylight saving is taken from the tz
+/// database for each instant.
 public struct DisplayClock: Sendable {
     private let timeZone: TimeZone
 
@@ -35,7 +36,11 @@ public struct DisplayClock: Sendable {
         let minutes = abs(offset) / 60
         let hh = String(minutes / 60), mm = String(minutes % 60)
         let formattedOffset = "\(sign)\(hh.count < 2 ? "0" + hh : hh):\(mm.count < 2 ? "0" + mm : mm)"
-        let abbreviation = timeZone.abbreviation(for: date) ?? timeZone.identifier
-        return "\(wall) \(abbreviation) (\(formattedOffset))"
+        // Abbreviations such as "GMT+9" only repeat the offset; show letters-only ones.
+        if let abbreviation = timeZone.abbreviation(for: date), !abbreviation.hasPrefix("GMT"),
+           abbreviation.allSatisfy({ $0.isLetter }) {
+            return "\(wall) \(formattedOffset) \(abbreviation)"
+        }
+        return "\(wall) \(formattedOffset)"
     }
 }

@@ -56,12 +56,7 @@ public enum SummaryReport {
 
     private static func text(_ s: ScanSummary) -> String {
         var out = "trailscan scan summary\n\n"
-        out += "objects     \(s.objectsScanned) scanned, \(s.objectsSkipped) skipped, \(s.objectsFailed) failed\n"
-        out += "bytes       \(s.compressedBytes) read, \(s.uncompressedBytes) decoded\n"
-        out += "records     \(s.records) scanned, \(s.recordsFilteredOut) outside the filters\n"
-        out += "event time  \(span(s) ?? "-")\n"
-        out += "elapsed     \(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps))\n"
-        out += "alerts      \(s.alerts)\n"
+        for (label, value) in overview(s) { out += "\(label.leftAligned(12))\(value)\n" }
         for (title, table) in tables(s) {
             out += "\n\(title)\n"
             for (key, count) in table { out += "  \(String(count).leftAligned(8)) \(TerminalText.escaped(key))\n" }
@@ -90,12 +85,7 @@ public enum SummaryReport {
             }
         }
         var out = "# trailscan scan summary\n\n| | |\n|---|---|\n"
-        out += "| objects | \(s.objectsScanned) scanned, \(s.objectsSkipped) skipped, \(s.objectsFailed) failed |\n"
-        out += "| bytes | \(s.compressedBytes) read, \(s.uncompressedBytes) decoded |\n"
-        out += "| records | \(s.records) scanned, \(s.recordsFilteredOut) outside the filters |\n"
-        out += "| event time | \(span(s) ?? "-") |\n"
-        out += "| elapsed | \(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps)) |\n"
-        out += "| alerts | \(s.alerts) |\n"
+        for (label, value) in overview(s) { out += "| \(label) | \(value) |\n" }
         for (title, table) in tables(s) {
             out += "\n## \(title.prefix(1).uppercased() + title.dropFirst())\n\n| count | value |\n|---:|---|\n"
             for (key, count) in table { out += "| \(count) | \(cell(key)) |\n" }
@@ -167,6 +157,18 @@ public enum SummaryReport {
     }
 
     // MARK: - Helpers
+
+    /// The headline figures of the full report, as (label, value) rows. Values hold no log text.
+    private static func overview(_ s: ScanSummary) -> [(String, String)] {
+        [
+            ("objects", "\(s.objectsScanned) scanned, \(s.objectsSkipped) skipped, \(s.objectsFailed) failed"),
+            ("bytes", "\(s.compressedBytes) read, \(s.uncompressedBytes) decoded"),
+            ("records", "\(s.records) scanned, \(s.recordsFilteredOut) outside the filters"),
+            ("event time", span(s) ?? "-"),
+            ("elapsed", "\(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps))"),
+            ("alerts", "\(s.alerts)"),
+        ]
+    }
 
     /// The grouped tables of the full report, each ranked by count.
     private static func tables(_ s: ScanSummary) -> [(String, [(String, Int)])] {

@@ -1,0 +1,245 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// Runs the built `trailscan` executable, as a user would.
+struct Run {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    /// One (rule, eventID) pair per JSONL line of stdout.
+    var alerts: [String] {
+        stdout.split(separator: "\n").map { line in
+            let object = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return "\(object["rule"]!) \(object["eventID"]!)"
+        }.sorted()
+    }
+}
+
+enum CLI {
+    /// The executable sits next to the test bundle in the build folder.
+    static let executable: URL = {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var folder = testBinary.deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("trailscan").path) {
+            folder = folder.deletingLastPathComponent()
+            precondition(folder.path != "/", "trailscan executable not found near \(testBinary.path)")
+        }
+        return folder.appendingPathComponent("trailscan")
+    }()
+
+    static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
+    static let sampleLogs = repository.appendingPathComponent("sample-logs").path
+
+    static func run(_ arguments: [String], stdin: Data? = nil) throws -> Run {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        // Read both pipes concurrently so neither can fill up and block the child.
+        let errors = Collected()
+        Thread {
+            errors.data.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
+            errors.done.signal()
+        }.start()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        errors.done.wait()
+        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                   stderr: String(decoding: errors.data.withLock { $0 }, as: UTF8.self))
+    }
+
+    /// Expected "rule eventID" lines of a fixture file, sorted, comments dropped.
+    static func expected(_ name: String) throws -> [String] {
+        try String(contentsOf: fixtures.appendingPathComponent(name), encoding: .utf8)
+            .split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }.map(String.init).sorted()
+    }
+
+    /// A fresh temporary folder.
+    static func temporaryFolder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("trailscan-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    static func gzip(_ data: Data) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "gzip -n -c"]
+        let out = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardInput = input
+        try process.run()
+        input.fileHandleForWriting.write(data)
+        try input.fileHandleForWriting.close()
+        let result = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return result
+    }
+}
+
+/// Bytes collected by a reader thread, and the signal that it has finished.
+final class Collected: Sendable {
+    let data = Mutex(Data())
+    let done = DispatchSemaphore(value: 0)
+}
+
+let rootLogin = """
+    {"eventVersion":"1.08","userIdentity":{"type":"Root","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"},\
+    "eventTime":"2026-03-01T09:03:00Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","awsRegion":"us-east-1",\
+    "sourceIPAddress":"203.0.113.9","userAgent":"Mozilla","responseElements":{"ConsoleLogin":"Success"},\
+    "additionalEventData":{"MFAUsed":"Yes"},"eventID":"root-1","eventType":"AwsConsoleSignIn","recipientAccountId":"111122223333"}
+    """
+let noise = """
+    {"eventVersion":"1.08","userIdentity":{"type":"AssumedRole"},"eventTime":"2026-03-01T09:00:00Z",\
+    "eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"eu-west-1","eventID":"n-1",\
+    "recipientAccountId":"111122223333","readOnly":true}
+    """
+
+@Suite(.serialized) struct CommandLineTests {
+    @Test func awsDocumentationExamplesGiveExactlyThePrescribedAlerts() throws {
+        let run = try CLI.run(["scan", "--format", "jsonl", "-q", CLI.fixtures.appendingPathComponent("aws-doc-examples").path])
+        #expect(run.status == 1)
+        #expect(run.stderr == "")
+        #expect(run.alerts == (try CLI.expected("aws-doc-examples/expected-alerts.txt")))
+    }
+
+    @Test func sampleLogsGiveTheirPlantedAlertsAndASummary() throws {
+        let run = try CLI.run(["scan", "--format", "jsonl", CLI.sampleLogs])
+        #expect(run.status == 1)
+        #expect(run.alerts == (try CLI.expected("sample-logs-expected-alerts.txt")))
+        #expect(run.stderr.hasPrefix("trailscan: 324 objects scanned, 1 skipped, 0 failed;"))
+        #expect(run.stderr.contains("3900 records (2026-03-01T05:45:02Z to 2026-03-03T17:59:30Z)"))
+        #expect(run.stderr.contains("trailscan: 56 alerts (6 critical, 16 high, 16 medium, 8 low, 10 info) in "))
+    }
+
+    @Test func scanIsTheDefaultCommandAndTextIsTheDefaultFormat() throws {
+        let run = try CLI.run(["-q", "--min-severity", "critical", "--timezone", "Asia/Tokyo", CLI.sampleLogs])
+        #expect(run.status == 1)
+        #expect(run.stdout.components(separatedBy: "\n\n").filter { !$0.isEmpty }.count == 6)
+        #expect(run.stdout.hasPrefix("CRITICAL  Root user signed in to the console  [signin.root.success]\n"))
+        #expect(run.stdout.contains("  time        2026-03-01 18:03:00 +09:00\n"))
+    }
+
+    @Test func anANSISequencePlantedInAUserAgentNeverReachesTheTerminal() throws {
+        let run = try CLI.run(["scan", "-q", "--color", "never", CLI.sampleLogs])
+        #expect(!run.stdout.contains("\u{1B}"))
+        #expect(run.stdout.contains("user agent  Mozilla/5.0 \\x1B[2J\\x1B[31mpwned\\x1B[0m (X11; Linux x86_64)"))
+    }
+
+    @Test func exitCodeIsZeroWithoutAlerts() throws {
+        let run = try CLI.run(["scan", "-q", "-"], stdin: Data("{\"Records\":[\(noise)]}".utf8))
+        #expect(run.status == 0)
+        #expect(run.stdout == "" && run.stderr == "")
+    }
+
+    @Test func standardInputMayBeGzip() throws {
+        let object = try CLI.gzip(Data("{\"Records\":[\(noise),\(rootLogin)]}".utf8))
+        let run = try CLI.run(["scan", "--format", "jsonl", "-"], stdin: object)
+        #expect(run.status == 1)
+        #expect(run.alerts == ["signin.root.success root-1", "signin.success root-1"])
+        #expect(run.stdout.contains("\"source\":\"<stdin>\""))
+        #expect(run.stderr.hasPrefix("trailscan: 1 object scanned, 0 skipped, 0 failed;"))
+    }
+
+    @Test func brokenObjectsAreReportedOneByOneAndTheRestIsScanned() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let good = try CLI.gzip(Data("{\"Records\":[\(rootLogin)]}".utf8))
+        try good.write(to: folder.appendingPathComponent("a-good.json.gz"))
+        let truncated = good.prefix(good.count / 2)  // inside the record: nothing from it is reported
+        try truncated.write(to: folder.appendingPathComponent("b-truncated.json.gz"))
+        let bad = "{\"Records\":[\(noise),{\"eventName\":\"x\",}]}"
+        try Data(bad.utf8).write(to: folder.appendingPathComponent("c-bad.json"))
+        let trailingComma = bad.utf8.count - 3  // reported at the "}" that follows the comma
+        try Data("{\"digestStartTime\":\"2026-03-01T00:00:00Z\"}".utf8).write(to: folder.appendingPathComponent("d-digest.json"))
+        try Data("not gzip, not json".utf8).write(to: folder.appendingPathComponent("e-garbage.json.gz"))
+        try Data("ignored".utf8).write(to: folder.appendingPathComponent("notes.txt"))
+        let summaryFile = folder.appendingPathComponent("summary.json").path
+        let missing = folder.appendingPathComponent("missing.json.gz").path
+
+        let run = try CLI.run(["scan", "--format", "jsonl", "--jobs", "3", "--summary-out", summaryFile, folder.path, missing])
+        #expect(run.status == 2)  // failures win over alerts
+        #expect(run.alerts == ["signin.root.success root-1", "signin.success root-1"])
+        let p = folder.path
+        let errorLines = run.stderr.split(separator: "\n").filter { !$0.hasPrefix("trailscan: 1 object") && !$0.contains(" alerts ") }
+        #expect(Set(errorLines) == [
+            "trailscan: \(p)/b-truncated.json.gz: gzip stream truncated after \(truncated.count) bytes",
+            "trailscan: \(p)/c-bad.json: invalid JSON at byte \(trailingComma): trailing comma",
+            "trailscan: \(p)/d-digest.json: not a CloudTrail log: no \"Records\" array",
+            "trailscan: \(p)/e-garbage.json.gz: not a CloudTrail log: the document is not a JSON object",
+            "trailscan: \(missing): No such file or directory",
+        ])
+        #expect(run.stderr.contains("trailscan: 1 object scanned, 0 skipped, 5 failed;"))
+
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summaryFile))) as! [String: Any]
+        #expect((summary["objects"] as! [String: Int]) == ["scanned": 1, "skipped": 0, "failed": 5])
+        #expect((summary["failures"] as! [[String: String]]).count == 5)
+        #expect((summary["records"] as! [String: Int])["scanned"] == 2)  // the good record and the noise before the bad one
+    }
+
+    @Test func usageErrorsExitWith64AndNameTheFlag() throws {
+        for (arguments, message) in [
+            (["scan", "--since", "last tuesday", "x"], "--since: 'last tuesday' is not a time"),
+            (["scan", "--disable", "no.such.rule", "x"], "unknown rule id 'no.such.rule'"),
+            (["scan", "--min-severity", "urgent", "x"], "'urgent' is not a severity"),
+            (["scan", "--timezone", "Mars/Base", "x"], "--timezone: unknown time zone 'Mars/Base'"),
+            (["scan", "--format", "xml", "x"], "--format"),
+            (["scan", "--jobs", "0", "x"], "--jobs must be at least 1"),
+            (["scan", "--since", "2026-03-02", "--until", "2026-03-01", "x"], "--since must be before --until"),
+            (["scan"], "Give at least one file or folder"),
+            (["scan", "--no-such-flag", "x"], "--no-such-flag"),
+        ] {
+            let run = try CLI.run(arguments)
+            #expect(run.status == 64, "\(arguments)")
+            #expect(run.stderr.contains(message), "\(arguments): \(run.stderr)")
+            #expect(run.stdout == "")
+        }
+    }
+
+    @Test func filtersSelectRecordsAndPruneObjectsByTheirKeys() throws {
+        let byAccount = try CLI.run(["scan", "--format", "jsonl", "--account", "444455556666", CLI.sampleLogs])
+        #expect(byAccount.status == 0 && byAccount.stdout == "")
+        #expect(byAccount.stderr.hasPrefix("trailscan: 108 objects scanned, 217 skipped, 0 failed;"))
+
+        let byRegion = try CLI.run(["scan", "--format", "jsonl", "-q", "--region", "eu-west-1", CLI.sampleLogs])
+        #expect(byRegion.alerts == (try CLI.expected("sample-logs-expected-alerts.txt")).filter {
+            $0.hasPrefix("signin.no-mfa") || $0.hasPrefix("signin.success") || $0.hasPrefix("cloudtrail.tampering")
+        }.filter { line in byRegion.alerts.contains(line) })
+        #expect(byRegion.alerts.count == 6)  // bob's sign-in (no-mfa + success) and StopLogging, on two days
+
+        let oneDay = try CLI.run(["scan", "--format", "jsonl", "--since", "2026-03-02", "--until", "2026-03-02", CLI.sampleLogs])
+        #expect(oneDay.alerts.count == 28)
+        #expect(oneDay.stderr.contains("(2026-03-02T05:45:05Z to 2026-03-02T23:59:59Z)") || oneDay.stderr.contains("(2026-03-02T"))
+        let instants = try CLI.run(["scan", "--format", "jsonl", "-q", "--since", "2026-03-01T09:03:00Z", "--until", "2026-03-01T09:03:01Z", CLI.sampleLogs])
+        #expect(Set(instants.alerts.map { $0.split(separator: " ")[0] }) == ["signin.root.success", "signin.no-mfa", "signin.success"])
+    }
+
+    @Test func aClosedStandardOutputEndsTheScanQuietly() throws {
+        let errors = try CLI.temporaryFolder().appendingPathComponent("stderr.txt")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", "set -o pipefail; '\(CLI.executable.path)' scan --jobs 1 '\(CLI.sampleLogs)' 2>'\(errors.path)' | head -n 1 >/dev/null"]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)  // alerts had been found; no error
+        #expect(try String(contentsOf: errors, encoding: .utf8) == "")
+    }
+
+    @Test func rulesListsEveryBuiltinRule() throws {
+        let run = try CLI.run(["rules"])
+        #expect(run.status == 0)
+        let ids = run.stdout.split(separator: "\n").filter { !$0.hasPrefix(" ") }.map { String($0.split(separator: " ")[0]) }
+        #expect(ids.count == 35 && ids.first == "signin.root.success" && ids.last == "cloudtrail.tampering")
+        #expect(run.stdout.contains("signin.root.success               critical  Root user signed in to the console\n"))
+    }
+}
