@@ -1,3 +1,4 @@
+internal import Glibc
 public import TrailJSON
 
 /// The CloudTrail fields that rules, filters and reports read, by where they sit in a record.
@@ -31,9 +32,6 @@ public enum CloudTrailField: Int, CaseIterable, Sendable {
 
     /// The dotted path, e.g. `userIdentity.type`.
     public var name: String { path.joined(separator: ".") }
-
-    /// Number of cases; the size of `CloudTrailFields`' slot array.
-    static let slotCount = 32
 }
 
 /// Where each `CloudTrailField` sits on a record's tape: a token index, or -1 when absent.
@@ -62,7 +60,7 @@ public struct CloudTrailFields: Sendable {
     }
 
     private static func collect(
-        _ table: [(key: [UInt8], field: CloudTrailField)],
+        _ table: [(key: StaticString, field: CloudTrailField)],
         in object: Int,
         tape: JSONTape,
         bytes: UnsafeRawBufferPointer,
@@ -71,9 +69,13 @@ public struct CloudTrailFields: Sendable {
         tape.forEachMember(of: object) { key, value in
             let token = tape[key]
             for entry in table {
-                // Cheap length test first; escaped keys (never written by AWS) are compared decoded.
-                if !token.isEscaped && entry.key.count != token.range.count { continue }
-                let matches = entry.key.withUnsafeBytes { JSONString.equals(token, in: bytes, to: $0) }
+                let literal = UnsafeRawBufferPointer(start: entry.key.utf8Start, count: entry.key.utf8CodeUnitCount)
+                // Unescaped keys (all AWS writes) compare in place: length, first byte, then the rest.
+                // Escaped ones are decoded first.
+                let matches = token.isEscaped
+                    ? JSONString.equals(token, in: bytes, to: literal)
+                    : token.range.count == literal.count && bytes[token.range.lowerBound] == literal[0]
+                        && memcmp(bytes.baseAddress! + token.range.lowerBound, literal.baseAddress!, literal.count) == 0
                 if matches {
                     fields.slots[entry.field.rawValue] = Int32(value)  // the last duplicate wins
                     break
@@ -83,22 +85,26 @@ public struct CloudTrailFields: Sendable {
         }
     }
 
-    private static func table(_ fields: [CloudTrailField]) -> [(key: [UInt8], field: CloudTrailField)] {
-        fields.map { (Array($0.path.last!.utf8), $0) }
-    }
+    /// Key tables, by the object the keys are in. `StaticString` keys: comparing costs no reference
+    /// counting.
+    private static let topLevel: [(key: StaticString, field: CloudTrailField)] = [
+        ("eventTime", .eventTime), ("eventSource", .eventSource), ("eventName", .eventName),
+        ("awsRegion", .awsRegion), ("sourceIPAddress", .sourceIPAddress), ("userAgent", .userAgent),
+        ("errorCode", .errorCode), ("errorMessage", .errorMessage), ("eventID", .eventID),
+        ("eventType", .eventType), ("readOnly", .readOnly), ("recipientAccountId", .recipientAccountId),
+        ("userIdentity", .userIdentity), ("requestParameters", .requestParameters),
+        ("responseElements", .responseElements), ("additionalEventData", .additionalEventData),
+    ]
 
-    private static let topLevel = table([
-        .eventTime, .eventSource, .eventName, .awsRegion, .sourceIPAddress, .userAgent, .errorCode,
-        .errorMessage, .eventID, .eventType, .readOnly, .recipientAccountId, .userIdentity,
-        .requestParameters, .responseElements, .additionalEventData,
-    ])
-
-    private static let nested: [(CloudTrailField, [(key: [UInt8], field: CloudTrailField)])] = [
-        (.userIdentity, table([.userIdentityType, .userIdentityArn, .userIdentityUserName,
-                               .userIdentityInvokedBy, .userIdentityAccountId, .userIdentityPrincipalId])),
-        (.responseElements, table([.consoleLoginResult])),
-        (.additionalEventData, table([.mfaUsed])),
-        (.requestParameters, table([.policyArn, .policyName])),
+    private static let nested: [(CloudTrailField, [(key: StaticString, field: CloudTrailField)])] = [
+        (.userIdentity, [
+            ("type", .userIdentityType), ("arn", .userIdentityArn), ("userName", .userIdentityUserName),
+            ("invokedBy", .userIdentityInvokedBy), ("accountId", .userIdentityAccountId),
+            ("principalId", .userIdentityPrincipalId),
+        ]),
+        (.responseElements, [("ConsoleLogin", .consoleLoginResult)]),
+        (.additionalEventData, [("MFAUsed", .mfaUsed)]),
+        (.requestParameters, [("policyArn", .policyArn), ("policyName", .policyName)]),
     ]
 }
 

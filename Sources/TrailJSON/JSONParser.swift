@@ -241,9 +241,9 @@ extension JSONParser {
     /// Scans a string whose opening quote is at `quoteAt`. Returns the offset of the closing quote and
     /// whether the content has escapes, or `nil` when the bytes end first.
     ///
-    /// The body is skipped sixteen bytes at a time: a block with no quote, backslash, control character
-    /// or non-ASCII byte needs no further look. Only those bytes take the scalar path, which validates
-    /// escapes and UTF-8 sequences.
+    /// The body is skipped eight bytes at a time: a word with no quote, backslash, control character
+    /// or non-ASCII byte needs no further look (`specialBytes`). Only those bytes take the scalar path,
+    /// which validates escapes and UTF-8 sequences.
     @inline(__always)
     static func scanString(
         _ base: UnsafeRawPointer, _ n: Int, quoteAt start: Int, isFinal: Bool
@@ -251,15 +251,14 @@ extension JSONParser {
         var j = start + 1
         var escaped = false
         while true {
-            // Vector loads only where 16 bytes remain inside the buffer.
-            while j + 16 <= n {
-                let block = base.loadUnaligned(fromByteOffset: j, as: SIMD16<UInt8>.self)
-                let special = (block .== Byte.quote) .| (block .== Byte.backslash) .| (block .< 0x20) .| (block .>= 0x80)
-                if !any(special) {
-                    j += 16
+            // Word loads only where 8 bytes remain inside the buffer.
+            while j + 8 <= n {
+                let special = specialBytes(base.loadUnaligned(fromByteOffset: j, as: UInt64.self).littleEndian)
+                if special == 0 {
+                    j += 8
                     continue
                 }
-                j += firstSetLane(special)
+                j += special.trailingZeroBitCount >> 3
                 break
             }
             guard j < n else {
@@ -308,14 +307,22 @@ extension JSONParser {
         }
     }
 
-    /// The index of the first true lane of a 16-lane mask.
+    /// Flags, in the high bit of each byte lane, the bytes of `word` (little-endian: byte 0 lowest) that
+    /// a string scan must stop at: `"`, `\`, a control character (< 0x20) or a non-ASCII byte (≥ 0x80).
+    ///
+    /// The classic SWAR tests (`(x - 0x01…) & ~x & 0x80…` finds a zero byte) can flag a lane *above* a
+    /// true one through a borrow, but never below it: so the lowest flagged lane, the only one callers
+    /// use, is always exact.
     @inline(__always)
-    static func firstSetLane(_ mask: SIMDMask<SIMD16<Int8>>) -> Int {
-        // Each lane of the mask is 0x00 or 0xFF; read them as two 64-bit words, lane 0 lowest.
-        let words = unsafeBitCast(mask, to: SIMD2<UInt64>.self)
-        return words[0] != 0
-            ? words[0].trailingZeroBitCount >> 3
-            : 8 + (words[1].trailingZeroBitCount >> 3)
+    static func specialBytes(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quotes = word ^ (ones &* UInt64(Byte.quote))
+        let backslashes = word ^ (ones &* UInt64(Byte.backslash))
+        let isQuote = (quotes &- ones) & ~quotes
+        let isBackslash = (backslashes &- ones) & ~backslashes
+        let isControl = (word &- ones &* 0x20) & ~word
+        return (isQuote | isBackslash | isControl | word) & highs
     }
 
     /// Validates the UTF-8 sequence that starts with the byte ≥ 0x80 at `i` (Unicode 15, table 3-7).
