@@ -187,6 +187,25 @@ let noise = """
         #expect((summary["records"] as! [String: Int])["scanned"] == 2)  // the good record and the noise before the bad one
     }
 
+    @Test func limitsTurnBombsAndHugeRecordsIntoErrors() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let padding = String(repeating: " ", count: 2 << 20)  // 2 MiB of whitespace: compresses ~1000x
+        try CLI.gzip(Data("{\"Records\":[\(rootLogin)\(padding)]}".utf8)).write(to: folder.appendingPathComponent("bomb.json.gz"))
+        let bomb = try CLI.run(["scan", "-q", "--max-object-size", "1M", folder.path])
+        #expect(bomb.status == 2)
+        #expect(bomb.stderr == "trailscan: \(folder.path)/bomb.json.gz: decompressed size exceeds the limit of 1048576 bytes "
+            + "(--max-object-size); possible gzip bomb\n")
+
+        let huge = "{\"eventName\":\"x\",\"pad\":\"\(String(repeating: "y", count: 10_000))\"}"
+        try Data("{\"Records\":[\(rootLogin),\(huge)]}".utf8).write(to: folder.appendingPathComponent("bomb.json.gz"))
+        let record = try CLI.run(["scan", "--format", "jsonl", "-q", "--max-record-size", "4K", folder.path])
+        #expect(record.status == 2)
+        #expect(record.alerts == ["signin.root.success root-1", "signin.success root-1"])  // the record before it
+        #expect(record.stderr == "trailscan: \(folder.path)/bomb.json.gz: a record is larger than the limit of 4096 bytes "
+            + "(--max-record-size)\n")
+    }
+
     @Test func usageErrorsExitWith64AndNameTheFlag() throws {
         for (arguments, message) in [
             (["scan", "--since", "last tuesday", "x"], "--since: 'last tuesday' is not a time"),

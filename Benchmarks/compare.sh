@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Times trailscan side by side with plain decompression on the same corpus.
+#
+#   Benchmarks/compare.sh                      # ~1 GB corpus in $CORPUS (generated once), 5 rounds
+#   CORPUS=/data/logs ROUNDS=3 Benchmarks/compare.sh
+#
+# Prints, for each command, the median wall time over the rounds (warm page cache), the decoded JSON
+# throughput and the ratio to trailscan; and trailscan's peak RSS. Nothing here is a test: no threshold.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CORPUS=${CORPUS:-/tmp/trailscan-corpus}
+ROUNDS=${ROUNDS:-5}
+CORES=$(nproc)
+
+if [ ! -d "$CORPUS" ]; then
+    echo "generating the corpus in $CORPUS ..." >&2
+    python3 scripts/generate_logs.py --out "$CORPUS" --regions 17 --files-per-day 24 \
+        --records-per-file 200 --target-bytes 1000000000
+fi
+swift build -c release >&2
+TRAILSCAN=.build/release/trailscan
+
+LIST=$(mktemp)
+trap 'rm -f "$LIST"' EXIT
+find "$CORPUS" -name '*.json.gz' -not -path '*CloudTrail-Digest*' -print0 > "$LIST"
+OBJECTS=$(tr -cd '\0' < "$LIST" | wc -c)
+GZIP_BYTES=$(xargs -0 cat < "$LIST" | wc -c)   # also warms the page cache
+JSON_BYTES=$(xargs -0 zcat < "$LIST" | wc -c)
+
+# median_seconds COMMAND...: the median wall time of $ROUNDS runs.
+median_seconds() {
+    local times=()
+    for _ in $(seq "$ROUNDS"); do
+        local start end
+        start=$(date +%s.%N)
+        "$@" > /dev/null 2>&1 || true    # trailscan exits 1 when it finds alerts
+        end=$(date +%s.%N)
+        times+=("$(echo "$end - $start" | bc -l)")
+    done
+    printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+}
+
+declare -a NAMES SECONDS_
+run() {
+    NAMES+=("$1")
+    shift
+    SECONDS_+=("$(median_seconds "$@")")
+}
+
+run "trailscan (--jobs $CORES)" "$TRAILSCAN" scan -q --format jsonl "$CORPUS"
+run "trailscan (--jobs 1)" "$TRAILSCAN" scan -q --format jsonl --jobs 1 "$CORPUS"
+run "zcat (1 process)" sh -c "xargs -0 zcat < '$LIST'"
+run "zcat ($CORES processes)" sh -c "xargs -0 -n 64 -P $CORES zcat < '$LIST'"
+
+RSS_KB=$( { /usr/bin/time -f '%M' "$TRAILSCAN" scan -q "$CORPUS" > /dev/null || true; } 2>&1 | tail -1)
+
+echo
+echo "corpus: $CORPUS, $OBJECTS objects, $GZIP_BYTES bytes gzip, $JSON_BYTES bytes JSON"
+echo "machine: $CORES cores, $(uname -sr); median of $ROUNDS rounds, warm cache"
+echo
+printf '| %-26s | %9s | %9s | %14s |\n' "command" "wall (s)" "MB/s" "vs trailscan"
+printf '|%s|%s|%s|%s|\n' "----------------------------" "-----------:" "-----------:" "----------------:"
+BASE=${SECONDS_[0]}
+for i in "${!NAMES[@]}"; do
+    s=${SECONDS_[$i]}
+    printf '| %-26s | %9.2f | %9.0f | %13.2fx |\n' "${NAMES[$i]}" "$s" \
+        "$(echo "$JSON_BYTES / 1000000 / $s" | bc -l)" "$(echo "$s / $BASE" | bc -l)"
+done
+echo
+echo "trailscan peak RSS: $((RSS_KB / 1024)) MiB"
