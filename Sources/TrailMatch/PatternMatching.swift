@@ -1,0 +1,241 @@
+public import TrailEvents
+public import TrailJSON
+
+/// A value of the event at a pattern's path, as a matcher sees it. Strings are bytes (borrowed).
+enum PatternValue {
+    case string(UnsafeRawBufferPointer)
+    case number(Double)
+    case bool(Bool)
+    case null
+    /// An object (not a leaf: `exists: true` does not match it, `exists: false` does).
+    case object
+}
+
+/// Something a pattern can be matched against.
+protocol PatternEvent {
+    /// Calls `body` for each value at `leaf`'s path (for an array, each element; objects inside arrays
+    /// are searched too) until it returns `true`. Returns whether one call did.
+    func anyValue(at leaf: PatternLeaf, _ body: (PatternValue) -> Bool) -> Bool
+}
+
+extension EventPattern {
+    /// Whether an event (a whole EventBridge event, e.g. for `rules test --event`) matches.
+    public func matches(event: JSONValue) -> Bool {
+        root.matches(JSONEvent(root: event))
+    }
+
+    /// Whether the envelope of a CloudTrail record matches.
+    public func matches(_ record: CloudTrailRecord) -> Bool {
+        root.matches(RecordEvent(record: record))
+    }
+}
+
+extension PatternNode {
+    func matches(_ event: some PatternEvent) -> Bool {
+        for leaf in leaves where !leaf.matches(event) { return false }
+        for group in alternatives where !group.contains(where: { $0.matches(event) }) { return false }
+        return true
+    }
+}
+
+extension PatternLeaf {
+    func matches(_ event: some PatternEvent) -> Bool {
+        var sawLeafValue = false
+        let matched = event.anyValue(at: self) { value in
+            if case .object = value { return false }
+            sawLeafValue = true
+            for matcher in matchers where matcher.matches(value) { return true }
+            return false
+        }
+        if matched { return true }
+        // A missing field (or an intermediate object) matches only `exists: false`.
+        return !sawLeafValue && matchers.contains { if case .exists(false) = $0 { true } else { false } }
+    }
+}
+
+extension ValueMatcher {
+    func matches(_ value: PatternValue) -> Bool {
+        switch (self, value) {
+        case (.string(let expected), .string(let text)): return text.elementsEqual(expected)
+        case (.number(let expected), .number(let number)): return number == expected
+        case (.bool(let expected), .bool(let flag)): return flag == expected
+        case (.null, .null): return true
+        case (.prefix(let prefix), .string(let text)): return text.starts(with: prefix)
+        case (.suffix(let suffix), .string(let text)):
+            return text.count >= suffix.count && text.suffix(suffix.count).elementsEqual(suffix)
+        case (.prefixIgnoringCase(let prefix), .string(let text)): return lowercased(text).hasPrefix(prefix)
+        case (.suffixIgnoringCase(let suffix), .string(let text)): return lowercased(text).hasSuffix(suffix)
+        case (.equalsIgnoringCase(let expected), .string(let text)): return lowercased(text) == expected
+        case (.wildcard(let wildcard), .string(let text)): return wildcard.matches(text)
+        case (.numeric(let range), .number(let number)): return range.contains(number)
+        case (.cidr(let network), .string(let text)): return network.contains(text)
+        case (.exists(let exists), _): return exists  // called only with a leaf value: it exists
+        case (.anythingBut(let excluded), _): return excluded.allows(value)
+        default: return false
+        }
+    }
+
+    private func lowercased(_ text: UnsafeRawBufferPointer) -> String {
+        String(decoding: text, as: UTF8.self).lowercased()
+    }
+}
+
+extension ValueMatcher.AnythingBut {
+    /// Value and list forms match any value that is not excluded, `null` and other types included; the
+    /// string-operator forms (prefix, suffix, equals-ignore-case, wildcard) need a string.
+    func allows(_ value: PatternValue) -> Bool {
+        switch (self, value) {
+        case (.strings(let excluded), .string(let text)): return !excluded.contains { text.elementsEqual($0) }
+        case (.numbers(let excluded), .number(let number)): return !excluded.contains(number)
+        case (.strings, _), (.numbers, _): return true
+        case (.prefixes(let prefixes), .string(let text)): return !prefixes.contains { text.starts(with: $0) }
+        case (.suffixes(let suffixes), .string(let text)):
+            return !suffixes.contains { text.count >= $0.count && text.suffix($0.count).elementsEqual($0) }
+        case (.ignoringCase(let excluded), .string(let text)):
+            return !excluded.contains(String(decoding: text, as: UTF8.self).lowercased())
+        case (.wildcards(let wildcards), .string(let text)): return !wildcards.contains { $0.matches(text) }
+        default: return false
+        }
+    }
+}
+
+// MARK: - A JSON event
+
+/// An event given as JSON (`rules test --event`): paths are looked up in the value tree.
+struct JSONEvent: PatternEvent {
+    let root: JSONValue
+
+    func anyValue(at leaf: PatternLeaf, _ body: (PatternValue) -> Bool) -> Bool {
+        Self.anyValue(in: root, path: leaf.path[...], body)
+    }
+
+    private static func anyValue(in value: JSONValue, path: ArraySlice<String>, _ body: (PatternValue) -> Bool) -> Bool {
+        if case .array(let elements) = value {
+            return elements.contains { anyValue(in: $0, path: path, body) }
+        }
+        guard let key = path.first else { return leaf(value, body) }
+        guard let child = value[key] else { return false }
+        return anyValue(in: child, path: path.dropFirst(), body)
+    }
+
+    private static func leaf(_ value: JSONValue, _ body: (PatternValue) -> Bool) -> Bool {
+        switch value {
+        case .string(let text):
+            var text = text
+            return text.withUTF8 { body(.string(UnsafeRawBufferPointer($0))) }
+        case .number(_, let number): return body(.number(number))
+        case .bool(let flag): return body(.bool(flag))
+        case .null: return body(.null)
+        case .object: return body(.object)
+        case .array: return false  // handled by the caller
+        }
+    }
+}
+
+// MARK: - A CloudTrail record in its envelope, zero-copy
+
+/// The envelope of a record on its tape. `detail.*` paths read the tape in place (known fields through
+/// `CloudTrailFields`, others by walking the members); the envelope's own fields are derived from the
+/// record's on demand.
+struct RecordEvent: PatternEvent {
+    let record: CloudTrailRecord
+
+    func anyValue(at leaf: PatternLeaf, _ body: (PatternValue) -> Bool) -> Bool {
+        switch leaf.location {
+        case .knownField(let field):
+            guard let index = record.fields[field] else { return false }
+            return values(at: index, path: [][...], body)
+        case .detail(let keys):
+            return values(at: 0, path: keys[...], body)
+        case .envelope(let field):
+            return envelopeValue(field, body)
+        case .nowhere:
+            return false
+        }
+    }
+
+    private func values(at index: Int, path: ArraySlice<[UInt8]>, _ body: (PatternValue) -> Bool) -> Bool {
+        let tape = record.tape
+        let token = tape[index]
+        if token.kind == .array {
+            var found = false
+            tape.forEachElement(of: index) { element in
+                found = values(at: element, path: path, body)
+                return !found
+            }
+            return found
+        }
+        guard let key = path.first else { return leafValue(token, body) }
+        guard token.kind == .object,
+              let child = tape.member(key, in: index, of: record.bytes)
+        else { return false }
+        return values(at: child, path: path.dropFirst(), body)
+    }
+
+    private func leafValue(_ token: JSONToken, _ body: (PatternValue) -> Bool) -> Bool {
+        switch token.kind {
+        case .string:
+            let content = UnsafeRawBufferPointer(rebasing: record.bytes[token.range])
+            if !token.isEscaped { return body(.string(content)) }
+            var decoded: [UInt8] = []
+            JSONString.unescape(content, into: &decoded)
+            return decoded.withUnsafeBytes { body(.string($0)) }
+        case .number:
+            let text = UnsafeRawBufferPointer(rebasing: record.bytes[token.range])
+            return body(.number(Double(String(decoding: text, as: UTF8.self)) ?? .nan))
+        case .true: return body(.bool(true))
+        case .false: return body(.bool(false))
+        case .null: return body(.null)
+        case .object: return body(.object)
+        case .array: return false
+        }
+    }
+
+    private func envelopeValue(_ field: Envelope.Field, _ body: (PatternValue) -> Bool) -> Bool {
+        func copy(_ source: CloudTrailField) -> Bool {
+            guard let index = record.fields[source] else { return false }
+            return values(at: index, path: [][...], body)
+        }
+        func string(_ text: String) -> Bool {
+            var text = text
+            return text.withUTF8 { body(.string(UnsafeRawBufferPointer($0))) }
+        }
+        switch field {
+        case .version: return string("0")
+        case .id: return copy(.eventID)
+        case .account: return copy(.recipientAccountId)
+        case .time: return copy(.eventTime)
+        case .region: return copy(.awsRegion)
+        case .resources: return false  // an empty array: no values
+        case .detailType:
+            return string(Envelope.detailType(eventType: record.string(.eventType), eventSource: record.string(.eventSource)))
+        case .source:
+            guard let eventSource = record.string(.eventSource) else { return false }
+            return string(Envelope.source(eventSource: eventSource))
+        }
+    }
+}
+
+/// Where a leaf's path leads in a record's envelope, decided once when the pattern is compiled.
+enum LeafLocation: Sendable {
+    case knownField(CloudTrailField)
+    /// A path under `detail`, as the UTF-8 bytes of each key.
+    case detail([[UInt8]])
+    case envelope(Envelope.Field)
+    case nowhere
+
+    init(_ path: [String]) {
+        if path.first == "detail" {
+            let inner = Array(path.dropFirst())
+            if let field = CloudTrailField.allCases.first(where: { $0.path == inner }) {
+                self = .knownField(field)
+            } else {
+                self = .detail(inner.map { Array($0.utf8) })
+            }
+        } else if path.count == 1, let field = Envelope.Field(rawValue: path[0]) {
+            self = .envelope(field)
+        } else {
+            self = .nowhere
+        }
+    }
+}
