@@ -1,216 +1,167 @@
-public import TrailEvents
 
 /// The built-in rule pack: Stage 1 of `RULES.md`, single-record rules. Ids are stable.
 public enum BuiltinRules {
     public static let all: [Rule] = [
         // Console sign-in
-        Rule(
-            id: "signin.root.success", severity: .critical, title: "Root user signed in to the console",
-            description: "A successful console sign-in with the root user's credentials.",
-            condition: .all([loginOK, .equals(.userIdentityType, ["Root"])])),
-        Rule(
-            id: "signin.root.failure", severity: .high, title: "Failed root console sign-in",
-            description: "A console sign-in as root failed: someone holds or is guessing the root email address.",
-            condition: .all([loginFailed, .equals(.userIdentityType, ["Root"])])),
-        Rule(
-            id: "signin.no-mfa", severity: .high, title: "Console sign-in without MFA",
-            description: "An IAM user or root signed in to the console without multi-factor authentication.",
-            condition: .all([
-                loginOK, .equals(.userIdentityType, ["IAMUser", "Root"]),
-                .not(.equalsIgnoringCase(.mfaUsed, ["Yes"])),
-            ])),
-        Rule(
-            id: "signin.failure", severity: .low, title: "Failed console sign-in",
-            description: "A console sign-in by a non-root identity failed.",
-            condition: .all([loginFailed, .not(.equals(.userIdentityType, ["Root"]))])),
-        Rule(
-            id: "signin.success", severity: .info, title: "Console sign-in",
-            description: "Every successful console sign-in, as the EventBridge sign-in notifications report them.",
-            condition: loginOK),
-        Rule(
-            id: "signin.identity-center", severity: .info, title: "IAM Identity Center sign-in",
-            description: "A successful sign-in through IAM Identity Center (SSO).",
-            condition: .all([
-                .equals(.eventSource, ["signin.amazonaws.com", "sso.amazonaws.com"]),
-                .equals(.eventName, ["UserAuthentication", "Authenticate"]),
-                success,
-            ])),
-        Rule(
-            id: "signin.root.password-changed", severity: .high, title: "Root password changed",
-            description: "The root user's password was changed.",
-            condition: .all([.equals(.eventName, ["PasswordUpdated"]), .equals(.userIdentityType, ["Root"])])),
-        Rule(
-            id: "signin.root.password-recovery", severity: .high, title: "Root password recovery requested",
-            description: "Someone asked for a root password reset email: often the first step of an account takeover.",
-            condition: .equals(.eventName, ["PasswordRecoveryRequested"])),
-        Rule(
-            id: "root.activity", severity: .high, title: "Root user made a change",
-            description: "The root user made a successful, non-read-only API call other than signing in.",
-            condition: .all([
-                .equals(.userIdentityType, ["Root"]),
-                success,
-                .isAbsentOrNull(.userIdentityInvokedBy),
-                .not(.equals(.eventType, ["AwsServiceEvent"])),
-                .not(.isTrue(.readOnly)),
-                .not(.equals(.eventName, ["ConsoleLogin", "CheckMfa", "CreateServiceLinkedRole"])),
-            ])),
+        rule("signin.root.success", .critical, "Root user signed in to the console",
+             "A successful console sign-in with the root user's credentials.",
+             loginOK + #","userIdentity":{"type":["Root"]}"#),
+        rule("signin.root.failure", .high, "Failed root console sign-in",
+             "A console sign-in as root failed: someone holds or is guessing the root email address.",
+             loginFailed + #","userIdentity":{"type":["Root"]}"#),
+        rule("signin.no-mfa", .high, "Console sign-in without MFA",
+             "An IAM user or root signed in to the console without multi-factor authentication.",
+             loginOK + #","userIdentity":{"type":["IAMUser","Root"]},"#
+                 + #""additionalEventData":{"MFAUsed":[{"anything-but":{"equals-ignore-case":"Yes"}},null,{"exists":false}]}"#),
+        rule("signin.failure", .low, "Failed console sign-in",
+             "A console sign-in by a non-root identity failed.",
+             loginFailed + #","userIdentity":{"type":[{"anything-but":"Root"},{"exists":false}]}"#),
+        rule("signin.success", .info, "Console sign-in",
+             "Every successful console sign-in, as the EventBridge sign-in notifications report them.",
+             loginOK),
+        rule("signin.identity-center", .info, "IAM Identity Center sign-in",
+             "A successful sign-in through IAM Identity Center (SSO).",
+             #""eventSource":["signin.amazonaws.com","sso.amazonaws.com"],"eventName":["UserAuthentication","Authenticate"],"#
+                 + success),
+        rule("signin.root.password-changed", .high, "Root password changed",
+             "The root user's password was changed.",
+             #""eventName":["PasswordUpdated"],"userIdentity":{"type":["Root"]}"#),
+        rule("signin.root.password-recovery", .high, "Root password recovery requested",
+             "Someone asked for a root password reset email: often the first step of an account takeover.",
+             #""eventName":["PasswordRecoveryRequested"]"#),
+        rule("root.activity", .high, "Root user made a change",
+             "The root user made a successful, non-read-only API call other than signing in.",
+             #""userIdentity":{"type":["Root"],"invokedBy":[null,{"exists":false}]},"# + success
+                 + #","eventType":[{"anything-but":"AwsServiceEvent"},{"exists":false}],"readOnly":[false,null,{"exists":false}],"#
+                 + #""eventName":[{"anything-but":["ConsoleLogin","CheckMfa","CreateServiceLinkedRole"]}]"#),
 
         // IAM
         iam("iam.user.created", .medium, "IAM user created", "A new IAM user was created.", ["CreateUser"]),
         iam("iam.user.deleted", .low, "IAM user deleted", "An IAM user was deleted.", ["DeleteUser"]),
-        Rule(
-            id: "iam.access-key.created", severity: .medium, title: "Access key created",
-            description: "A long-term access key was created for an IAM user.",
-            condition: .all([iamCall(["CreateAccessKey"]), .not(.equals(.userIdentityType, ["Root"]))])),
-        Rule(
-            id: "iam.access-key.root", severity: .critical, title: "Root access key created",
-            description: "The root user created an access key for itself: root keys should never exist.",
-            condition: .all([iamCall(["CreateAccessKey"]), .equals(.userIdentityType, ["Root"])])),
-        iam(
-            "iam.login-profile.changed", .medium, "Console password created, changed or removed",
+        iam("iam.access-key.created", .medium, "Access key created",
+            "A long-term access key was created for an IAM user.", ["CreateAccessKey"],
+            and: #""userIdentity":{"type":[{"anything-but":"Root"},{"exists":false}]}"#),
+        iam("iam.access-key.root", .critical, "Root access key created",
+            "The root user created an access key for itself: root keys should never exist.", ["CreateAccessKey"],
+            and: #""userIdentity":{"type":["Root"]}"#),
+        iam("iam.login-profile.changed", .medium, "Console password created, changed or removed",
             "An IAM user's console login profile (password) was created, updated or deleted.",
             ["CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile"]),
-        Rule(
-            id: "iam.policy.admin-attached", severity: .critical, title: "AdministratorAccess attached",
-            description: "The AdministratorAccess managed policy was attached to a user, role or group.",
-            condition: .all([iamCall(attachPolicy), .hasSuffix(.policyArn, ":policy/AdministratorAccess")])),
-        Rule(
-            id: "iam.policy.attached", severity: .medium, title: "Managed policy attached",
-            description: "A managed policy (other than AdministratorAccess) was attached to a user, role or group.",
-            condition: .all([iamCall(attachPolicy), .not(.hasSuffix(.policyArn, ":policy/AdministratorAccess"))])),
-        iam(
-            "iam.policy.detached", .low, "Managed policy detached",
+        iam("iam.policy.admin-attached", .critical, "AdministratorAccess attached",
+            "The AdministratorAccess managed policy was attached to a user, role or group.", attachPolicy,
+            and: #""requestParameters":{"policyArn":[{"suffix":":policy/AdministratorAccess"}]}"#),
+        iam("iam.policy.attached", .medium, "Managed policy attached",
+            "A managed policy (other than AdministratorAccess) was attached to a user, role or group.", attachPolicy,
+            and: #""requestParameters":{"policyArn":[{"anything-but":{"suffix":":policy/AdministratorAccess"}},null,{"exists":false}]}"#),
+        iam("iam.policy.detached", .low, "Managed policy detached",
             "A managed policy was detached from a user, role or group.",
             ["DetachUserPolicy", "DetachRolePolicy", "DetachGroupPolicy"]),
-        iam(
-            "iam.policy.inline-put", .medium, "Inline policy added or changed",
-            "An inline policy was put on a user, role or group.",
-            ["PutUserPolicy", "PutRolePolicy", "PutGroupPolicy"]),
-        iam(
-            "iam.policy.inline-deleted", .low, "Inline policy deleted",
+        iam("iam.policy.inline-put", .medium, "Inline policy added or changed",
+            "An inline policy was put on a user, role or group.", ["PutUserPolicy", "PutRolePolicy", "PutGroupPolicy"]),
+        iam("iam.policy.inline-deleted", .low, "Inline policy deleted",
             "An inline policy was deleted from a user, role or group.",
             ["DeleteUserPolicy", "DeleteRolePolicy", "DeleteGroupPolicy"]),
         iam("iam.policy.created", .low, "Managed policy created", "A customer managed policy was created.", ["CreatePolicy"]),
-        iam(
-            "iam.policy.version-changed", .medium, "Managed policy version changed",
+        iam("iam.policy.version-changed", .medium, "Managed policy version changed",
             "A new policy version was created or made the default: the policy's permissions changed.",
             ["CreatePolicyVersion", "SetDefaultPolicyVersion"]),
         iam("iam.group.member-added", .medium, "User added to group", "An IAM user was added to a group.", ["AddUserToGroup"]),
         iam("iam.role.created", .low, "IAM role created", "A new IAM role was created.", ["CreateRole"]),
-        iam(
-            "iam.role.trust-changed", .medium, "Role trust policy changed",
-            "A role's trust policy changed: who may assume the role is different now.",
-            ["UpdateAssumeRolePolicy"]),
-        iam(
-            "iam.permissions-boundary.changed", .medium, "Permissions boundary changed",
+        iam("iam.role.trust-changed", .medium, "Role trust policy changed",
+            "A role's trust policy changed: who may assume the role is different now.", ["UpdateAssumeRolePolicy"]),
+        iam("iam.permissions-boundary.changed", .medium, "Permissions boundary changed",
             "A user's or role's permissions boundary was set or removed.",
             ["PutUserPermissionsBoundary", "PutRolePermissionsBoundary", "DeleteUserPermissionsBoundary",
              "DeleteRolePermissionsBoundary"]),
-        iam(
-            "iam.mfa.deactivated", .high, "MFA device deactivated",
+        iam("iam.mfa.deactivated", .high, "MFA device deactivated",
             "An MFA device was deactivated or a virtual MFA device deleted.",
             ["DeactivateMFADevice", "DeleteVirtualMFADevice"]),
-        iam(
-            "iam.identity-provider.changed", .high, "Identity provider changed",
+        iam("iam.identity-provider.changed", .high, "Identity provider changed",
             "A SAML or OpenID Connect identity provider was created, changed or deleted: federation trust changed.",
             identityProviderEvents),
-        iam(
-            "iam.password-policy.changed", .medium, "Account password policy changed",
+        iam("iam.password-policy.changed", .medium, "Account password policy changed",
             "The account's password policy was updated or deleted.",
             ["UpdateAccountPasswordPolicy", "DeleteAccountPasswordPolicy"]),
-        Rule(
-            id: "iam.key-quarantined", severity: .high, title: "AWS quarantined an exposed access key",
-            description: "AWS attached a compromised-key quarantine policy: an access key was found exposed.",
-            condition: .all([
-                .equals(.eventSource, ["iam.amazonaws.com"]),
-                .any([
-                    .all([
-                        .equals(.eventName, ["PutUserPolicy"]),
-                        .equals(.policyName, [
-                            "AWSExposedCredentialPolicy_DO_NOT_REMOVE", "AWSCompromisedKeyQuarantine",
-                            "AWSCompromisedKeyQuarantineV2", "AWSCompromisedKeyQuarantineV3",
-                        ]),
-                    ]),
-                    .all([.equals(.eventName, attachPolicy), .contains(.policyArn, "AWSCompromisedKeyQuarantine")]),
-                ]),
-            ])),
-        Rule(
-            id: "iam.denied-write", severity: .low, title: "IAM change denied",
-            description: "A sensitive IAM change was attempted without permission: probing or a misconfiguration.",
-            condition: .all([
-                .equals(.eventSource, ["iam.amazonaws.com"]),
-                .equals(.errorCode, ["AccessDenied", "AccessDeniedException", "UnauthorizedOperation"]),
-                .equals(.eventName, iamEventsInPack),
-            ])),
+        rule("iam.key-quarantined", .high, "AWS quarantined an exposed access key",
+             "AWS attached a compromised-key quarantine policy: an access key was found exposed.",
+             #""eventSource":["iam.amazonaws.com"],"$or":["#
+                 + #"{"eventName":["PutUserPolicy"],"requestParameters":{"policyName":["AWSExposedCredentialPolicy_DO_NOT_REMOVE","#
+                 + #""AWSCompromisedKeyQuarantine","AWSCompromisedKeyQuarantineV2","AWSCompromisedKeyQuarantineV3"]}},"#
+                 + #"{"eventName":\#(list(attachPolicy)),"requestParameters":{"policyArn":[{"wildcard":"*AWSCompromisedKeyQuarantine*"}]}}]"#),
+        rule("iam.denied-write", .low, "IAM change denied",
+             "A sensitive IAM change was attempted without permission: probing or a misconfiguration.",
+             #""eventSource":["iam.amazonaws.com"],"errorCode":["AccessDenied","AccessDeniedException","UnauthorizedOperation"],"#
+                 + #""eventName":\#(list(iamEventsInPack))"#),
 
         // IAM Identity Center, STS, CloudTrail
-        Rule(
-            id: "sso.permission-set.changed", severity: .medium, title: "Identity Center permission set changed",
-            description: "An IAM Identity Center permission set was created, changed, deleted or provisioned.",
-            condition: .all([
-                .equals(.eventSource, ["sso.amazonaws.com"]), success,
-                .equals(.eventName, [
-                    "CreatePermissionSet", "UpdatePermissionSet", "DeletePermissionSet",
-                    "AttachManagedPolicyToPermissionSet", "DetachManagedPolicyFromPermissionSet",
-                    "PutInlinePolicyToPermissionSet", "DeleteInlinePolicyFromPermissionSet",
-                    "AttachCustomerManagedPolicyReferenceToPermissionSet",
-                    "PutPermissionsBoundaryToPermissionSet", "ProvisionPermissionSet",
-                ]),
-            ])),
-        Rule(
-            id: "sso.account-assignment.created", severity: .medium, title: "Identity Center account assignment",
-            description: "A user or group was given a permission set in an account through IAM Identity Center.",
-            condition: .all([
-                .equals(.eventSource, ["sso.amazonaws.com"]), success, .equals(.eventName, ["CreateAccountAssignment"]),
-            ])),
-        Rule(
-            id: "sso.identity-source.changed", severity: .high, title: "Identity Center identity source changed",
-            description: "IAM Identity Center's directory or external identity provider was changed.",
-            condition: .all([
-                .equals(.eventSource, ["sso.amazonaws.com", "sso-directory.amazonaws.com"]),
-                .equals(.eventName, [
-                    "AssociateDirectory", "DisassociateDirectory", "EnableExternalIdPConfigurationForDirectory",
-                    "DisableExternalIdPConfigurationForDirectory",
-                ]),
-            ])),
-        Rule(
-            id: "sts.assume-root", severity: .high, title: "Root session assumed",
-            description: "A privileged root session was obtained with sts:AssumeRoot.",
-            condition: .all([.equals(.eventSource, ["sts.amazonaws.com"]), .equals(.eventName, ["AssumeRoot"]), success])),
-        Rule(
-            id: "cloudtrail.tampering", severity: .high, title: "CloudTrail logging changed",
-            description: "A trail was stopped, deleted or reconfigured, or an event data store deleted.",
-            condition: .all([
-                .equals(.eventSource, ["cloudtrail.amazonaws.com"]), success,
-                .equals(.eventName, ["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "DeleteEventDataStore"]),
-            ])),
+        rule("sso.permission-set.changed", .medium, "Identity Center permission set changed",
+             "An IAM Identity Center permission set was created, changed, deleted or provisioned.",
+             #""eventSource":["sso.amazonaws.com"],"eventName":\#(list(permissionSetEvents)),"# + success),
+        rule("sso.account-assignment.created", .medium, "Identity Center account assignment",
+             "A user or group was given a permission set in an account through IAM Identity Center.",
+             #""eventSource":["sso.amazonaws.com"],"eventName":["CreateAccountAssignment"],"# + success),
+        rule("sso.identity-source.changed", .high, "Identity Center identity source changed",
+             "IAM Identity Center's directory or external identity provider was changed.",
+             #""eventSource":["sso.amazonaws.com","sso-directory.amazonaws.com"],"eventName":\#(list(identitySourceEvents))"#),
+        rule("sts.assume-root", .high, "Root session assumed",
+             "A privileged root session was obtained with sts:AssumeRoot.",
+             #""eventSource":["sts.amazonaws.com"],"eventName":["AssumeRoot"],"# + success),
+        rule("cloudtrail.tampering", .high, "CloudTrail logging changed",
+             "A trail was stopped, deleted or reconfigured, or an event data store deleted.",
+             #""eventSource":["cloudtrail.amazonaws.com"],"eventName":\#(list(trailTamperingEvents)),"# + success),
     ]
 
     /// The built-in rule with this id.
     public static func rule(id: String) -> Rule? { all.first { $0.id == id } }
 
-    // MARK: - Definitions of RULES.md
+    // MARK: - Definitions of RULES.md, as members of the pattern's `detail`
 
     /// SUCCESS: `errorCode` and `errorMessage` both absent or null. A failed sign-in has an
     /// `errorMessage` but no `errorCode`, so "no errorCode" alone does not mean success.
-    static let success: Condition = .all([.isAbsentOrNull(.errorCode), .isAbsentOrNull(.errorMessage)])
+    static let success = #""errorCode":[null,{"exists":false}],"errorMessage":[null,{"exists":false}]"#
 
-    static let login: Condition = .all([
-        .equals(.eventSource, ["signin.amazonaws.com"]), .equals(.eventName, ["ConsoleLogin"]),
-    ])
-    static let loginOK: Condition = .all([login, .equals(.consoleLoginResult, ["Success"])])
-    static let loginFailed: Condition = .all([login, .equals(.consoleLoginResult, ["Failure"])])
+    static let login = #""eventSource":["signin.amazonaws.com"],"eventName":["ConsoleLogin"]"#
+    static let loginOK = login + #","responseElements":{"ConsoleLogin":["Success"]}"#
+    static let loginFailed = login + #","responseElements":{"ConsoleLogin":["Failure"]}"#
 
-    /// IAM(names): a successful call to one of `names` on IAM.
-    static func iamCall(_ names: [String]) -> Condition {
-        .all([.equals(.eventSource, ["iam.amazonaws.com"]), .equals(.eventName, names), success])
+    /// A rule whose pattern is `{"detail": {<detail>}}`.
+    private static func rule(_ id: String, _ severity: Severity, _ title: String, _ description: String, _ detail: String) -> Rule {
+        do {
+            return Rule(id: id, severity: severity, title: title, description: description,
+                        pattern: try EventPattern(parsing: "{\"detail\":{\(detail)}}"))
+        } catch {
+            preconditionFailure("built-in rule \(id): \(error)")  // the pack's tests parse every pattern
+        }
     }
 
-    private static func iam(_ id: String, _ severity: Severity, _ title: String, _ description: String, _ names: [String]) -> Rule {
-        Rule(id: id, severity: severity, title: title, description: description, condition: iamCall(names))
+    /// IAM(names): a successful call to one of `names` on IAM, and `and` if given.
+    private static func iam(
+        _ id: String, _ severity: Severity, _ title: String, _ description: String, _ names: [String], and extra: String? = nil
+    ) -> Rule {
+        let detail = #""eventSource":["iam.amazonaws.com"],"eventName":\#(list(names)),"# + success
+        return rule(id, severity, title, description, extra.map { detail + "," + $0 } ?? detail)
+    }
+
+    /// A JSON array of strings.
+    private static func list(_ names: [String]) -> String {
+        "[" + names.map { "\"\($0)\"" }.joined(separator: ",") + "]"
     }
 
     static let attachPolicy = ["AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy"]
+
+    static let permissionSetEvents = [
+        "CreatePermissionSet", "UpdatePermissionSet", "DeletePermissionSet", "AttachManagedPolicyToPermissionSet",
+        "DetachManagedPolicyFromPermissionSet", "PutInlinePolicyToPermissionSet", "DeleteInlinePolicyFromPermissionSet",
+        "AttachCustomerManagedPolicyReferenceToPermissionSet", "PutPermissionsBoundaryToPermissionSet",
+        "ProvisionPermissionSet",
+    ]
+
+    static let identitySourceEvents = [
+        "AssociateDirectory", "DisassociateDirectory", "EnableExternalIdPConfigurationForDirectory",
+        "DisableExternalIdPConfigurationForDirectory",
+    ]
+
+    static let trailTamperingEvents = ["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "DeleteEventDataStore"]
 
     static let identityProviderEvents = [
         "CreateSAMLProvider", "UpdateSAMLProvider", "DeleteSAMLProvider", "CreateOpenIDConnectProvider",

@@ -32,7 +32,12 @@ extension EventPattern {
 
 extension PatternNode {
     func matches(_ event: some PatternEvent) -> Bool {
-        for leaf in leaves where !leaf.matches(event) { return false }
+        // Elements are used in place: copying a leaf out of the array would retain its arrays.
+        let leavesMatch = leaves.withUnsafeBufferPointer { leaves in
+            for index in leaves.indices where !leaves[index].matches(event) { return false }
+            return true
+        }
+        guard leavesMatch else { return false }
         for group in alternatives where !group.contains(where: { $0.matches(event) }) { return false }
         return true
     }
@@ -41,11 +46,13 @@ extension PatternNode {
 extension PatternLeaf {
     func matches(_ event: some PatternEvent) -> Bool {
         var sawLeafValue = false
-        let matched = event.anyValue(at: self) { value in
-            if case .object = value { return false }
-            sawLeafValue = true
-            for matcher in matchers where matcher.matches(value) { return true }
-            return false
+        let matched = matchers.withUnsafeBufferPointer { matchers in
+            event.anyValue(at: self) { value in
+                if case .object = value { return false }
+                sawLeafValue = true
+                for index in matchers.indices where matchers[index].matches(value) { return true }
+                return false
+            }
         }
         if matched { return true }
         // A missing field (or an intermediate object) matches only `exists: false`.
@@ -144,7 +151,8 @@ struct RecordEvent: PatternEvent {
         switch leaf.location {
         case .knownField(let field):
             guard let index = record.fields[field] else { return false }
-            return values(at: index, path: [][...], body)
+            let token = record.tape[index]
+            return token.kind == .array ? values(at: index, path: [][...], body) : leafValue(token, body)
         case .detail(let keys):
             return values(at: 0, path: keys[...], body)
         case .envelope(let field):

@@ -195,7 +195,7 @@ let iam = "iam.amazonaws.com"
         let ids = BuiltinRules.all.map(\.id)
         #expect(Set(ids).count == ids.count)
         #expect(ids.count == 35)
-        #expect(BuiltinRules.all.filter { $0.condition.requiredEventNames == nil }.map(\.id) == ["root.activity"])
+        #expect(BuiltinRules.all.filter { $0.pattern.root.requiredEventNames == nil }.map(\.id) == ["root.activity"])
     }
 }
 
