@@ -85,6 +85,44 @@ public indirect enum JSONValue: Equatable, Sendable {
         return String(decoding: output, as: UTF8.self)
     }
 
+    /// The document indented by two spaces per level, for people to read.
+    public var prettyPrinted: String {
+        var output: [UInt8] = []
+        appendPretty(to: &output, depth: 0)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    private func appendPretty(to output: inout [UInt8], depth: Int) {
+        func newline(_ level: Int) {
+            output.append(0x0A)
+            output.append(contentsOf: repeatElement(0x20, count: level * 2))
+        }
+        switch self {
+        case .object(let members) where !members.isEmpty:
+            output.append(Byte.openBrace)
+            for (index, member) in members.enumerated() {
+                if index > 0 { output.append(Byte.comma) }
+                newline(depth + 1)
+                JSONString.appendQuoted(member.key, to: &output)
+                output.append(contentsOf: [Byte.colon, 0x20])
+                member.value.appendPretty(to: &output, depth: depth + 1)
+            }
+            newline(depth)
+            output.append(Byte.closeBrace)
+        case .array(let elements) where elements.contains(where: { if case .object = $0 { true } else { false } }):
+            output.append(Byte.openBracket)
+            for (index, element) in elements.enumerated() {
+                if index > 0 { output.append(Byte.comma) }
+                newline(depth + 1)
+                element.appendPretty(to: &output, depth: depth + 1)
+            }
+            newline(depth)
+            output.append(Byte.closeBracket)
+        default:
+            append(to: &output)  // scalars and flat arrays stay on one line
+        }
+    }
+
     public func append(to output: inout [UInt8]) {
         switch self {
         case .object(let members):

@@ -99,7 +99,7 @@ public struct TextFormat: AlertFormat {
 
     public func append(rule: Rule, record: CloudTrailRecord, source: String, to output: inout [UInt8]) {
         func value(_ field: CloudTrailField) -> String {
-            record.string(field).map(TerminalText.escaped) ?? "-"
+            record.string(field).map { TerminalText.escaped($0) } ?? "-"
         }
         let time = record.eventTimeSeconds.map(clock.format) ?? value(.eventTime)
         let label = rule.severity.name.uppercased()
@@ -126,4 +126,26 @@ public struct TextFormat: AlertFormat {
 
     /// ANSI colours by severity: info dim, low cyan, medium yellow, high bold red, critical white on red.
     private static let colors = ["\u{1B}[2m", "\u{1B}[36m", "\u{1B}[33m", "\u{1B}[1;31m", "\u{1B}[1;97;41m"]
+}
+
+// MARK: - Templates
+
+/// One message per alert, rendered from an EventBridge input transformer on the record's envelope: the
+/// rule's own template when it has one, else the global one (`--template`). Control and bidirectional
+/// characters in the result are escaped (the rest is byte-for-byte what EventBridge would send).
+public struct TemplateFormat: AlertFormat {
+    public let ruleTemplates: [String: InputTransformer]
+    public let global: InputTransformer?
+
+    public init(ruleTemplates: [String: InputTransformer], global: InputTransformer?) {
+        self.ruleTemplates = ruleTemplates
+        self.global = global
+    }
+
+    public func append(rule: Rule, record: CloudTrailRecord, source: String, to output: inout [UInt8]) {
+        guard let transformer = ruleTemplates[rule.id] ?? global else { return }
+        let message = transformer.render(event: Envelope.event(for: record), ruleID: rule.id)
+        output.append(contentsOf: TerminalText.escaped(message, backslashes: false).utf8)
+        output.append(0x0A)
+    }
 }

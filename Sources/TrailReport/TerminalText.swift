@@ -8,12 +8,15 @@
 ///   U+2060–U+2069, U+FEFF) become `\u{HHHH}`;
 /// - a backslash becomes `\\`, so an escape in the output can always be told from text that looks like one.
 public enum TerminalText {
-    public static func escaped(_ text: some StringProtocol) -> String {
+    /// - Parameter backslashes: also double backslashes (the default), so an escape in the output can
+    ///   always be told from text; pass `false` for text whose backslashes are part of its syntax (the
+    ///   `\"` of a rendered JSON template), where only the dangerous characters must change.
+    public static func escaped(_ text: some StringProtocol, backslashes: Bool = true) -> String {
         var output = ""
         output.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
             switch scalar.value {
-            case 0x5C: output += "\\\\"
+            case 0x5C where backslashes: output += "\\\\"
             case 0x00..<0x20, 0x7F: output += "\\x" + hex(scalar.value, width: 2)
             case 0x80...0x9F, 0x061C, 0x200B...0x200F, 0x2028...0x202E, 0x2060...0x2069, 0xFEFF:
                 output += "\\u{" + hex(scalar.value, width: 4) + "}"

@@ -5,7 +5,7 @@ import TrailReport
 import TrailScan
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, jsonl
+    case text, jsonl, template
 }
 
 enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
@@ -28,8 +28,13 @@ struct ScanCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Files and folders to scan; - for standard input.", valueName: "path"))
     var paths: [String] = []
 
-    @Option(help: "Alert format: text (readable blocks) or jsonl (one JSON object per alert).")
+    @Option(help: "Alert format: text (readable blocks), jsonl (one JSON object per alert), or template (one message per alert from an EventBridge input transformer).")
     var format: OutputFormat = .text
+
+    @Option(help: ArgumentHelp("An EventBridge input transformer ({\"InputPathsMap\", \"InputTemplate\"}) for --format template; a rule's own template wins.", valueName: "file"))
+    var template: String?
+
+    @OptionGroup var ruleOptions: RuleOptions
 
     @Option(help: ArgumentHelp("Time zone for times in text alerts: an IANA name, UTC or local.", valueName: "zone"))
     var timezone: String = "UTC"
@@ -48,22 +53,6 @@ struct ScanCommand: ParsableCommand {
 
     @Option(name: .customLong("region"), help: ArgumentHelp("Only this region (awsRegion); repeatable.", valueName: "name"))
     var regions: [String] = []
-
-    @Option(name: .customLong("enable"), help: ArgumentHelp("Run this rule even if it is off or below --min-severity; repeatable.", valueName: "id"))
-    var enabledRules: [String] = []
-
-    @Option(name: .customLong("disable"), help: ArgumentHelp("Do not run this rule; repeatable.", valueName: "id"))
-    var disabledRules: [String] = []
-
-    @Option(
-        help: ArgumentHelp("Run only rules of at least this severity: info, low, medium, high, critical.", valueName: "level"),
-        transform: { text in
-            guard let severity = Severity(name: text) else {
-                throw ValidationError("'\(text)' is not a severity (info, low, medium, high, critical).")
-            }
-            return severity
-        })
-    var minSeverity: Severity = .info
 
     @Option(name: [.customShort("j"), .long], help: "Objects scanned in parallel (default: the number of cores).")
     var jobs: Int?
@@ -114,16 +103,26 @@ struct ScanCommand: ParsableCommand {
         guard let maxRecord = SizeArgument.parse(maxRecordSize), maxRecord >= 4096, maxRecord <= 1 << 30 else {
             throw ValidationError("--max-record-size: '\(maxRecordSize)' must be a size from 4K to 1G.")
         }
-        let selection = RuleSelection(enable: enabledRules, disable: disabledRules, minimumSeverity: minSeverity)
-        let rules: [Rule]
-        do { rules = try selection.apply(to: BuiltinRules.all) } catch {
-            throw ValidationError("\(error)")
-        }
-        let alertFormat: any AlertFormat =
-            switch format {
-            case .text: TextFormat(clock: clock, color: useColor)
-            case .jsonl: JSONLinesFormat()
+        let (rules, templates) = try ruleOptions.selectedRules()
+        let alertFormat: any AlertFormat
+        switch format {
+        case .text: alertFormat = TextFormat(clock: clock, color: useColor)
+        case .jsonl: alertFormat = JSONLinesFormat()
+        case .template:
+            var global: InputTransformer?
+            if let template {
+                do { global = try InputTransformer(try readJSON(template, flag: "--template")) } catch let error as PatternError {
+                    throw ValidationError("--template: \(template): \(error)")
+                }
             }
+            if global == nil, let rule = rules.first(where: { templates[$0.id] == nil }) {
+                throw ValidationError("--format template: rule '\(rule.id)' has no template of its own; give one with --template FILE.")
+            }
+            alertFormat = TemplateFormat(ruleTemplates: templates, global: global)
+        }
+        if template != nil && format != .template {
+            throw ValidationError("--template is used with --format template.")
+        }
         let configuration = ScanConfiguration(
             jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
             maximumObjectBytes: maxObject,

@@ -254,6 +254,98 @@ let noise = """
         #expect(try String(contentsOf: errors, encoding: .utf8) == "")
     }
 
+    // MARK: EventBridge rules, templates, rules test
+
+    @Test func eventBridgeRulesRunUnchangedAndFlagExactlyTheirRecords() throws {
+        let rules = CLI.fixtures.appendingPathComponent("eventbridge/rules.json").path
+        let run = try CLI.run(["scan", "--no-builtin", "--rules", rules, "--format", "jsonl", "-q", CLI.sampleLogs])
+        #expect(run.status == 1)
+        // Each EventBridge rule flags what the equivalent built-in rules flag on the same logs.
+        let builtin = try CLI.expected("sample-logs-expected-alerts.txt").map { $0.split(separator: " ").map(String.init) }
+        func ids(_ rules: Set<String>) -> [String] { Set(builtin.filter { rules.contains($0[0]) }.map { $0[1] }).sorted() }
+        var expected = ids(["signin.root.success", "signin.root.failure", "signin.root.password-recovery"]).map { "root-console-sign-in \($0)" }
+        expected += ids(["iam.policy.admin-attached", "iam.policy.attached", "iam.policy.version-changed", "iam.denied-write"])
+            .map { "iam-policy-changes \($0)" }
+        expected += ids(["iam.access-key.created", "iam.access-key.root"]).map { "iam-access-key-created \($0)" }
+        #expect(run.alerts == expected.sorted())
+        #expect(run.alerts.count == 18)
+    }
+
+    @Test func anInputTransformerRendersOneMessagePerAlert() throws {
+        let folder = CLI.fixtures.appendingPathComponent("eventbridge")
+        let run = try CLI.run([
+            "scan", "--no-builtin", "--rules", folder.appendingPathComponent("rules.json").path,
+            "--template", folder.appendingPathComponent("transformer.json").path, "--format", "template", "-q",
+            CLI.fixtures.appendingPathComponent("aws-doc-examples").path,
+        ])
+        #expect(run.status == 1)
+        let lines = run.stdout.split(separator: "\n")
+        // Root success and failure; CreateAccessKey; AttachUserPolicy and the refused AttachRolePolicy (the
+        // EventBridge pattern does not look at errors).
+        #expect(lines.count == 5)
+        #expect(lines.contains(Substring(
+            "\"AWSコンソールのサインインイベントが発生しました。    DetailType:AWS Console Sign In via CloudTrail    "
+                + "ID:deb1e1f9-c99b-4612-8e9f-21f93b5d79c0    Time:2018-08-29T16:24:34Z    User-type:Root    "
+                + "User-arn:arn:aws:iam::111122223333:root    sourceIPAddress:192.0.2.0    "
+                + "userAgent:Mozilla/5.0 (Macintosh; Intel Mac OS X 10.12; rv:62.0) Gecko/20100101 Firefox/62.0    "
+                + "responseElements:{\"ConsoleLogin\":\"Success\"}    additionalEventData:{\"LoginTo\":"
+                + "\"https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true\",\"MobileVersion\":\"No\","
+                + "\"MFAUsed\":\"No\"}    \"")))
+    }
+
+    @Test func templatesNeverLetControlCharactersThrough() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let transformer = folder.appendingPathComponent("t.json")
+        try Data(#"{"InputPathsMap":{"ua":"$.detail.userAgent"},"InputTemplate":"\"UA: <ua>\""}"#.utf8).write(to: transformer)
+        let hostile = rootLogin.replacingOccurrences(of: "\"userAgent\":\"Mozilla\"", with: "\"userAgent\":\"x\\u001b[2Jy\"")
+        let run = try CLI.run(["scan", "--template", transformer.path, "--format", "template", "-q", "-"],
+                              stdin: Data("{\"Records\":[\(hostile)]}".utf8))
+        #expect(run.stdout == "\"UA: x\\x1B[2Jy\"\n\"UA: x\\x1B[2Jy\"\n", "status \(run.status): \(run.stderr)")  // two built-in alerts, both escaped
+    }
+
+    @Test func ruleFilesWithErrorsAreRejectedBeforeScanning() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("bad.json")
+        try Data(#"[{"id":"r1","severity":"high","title":"T","pattern":{"detail":{"eventName":[{"numeric":[">",1,">",2]}]}}}]"#.utf8).write(to: file)
+        let run = try CLI.run(["scan", "--rules", file.path, CLI.sampleLogs])
+        #expect(run.status == 64)
+        #expect(run.stderr.contains("\(file.path): rule 'r1': pattern at detail.eventName[0].numeric: more than one lower bound"))
+        #expect(run.stdout == "")
+        let noTemplate = try CLI.run(["scan", "--format", "template", CLI.sampleLogs])
+        #expect(noTemplate.status == 64 && noTemplate.stderr.contains("has no template of its own; give one with --template FILE"))
+    }
+
+    @Test func rulesTestWorksLikeTestEventPattern() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func file(_ name: String, _ text: String) throws -> String {
+            let url = folder.appendingPathComponent(name)
+            try Data(text.utf8).write(to: url)
+            return url.path
+        }
+        let pattern = try file("p.json", #"{"detail-type":["AWS Console Sign In via CloudTrail"],"detail":{"userIdentity":{"type":["Root"]}}}"#)
+        let record = try file("r.json", rootLogin)
+        let event = try file("e.json", #"{"source":"aws.ec2","detail":{"state":"running"}}"#)
+        let matched = try CLI.run(["rules", "test", "--pattern", pattern, "--record", record])
+        #expect(matched.status == 0 && matched.stdout == "true\n")
+        let notMatched = try CLI.run(["rules", "test", "--pattern", pattern, "--event", event])
+        #expect(notMatched.status == 1 && notMatched.stdout == "false\n")
+        let invalid = try CLI.run(["rules", "test", "--pattern", try file("bad.json", #"{"source":"aws.ec2"}"#), "--event", event])
+        #expect(invalid.status == 64)
+        #expect(invalid.stderr.contains("invalid event pattern: at source: match values must be in an array"))
+    }
+
+    @Test func rulesShowPrintsThePattern() throws {
+        let run = try CLI.run(["rules", "show", "signin.root.success"])
+        #expect(run.status == 0)
+        #expect(run.stdout.hasPrefix("id           signin.root.success\nseverity     critical\n"))
+        #expect(run.stdout.contains("\"userIdentity\": {\n      \"type\": [\"Root\"]"))
+        let unknown = try CLI.run(["rules", "show", "nope"])
+        #expect(unknown.status == 64)
+    }
+
     @Test func rulesListsEveryBuiltinRule() throws {
         let run = try CLI.run(["rules"])
         #expect(run.status == 0)

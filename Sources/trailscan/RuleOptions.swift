@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import TrailJSON
+import TrailMatch
+
+/// Which rules a command works with: the built-in pack and rule files, narrowed by enable/disable and
+/// a minimum severity. Shared by `scan` and `rules`.
+struct RuleOptions: ParsableArguments {
+    @Option(name: .customLong("rules"), help: ArgumentHelp("A JSON file of rules in EventBridge pattern syntax; repeatable.", valueName: "file"))
+    var ruleFiles: [String] = []
+
+    @Flag(help: "Leave out the built-in rules.")
+    var noBuiltin = false
+
+    @Option(name: .customLong("enable"), help: ArgumentHelp("Run this rule even if it is off or below --min-severity; repeatable.", valueName: "id"))
+    var enabledRules: [String] = []
+
+    @Option(name: .customLong("disable"), help: ArgumentHelp("Do not run this rule; repeatable.", valueName: "id"))
+    var disabledRules: [String] = []
+
+    @Option(
+        help: ArgumentHelp("Run only rules of at least this severity: info, low, medium, high, critical.", valueName: "level"),
+        transform: { text in
+            guard let severity = Severity(name: text) else {
+                throw ValidationError("'\(text)' is not a severity (info, low, medium, high, critical).")
+            }
+            return severity
+        })
+    var minSeverity: Severity = .info
+
+    /// Every rule known (built-in and from files), before selection, with the templates rule files give.
+    func allRules() throws -> (rules: [Rule], templates: [String: InputTransformer]) {
+        var rules = noBuiltin ? [] : BuiltinRules.all
+        var templates: [String: InputTransformer] = [:]
+        for file in ruleFiles {
+            let entries: [RuleFile.Entry]
+            do {
+                entries = try RuleFile.parse(try readFile(file, flag: "--rules"), file: file)
+            } catch let error as RuleFile.Error {
+                throw ValidationError(error.description)
+            }
+            for entry in entries {
+                if rules.contains(where: { $0.id == entry.rule.id }) {
+                    throw ValidationError("\(file): rule '\(entry.rule.id)': this id is already taken (built-in or another file)")
+                }
+                rules.append(entry.rule)
+                if let template = entry.template { templates[entry.rule.id] = template }
+            }
+        }
+        return (rules, templates)
+    }
+
+    /// The rules that run.
+    func selectedRules() throws -> (rules: [Rule], templates: [String: InputTransformer]) {
+        let (rules, templates) = try allRules()
+        let selection = RuleSelection(enable: enabledRules, disable: disabledRules, minimumSeverity: minSeverity)
+        do {
+            let selected = try selection.apply(to: rules)
+            guard !selected.isEmpty else { throw ValidationError("No rules to run: check --rules, --no-builtin and --min-severity.") }
+            return (selected, templates)
+        } catch let error as UnknownRuleError {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+/// The bytes of a file named by a flag, or a usage error naming the flag and the file.
+func readFile(_ path: String, flag: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ValidationError("\(flag): cannot read '\(path)'.")
+    }
+    return [UInt8](data)
+}
+
+/// A JSON file named by a flag, parsed, or a usage error naming the flag, the file and the byte.
+func readJSON(_ path: String, flag: String) throws -> JSONValue {
+    do {
+        return try JSONValue(parsing: try readFile(path, flag: flag))
+    } catch let error as JSONError {
+        throw ValidationError("\(flag): \(path): \(error)")
+    }
+}
