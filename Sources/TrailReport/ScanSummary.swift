@@ -35,6 +35,8 @@ public struct ScanSummary: Sendable, Equatable {
     public var alertsByRegion: [String: Int] = [:]
     public var alertsByPrincipal: [String: Int] = [:]
     public var alertsBySourceIP: [String: Int] = [:]
+    /// Alerts silenced by the configuration's suppressions, by rule (not in `alerts`).
+    public var alertsSuppressedByRule: [String: Int] = [:]
     public var failures: [Failure] = []
     public var elapsedSeconds: Double = 0
 
@@ -74,8 +76,12 @@ public struct ScanSummary: Sendable, Equatable {
         lhs.alertsByRegion.merge(rhs.alertsByRegion, uniquingKeysWith: +)
         lhs.alertsByPrincipal.merge(rhs.alertsByPrincipal, uniquingKeysWith: +)
         lhs.alertsBySourceIP.merge(rhs.alertsBySourceIP, uniquingKeysWith: +)
+        lhs.alertsSuppressedByRule.merge(rhs.alertsSuppressedByRule, uniquingKeysWith: +)
         lhs.failures += rhs.failures
     }
+
+    /// Alerts silenced by suppressions.
+    public var alertsSuppressed: Int { alertsSuppressedByRule.values.reduce(0, +) }
 
     /// Decoded megabytes (10^6 bytes) per second of wall time.
     public var throughputMBps: Double {

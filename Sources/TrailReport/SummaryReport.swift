@@ -40,6 +40,7 @@ public enum SummaryReport {
             }
             lines += " (" + bySeverity.joined(separator: ", ") + ")"
         }
+        if s.alertsSuppressed > 0 { lines += ", \(s.alertsSuppressed) suppressed" }
         lines += " in \(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps))\n"
         return lines
     }
@@ -143,6 +144,8 @@ public enum SummaryReport {
         ranked(s.alertsByPrincipal.ranked { $0 }, "principal")
         raw(",\"topSourceIPs\":")
         ranked(s.alertsBySourceIP.ranked { $0 }, "sourceIPAddress")
+        raw("},\"suppressed\":{\"total\":\(s.alertsSuppressed),\"byRule\":")
+        counts(s.alertsSuppressedByRule.ranked { $0 })
         raw("},\"failures\":[")
         for (index, failure) in s.failures.enumerated() {
             if index > 0 { raw(",") }
@@ -167,6 +170,7 @@ public enum SummaryReport {
             ("event time", span(s) ?? "-"),
             ("elapsed", "\(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps))"),
             ("alerts", "\(s.alerts)"),
+            ("suppressed", "\(s.alertsSuppressed)"),
         ]
     }
 
@@ -182,6 +186,7 @@ public enum SummaryReport {
             ("alerts by region", s.alertsByRegion.ranked { $0 }),
             ("top principals in alerts", Array(s.alertsByPrincipal.ranked { $0 }.prefix(topCount))),
             ("top source IPs in alerts", Array(s.alertsBySourceIP.ranked { $0 }.prefix(topCount))),
+            ("suppressed alerts by rule", s.alertsSuppressedByRule.ranked { $0 }),
         ].filter { !$0.1.isEmpty }
     }
 

@@ -114,6 +114,7 @@ final class ObjectScanner {
         let filter = configuration.filter
         let rules = configuration.rules
         let format = configuration.format
+        let suppressions = configuration.suppressions
         do {
             try splitter.drain(window, isFinal: isFinal) { record in
                 let eventTime = record.eventTimeSeconds
@@ -127,6 +128,10 @@ final class ObjectScanner {
                 rules.evaluate(record, into: &matches)
                 for index in matches {
                     let rule = rules.rules[index]
+                    if suppressions.suppresses(ruleID: rule.id, record: record) {
+                        summary.alertsSuppressedByRule[rule.id, default: 0] += 1
+                        continue
+                    }
                     format.append(rule: rule, record: record, source: source, to: &output)
                     summary.countAlert(rule: rule, record: record)
                 }

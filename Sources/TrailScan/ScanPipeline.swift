@@ -14,12 +14,14 @@ public struct ScanConfiguration: Sendable {
     public var filter: RecordFilter
     public var rules: RuleSet
     public var format: any AlertFormat
+    /// Alerts that are expected and silenced (counted in the summary).
+    public var suppressions: Suppressions
     /// Scan `CloudTrail-Insight/` folders too.
     public var includeInsights: Bool
 
     public init(
         jobs: Int, maximumObjectBytes: Int, maximumRecordBytes: Int, filter: RecordFilter, rules: RuleSet,
-        format: any AlertFormat, includeInsights: Bool = false
+        format: any AlertFormat, suppressions: Suppressions = .none, includeInsights: Bool = false
     ) {
         self.jobs = jobs
         self.maximumObjectBytes = maximumObjectBytes
@@ -27,6 +29,7 @@ public struct ScanConfiguration: Sendable {
         self.filter = filter
         self.rules = rules
         self.format = format
+        self.suppressions = suppressions
         self.includeInsights = includeInsights
     }
 }

@@ -36,6 +36,9 @@ struct ScanCommand: ParsableCommand {
 
     @OptionGroup var ruleOptions: RuleOptions
 
+    @Option(help: ArgumentHelp("Configuration file with suppressions (default: $XDG_CONFIG_HOME/trailscan/config.json or ~/.config/trailscan/config.json, if it exists).", valueName: "file"))
+    var config: String?
+
     @Option(help: ArgumentHelp("Time zone for times in text alerts: an IANA name, UTC or local.", valueName: "zone"))
     var timezone: String = "UTC"
 
@@ -120,6 +123,7 @@ struct ScanCommand: ParsableCommand {
             }
             alertFormat = TemplateFormat(ruleTemplates: templates, global: global)
         }
+        let suppressions = try loadSuppressions(knownRules: Set(try ruleOptions.allRules().rules.map(\.id)))
         if template != nil && format != .template {
             throw ValidationError("--template is used with --format template.")
         }
@@ -130,8 +134,31 @@ struct ScanCommand: ParsableCommand {
             filter: RecordFilter(since: since, until: until, accounts: Set(accounts), regions: Set(regions)),
             rules: RuleSet(rules),
             format: alertFormat,
+            suppressions: suppressions,
             includeInsights: includeInsights)
         return (configuration, clock)
+    }
+
+    /// The suppressions of `--config`, or of the default configuration file when it exists.
+    private func loadSuppressions(knownRules: Set<String>) throws -> Suppressions {
+        let environment = ProcessInfo.processInfo.environment
+        let path: String
+        if let config {
+            path = config
+        } else {
+            let base = environment["XDG_CONFIG_HOME"].map { $0 + "/trailscan" }
+                ?? environment["HOME"].map { $0 + "/.config/trailscan" }
+            guard let base, FileManager.default.fileExists(atPath: base + "/config.json") else { return .none }
+            path = base + "/config.json"
+        }
+        let suppressions: Suppressions
+        do { suppressions = try Suppressions(configuration: try readJSON(path, flag: "--config")) } catch let error as PatternError {
+            throw ValidationError("--config: \(path): \(error)")
+        }
+        if let unknown = suppressions.ruleIDs.subtracting(knownRules).sorted().first {
+            throw ValidationError("--config: \(path): suppression for unknown rule id '\(unknown)'")
+        }
+        return suppressions
     }
 
     private var useColor: Bool {

@@ -1,4 +1,6 @@
 import Testing
+import TrailBytes
+import TrailEvents
 import TrailJSON
 @testable import TrailMatch
 
@@ -122,5 +124,50 @@ func render(_ template: String, event: JSONValue = guideEvent, rule: String = "e
         #expect(error(#"[{"severity":"low"}]"#) == "r.json: rule #1 has no \"id\"")
         #expect(error(#"[{"id":"x","severity":"low","title":"T"}]"#) == "r.json: rule 'x': \"pattern\" is required")
         #expect(error("[1,]") == "r.json: invalid JSON at byte 3: trailing comma")
+    }
+}
+
+@Suite struct SuppressionsTests {
+    func suppressed(_ config: String, rule: String = "signin.no-mfa", record: String) throws -> Bool {
+        let suppressions = try Suppressions(configuration: try JSONValue(parsing: config))
+        let splitter = RecordSplitter()
+        let window = ByteWindow(initialCapacity: 4096, maximumCapacity: 1 << 20)
+        Array("{\"Records\":[\(record)]}".utf8).withUnsafeBytes { try! window.write($0) }
+        var result = false
+        try splitter.drain(window, isFinal: true) { result = suppressions.suppresses(ruleID: rule, record: $0) }
+        return result
+    }
+
+    let record = """
+        {"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/ci-deploy/gha-1",\
+        "invokedBy":"cloudformation.amazonaws.com"},"sourceIPAddress":"10.1.2.3","userAgent":"aws-sdk-go/1.2 cfn",\
+        "recipientAccountId":"111122223333"}
+        """
+
+    @Test func everyNamedFieldMustMatch() throws {
+        #expect(try suppressed(#"{"suppress":[{"principals":["arn:aws:sts::*:assumed-role/ci-deploy/*"]}]}"#, record: record))
+        #expect(try suppressed(#"{"suppress":[{"invokedBy":["cloudformation"]}]}"#, record: record))
+        #expect(try suppressed(#"{"suppress":[{"sourceIPs":["10.0.0.0/8"],"accounts":["111122223333"]}]}"#, record: record))
+        #expect(try !suppressed(#"{"suppress":[{"sourceIPs":["10.0.0.0/8"],"accounts":["999999999999"]}]}"#, record: record))
+        #expect(try suppressed(#"{"suppress":[{"sourceIPs":["10.1.2.3"]}]}"#, record: record))
+        #expect(try !suppressed(#"{"suppress":[{"userAgents":["boto3"]}]}"#, record: record))
+        #expect(try suppressed(#"{"suppress":[{"rules":["signin.no-mfa"],"userAgents":["cfn"]}]}"#, record: record))
+        #expect(try !suppressed(#"{"suppress":[{"rules":["iam.user.created"],"userAgents":["cfn"]}]}"#, record: record))
+        #expect(try !suppressed(#"{"suppress":[]}"#, record: record))
+    }
+
+    @Test func mistakesAreErrorsNotSilentWidening() {
+        #expect(throws: PatternError(path: "suppress[0].principal", reason: "unknown key (known: rules, principals, accounts, sourceIPs, userAgents, invokedBy, reason)")) {
+            try Suppressions(configuration: try JSONValue(parsing: #"{"suppress":[{"principal":["x"]}]}"#))
+        }
+        #expect(throws: PatternError(path: "suppress[0]", reason: "an entry needs at least one of principals, accounts, sourceIPs, userAgents, invokedBy")) {
+            try Suppressions(configuration: try JSONValue(parsing: #"{"suppress":[{"rules":["a"]}]}"#))
+        }
+        #expect(throws: PatternError.self) {
+            try Suppressions(configuration: try JSONValue(parsing: #"{"suppress":[{"sourceIPs":["10.0.0.0/40"]}]}"#))
+        }
+        #expect(throws: PatternError(path: "supress", reason: "unknown setting (known: suppress)")) {
+            try Suppressions(configuration: try JSONValue(parsing: #"{"supress":[]}"#))
+        }
     }
 }

@@ -317,6 +317,42 @@ let noise = """
         #expect(noTemplate.status == 64 && noTemplate.stderr.contains("has no template of its own; give one with --template FILE"))
     }
 
+    @Test func suppressionsSilenceAlertsAndTheSummaryCountsThem() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let config = folder.appendingPathComponent("config.json")
+        try Data(#"{"suppress":[{"rules":["signin.no-mfa"],"sourceIPs":["192.0.2.0/24"],"reason":"office"},{"principals":["arn:aws:iam::*:user/alice"]}]}"#.utf8)
+            .write(to: config)
+        let summary = folder.appendingPathComponent("s.json").path
+        let all = try CLI.run(["scan", "--format", "jsonl", "-q", CLI.sampleLogs])
+        let run = try CLI.run(["scan", "--format", "jsonl", "--config", config.path, "--summary-out", summary, CLI.sampleLogs])
+        // Expected: every alert of the plain run except alice's and bob's no-MFA sign-in from 192.0.2.33.
+        var expected: [String] = []
+        var suppressed: [String: Int] = [:]
+        for line in all.stdout.split(separator: "\n") {
+            let alert = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let principal = alert["principal"] as! [String: Any]
+            let rule = alert["rule"] as! String
+            if principal["arn"] as? String == "arn:aws:iam::111122223333:user/alice"
+                || (rule == "signin.no-mfa" && alert["sourceIPAddress"] as? String == "192.0.2.33") {
+                suppressed[rule, default: 0] += 1
+            } else {
+                expected.append("\(rule) \(alert["eventID"]!)")
+            }
+        }
+        #expect(run.alerts == expected.sorted())
+        #expect(suppressed.values.reduce(0, +) == 30)
+        #expect(run.stderr.contains("alerts (") && run.stderr.contains(", 30 suppressed in "))
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as! [String: Any]
+        let counts = json["suppressed"] as! [String: Any]
+        #expect(counts["total"] as? Int == 30)
+        #expect((counts["byRule"] as! [String: Int]) == suppressed)
+
+        try Data(#"{"suppress":[{"rules":["no.such.rule"],"accounts":["1"]}]}"#.utf8).write(to: config)
+        let unknown = try CLI.run(["scan", "--config", config.path, CLI.sampleLogs])
+        #expect(unknown.status == 64 && unknown.stderr.contains("suppression for unknown rule id 'no.such.rule'"))
+    }
+
     @Test func rulesTestWorksLikeTestEventPattern() throws {
         let folder = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
