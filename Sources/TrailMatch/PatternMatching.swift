@@ -61,28 +61,56 @@ extension PatternLeaf {
 }
 
 extension ValueMatcher {
+    /// Whether the matcher accepts `value`.
+    ///
+    /// Switches on `self` alone and reads the value inside each case: a `switch (self, value)` would build
+    /// a tuple, a copy of the matcher whose array payload is retained and released on every comparison.
     func matches(_ value: PatternValue) -> Bool {
-        switch (self, value) {
-        case (.string(let expected), .string(let text)): return text.elementsEqual(expected)
-        case (.number(let expected), .number(let number)): return number == expected
-        case (.bool(let expected), .bool(let flag)): return flag == expected
-        case (.null, .null): return true
-        case (.prefix(let prefix), .string(let text)): return text.starts(with: prefix)
-        case (.suffix(let suffix), .string(let text)):
+        switch self {
+        case .string(let expected):
+            guard case .string(let text) = value else { return false }
+            return text.count == expected.count && text.elementsEqual(expected)
+        case .number(let expected):
+            guard case .number(let number) = value else { return false }
+            return number == expected
+        case .bool(let expected):
+            guard case .bool(let flag) = value else { return false }
+            return flag == expected
+        case .null:
+            if case .null = value { return true }
+            return false
+        case .prefix(let prefix):
+            guard case .string(let text) = value else { return false }
+            return text.starts(with: prefix)
+        case .suffix(let suffix):
+            guard case .string(let text) = value else { return false }
             return text.count >= suffix.count && text.suffix(suffix.count).elementsEqual(suffix)
-        case (.prefixIgnoringCase(let prefix), .string(let text)): return lowercased(text).hasPrefix(prefix)
-        case (.suffixIgnoringCase(let suffix), .string(let text)): return lowercased(text).hasSuffix(suffix)
-        case (.equalsIgnoringCase(let expected), .string(let text)): return lowercased(text) == expected
-        case (.wildcard(let wildcard), .string(let text)): return wildcard.matches(text)
-        case (.numeric(let range), .number(let number)): return range.contains(number)
-        case (.cidr(let network), .string(let text)): return network.contains(text)
-        case (.exists(let exists), _): return exists  // called only with a leaf value: it exists
-        case (.anythingBut(let excluded), _): return excluded.allows(value)
-        default: return false
+        case .prefixIgnoringCase(let prefix):
+            guard case .string(let text) = value else { return false }
+            return Self.lowercased(text).hasPrefix(prefix)
+        case .suffixIgnoringCase(let suffix):
+            guard case .string(let text) = value else { return false }
+            return Self.lowercased(text).hasSuffix(suffix)
+        case .equalsIgnoringCase(let expected):
+            guard case .string(let text) = value else { return false }
+            return Self.lowercased(text) == expected
+        case .wildcard(let wildcard):
+            guard case .string(let text) = value else { return false }
+            return wildcard.matches(text)
+        case .numeric(let range):
+            guard case .number(let number) = value else { return false }
+            return range.contains(number)
+        case .cidr(let network):
+            guard case .string(let text) = value else { return false }
+            return network.contains(text)
+        case .exists(let exists):
+            return exists  // called only with a leaf value: it exists
+        case .anythingBut(let excluded):
+            return excluded.allows(value)
         }
     }
 
-    private func lowercased(_ text: UnsafeRawBufferPointer) -> String {
+    private static func lowercased(_ text: UnsafeRawBufferPointer) -> String {
         String(decoding: text, as: UTF8.self).lowercased()
     }
 }
@@ -91,17 +119,25 @@ extension ValueMatcher.AnythingBut {
     /// Value and list forms match any value that is not excluded, `null` and other types included; the
     /// string-operator forms (prefix, suffix, equals-ignore-case, wildcard) need a string.
     func allows(_ value: PatternValue) -> Bool {
-        switch (self, value) {
-        case (.strings(let excluded), .string(let text)): return !excluded.contains { text.elementsEqual($0) }
-        case (.numbers(let excluded), .number(let number)): return !excluded.contains(number)
-        case (.strings, _), (.numbers, _): return true
-        case (.prefixes(let prefixes), .string(let text)): return !prefixes.contains { text.starts(with: $0) }
-        case (.suffixes(let suffixes), .string(let text)):
+        switch self {
+        case .strings(let excluded):
+            guard case .string(let text) = value else { return true }
+            return !excluded.contains { text.elementsEqual($0) }
+        case .numbers(let excluded):
+            guard case .number(let number) = value else { return true }
+            return !excluded.contains(number)
+        case .prefixes(let prefixes):
+            guard case .string(let text) = value else { return false }
+            return !prefixes.contains { text.starts(with: $0) }
+        case .suffixes(let suffixes):
+            guard case .string(let text) = value else { return false }
             return !suffixes.contains { text.count >= $0.count && text.suffix($0.count).elementsEqual($0) }
-        case (.ignoringCase(let excluded), .string(let text)):
+        case .ignoringCase(let excluded):
+            guard case .string(let text) = value else { return false }
             return !excluded.contains(String(decoding: text, as: UTF8.self).lowercased())
-        case (.wildcards(let wildcards), .string(let text)): return !wildcards.contains { $0.matches(text) }
-        default: return false
+        case .wildcards(let wildcards):
+            guard case .string(let text) = value else { return false }
+            return !wildcards.contains { $0.matches(text) }
         }
     }
 }

@@ -3,48 +3,64 @@ internal import TrailJSON
 
 /// A set of rules compiled for evaluation on the zero-copy record view.
 ///
-/// Rules whose pattern requires particular `detail.eventName` values are indexed by them in a hash
-/// table over raw bytes, so most records are rejected after hashing one field; only the few rules that
-/// name no event (e.g. `root.activity`) run on every record, and their patterns test known fields with
-/// exact values first.
+/// Each rule is indexed by the first field, in `indexedFields` order, whose values its pattern pins
+/// exactly (e.g. `detail.eventName: ["CreateUser"]`, else `detail.eventSource`), in a hash table over
+/// raw bytes per field. A record is checked against the rules whose key it has, plus the few rules that
+/// pin no field (e.g. `root.activity`), whose patterns test known fields first. So most records are
+/// rejected after a hash lookup or two, however many rules there are.
 public struct RuleSet: Sendable {
     public let rules: [Rule]
-    private let byEventName: ByteKeyIndex
-    /// Rules with no `eventName` requirement, tried on every record.
+    /// The compiled pattern of each rule, read in place while matching.
+    private let patterns: [PatternNode]
+    /// Per indexed field: the rules keyed by the values their pattern requires.
+    private let indexes: [(field: CloudTrailField, rules: ByteKeyIndex)]
+    /// Rules that pin no indexed field, tried on every record.
     private let unindexed: [Int]
+
+    /// The fields rules can be indexed by, most selective first.
+    static let indexedFields: [CloudTrailField] = [.eventName, .eventSource, .eventType, .userIdentityType, .recipientAccountId]
 
     public init(_ rules: [Rule]) {
         self.rules = rules
-        var keyed: [[UInt8]: [Int]] = [:]
+        patterns = rules.map(\.pattern.root)
+        var keyed = [[[UInt8]: [Int]]](repeating: [:], count: Self.indexedFields.count)
         var unindexed: [Int] = []
         for (index, rule) in rules.enumerated() {
-            if let names = rule.pattern.root.requiredEventNames {
-                for name in names { keyed[Array(name.utf8), default: []].append(index) }
+            let pinned = Self.indexedFields.indices.lazy.compactMap { position in
+                rule.pattern.root.requiredValues(at: ["detail"] + Self.indexedFields[position].path).map { (position, $0) }
+            }.first
+            if let (position, values) = pinned {
+                for value in values { keyed[position][value, default: []].append(index) }
             } else {
                 unindexed.append(index)
             }
         }
-        byEventName = ByteKeyIndex(keyed)
+        indexes = zip(Self.indexedFields, keyed).filter { !$0.1.isEmpty }.map { ($0.0, ByteKeyIndex($0.1)) }
         self.unindexed = unindexed
     }
 
     /// Appends to `matches` the index (in `rules`) of every rule the record satisfies, in rule order.
     public func evaluate(_ record: CloudTrailRecord, into matches: inout [Int]) {
+        patterns.withUnsafeBufferPointer { patterns in evaluate(record, patterns, into: &matches) }
+    }
+
+    private func evaluate(_ record: CloudTrailRecord, _ patterns: UnsafeBufferPointer<PatternNode>, into matches: inout [Int]) {
+        let event = RecordEvent(record: record)
         let start = matches.count
-        if let token = record.token(.eventName), token.kind == .string {
+        for (field, index) in indexes {
+            guard let token = record.token(field), token.kind == .string else { continue }
             let candidates: Range<Int>
             if token.isEscaped {
-                let name = JSONString.bytes(of: token, in: record.bytes)
-                candidates = name.withUnsafeBytes { byEventName.lookup($0) }
+                candidates = JSONString.bytes(of: token, in: record.bytes).withUnsafeBytes { index.lookup($0) }
             } else {
-                candidates = byEventName.lookup(UnsafeRawBufferPointer(rebasing: record.bytes[token.range]))
+                candidates = index.lookup(UnsafeRawBufferPointer(rebasing: record.bytes[token.range]))
             }
             for slot in candidates {
-                let rule = byEventName.value(at: slot)
-                if rules[rule].pattern.matches(record) { matches.append(rule) }
+                let rule = index.value(at: slot)
+                if patterns[rule].matches(event) { matches.append(rule) }
             }
         }
-        for rule in unindexed where rules[rule].pattern.matches(record) {
+        for rule in unindexed where patterns[rule].matches(event) {
             matches.append(rule)
         }
         if matches.count - start > 1 { matches[start...].sort() }
@@ -52,27 +68,32 @@ public struct RuleSet: Sendable {
 }
 
 extension PatternNode {
-    /// The `detail.eventName` values an event must have to match, if the pattern implies a finite set:
-    /// from a leaf with only exact strings, or from `$or` branches that all imply one.
-    var requiredEventNames: Set<String>? {
-        var candidates: [Set<String>] = []
-        for leaf in leaves where leaf.path == ["detail", "eventName"] {
-            var names = Set<String>()
+    /// The values the string at `path` must have for an event to match, if the pattern implies a finite
+    /// set: from a leaf with only exact strings, or from `$or` branches that all imply one.
+    func requiredValues(at path: [String]) -> Set<[UInt8]>? {
+        var candidates: [Set<[UInt8]>] = []
+        for leaf in leaves where leaf.path == path {
+            var values = Set<[UInt8]>()
             for matcher in leaf.matchers {
-                guard case .string(let bytes) = matcher else { names = []; break }
-                names.insert(String(decoding: bytes, as: UTF8.self))
+                guard case .string(let bytes) = matcher else { values = []; break }
+                values.insert(bytes)
             }
-            if !names.isEmpty { candidates.append(names) }
+            if !values.isEmpty { candidates.append(values) }
         }
         for group in alternatives {
-            var union = Set<String>()
+            var union = Set<[UInt8]>()
             var complete = true
             for branch in group {
-                guard let names = branch.requiredEventNames else { complete = false; break }
-                union.formUnion(names)
+                guard let values = branch.requiredValues(at: path) else { complete = false; break }
+                union.formUnion(values)
             }
             if complete { candidates.append(union) }
         }
         return candidates.min { $0.count < $1.count }
+    }
+
+    /// The `detail.eventName` values an event must have to match, if the pattern implies a finite set.
+    var requiredEventNames: Set<String>? {
+        requiredValues(at: ["detail", "eventName"]).map { Set($0.map { String(decoding: $0, as: UTF8.self) }) }
     }
 }
