@@ -38,8 +38,11 @@ extension PatternNode {
             return true
         }
         guard leavesMatch else { return false }
-        for group in alternatives where !group.contains(where: { $0.matches(event) }) { return false }
-        return true
+        if alternatives.isEmpty { return true }
+        return alternatives.withUnsafeBufferPointer { groups in
+            for index in groups.indices where !groups[index].contains(where: { $0.matches(event) }) { return false }
+            return true
+        }
     }
 }
 

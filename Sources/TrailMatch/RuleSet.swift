@@ -13,7 +13,12 @@ public struct RuleSet: Sendable {
     /// The compiled pattern of each rule, read in place while matching.
     private let patterns: [PatternNode]
     /// Per indexed field: the rules keyed by the values their pattern requires.
-    private let indexes: [(field: CloudTrailField, rules: ByteKeyIndex)]
+    private let indexes: [FieldIndex]
+
+    private struct FieldIndex: Sendable {
+        var field: CloudTrailField
+        var rules: ByteKeyIndex
+    }
     /// Rules that pin no indexed field, tried on every record.
     private let unindexed: [Int]
 
@@ -35,28 +40,35 @@ public struct RuleSet: Sendable {
                 unindexed.append(index)
             }
         }
-        indexes = zip(Self.indexedFields, keyed).filter { !$0.1.isEmpty }.map { ($0.0, ByteKeyIndex($0.1)) }
+        indexes = zip(Self.indexedFields, keyed).filter { !$0.1.isEmpty }.map { FieldIndex(field: $0.0, rules: ByteKeyIndex($0.1)) }
         self.unindexed = unindexed
     }
 
     /// Appends to `matches` the index (in `rules`) of every rule the record satisfies, in rule order.
     public func evaluate(_ record: CloudTrailRecord, into matches: inout [Int]) {
-        patterns.withUnsafeBufferPointer { patterns in evaluate(record, patterns, into: &matches) }
+        // Compiled rules are read in place through buffer pointers: copying a pattern or an index out of
+        // its array would retain and release its arrays for every record.
+        patterns.withUnsafeBufferPointer { patterns in
+            indexes.withUnsafeBufferPointer { indexes in evaluate(record, patterns, indexes, into: &matches) }
+        }
     }
 
-    private func evaluate(_ record: CloudTrailRecord, _ patterns: UnsafeBufferPointer<PatternNode>, into matches: inout [Int]) {
+    private func evaluate(
+        _ record: CloudTrailRecord, _ patterns: UnsafeBufferPointer<PatternNode>, _ indexes: UnsafeBufferPointer<FieldIndex>,
+        into matches: inout [Int]
+    ) {
         let event = RecordEvent(record: record)
         let start = matches.count
-        for (field, index) in indexes {
-            guard let token = record.token(field), token.kind == .string else { continue }
+        for position in indexes.indices {
+            guard let token = record.token(indexes[position].field), token.kind == .string else { continue }
             let candidates: Range<Int>
             if token.isEscaped {
-                candidates = JSONString.bytes(of: token, in: record.bytes).withUnsafeBytes { index.lookup($0) }
+                candidates = JSONString.bytes(of: token, in: record.bytes).withUnsafeBytes { indexes[position].rules.lookup($0) }
             } else {
-                candidates = index.lookup(UnsafeRawBufferPointer(rebasing: record.bytes[token.range]))
+                candidates = indexes[position].rules.lookup(UnsafeRawBufferPointer(rebasing: record.bytes[token.range]))
             }
             for slot in candidates {
-                let rule = index.value(at: slot)
+                let rule = indexes[position].rules.value(at: slot)
                 if patterns[rule].matches(event) { matches.append(rule) }
             }
         }
