@@ -68,15 +68,6 @@ public final class GzipDecoder {
         header.deallocate()
     }
 
-    /// Whether the current object is gzip (`true`), plain (`false`) or not yet known (`nil`).
-    public var isGzip: Bool? {
-        switch phase {
-        case .detecting, .sawFirstMagicByte: nil
-        case .member, .betweenMembers: true
-        case .plain: false
-        }
-    }
-
     /// Prepares the decoder for the next object.
     public func reset() {
         phase = .detecting

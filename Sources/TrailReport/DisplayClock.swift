@@ -24,8 +24,6 @@ public struct DisplayClock: Sendable {
 
     public static let utc = DisplayClock(timeZone: "UTC")!
 
-    public var identifier: String { timeZone.identifier }
-
     public func format(_ seconds: Int64) -> String {
         let date = Date(timeIntervalSince1970: TimeInterval(seconds))
         let offset = Int64(timeZone.secondsFromGMT(for: date))

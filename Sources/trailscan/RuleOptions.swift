@@ -52,7 +52,12 @@ struct RuleOptions: ParsableArguments {
 
     /// The rules that run.
     func selectedRules() throws -> (rules: [Rule], templates: [String: InputTransformer]) {
-        let (rules, templates) = try allRules()
+        try select(from: try allRules())
+    }
+
+    /// The rules of `known` that run.
+    func select(from known: (rules: [Rule], templates: [String: InputTransformer])) throws -> (rules: [Rule], templates: [String: InputTransformer]) {
+        let (rules, templates) = known
         let selection = RuleSelection(enable: enabledRules, disable: disabledRules, minimumSeverity: minSeverity)
         do {
             let selected = try selection.apply(to: rules)

@@ -80,11 +80,12 @@ struct ScanCommand: ParsableCommand {
             throw ValidationError("Give at least one file or folder to scan, e.g. 'trailscan scan sample-logs'.")
         }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1.") }
-        _ = try settings()
     }
 
-    /// The scan settings derived from the flags, or the usage error that explains the first bad one.
-    private func settings() throws -> (ScanConfiguration, DisplayClock) {
+    /// The scan settings derived from the flags (rule files and configuration read once), or the usage
+    /// error that explains the first bad one. Thrown from `run()`, a `ValidationError` still prints the
+    /// usage and exits with 64.
+    private func settings() throws -> ScanConfiguration {
         let now = Int64(Date().timeIntervalSince1970)
         func time(_ text: String?, _ flag: String, isEnd: Bool) throws -> Int64? {
             guard let text else { return nil }
@@ -106,7 +107,8 @@ struct ScanCommand: ParsableCommand {
         guard let maxRecord = SizeArgument.parse(maxRecordSize), maxRecord >= 4096, maxRecord <= 1 << 30 else {
             throw ValidationError("--max-record-size: '\(maxRecordSize)' must be a size from 4K to 1G.")
         }
-        let (rules, templates) = try ruleOptions.selectedRules()
+        let known = try ruleOptions.allRules()
+        let (rules, templates) = try ruleOptions.select(from: known)
         let alertFormat: any AlertFormat
         switch format {
         case .text: alertFormat = TextFormat(clock: clock, color: useColor)
@@ -123,7 +125,7 @@ struct ScanCommand: ParsableCommand {
             }
             alertFormat = TemplateFormat(ruleTemplates: templates, global: global)
         }
-        let suppressions = try loadSuppressions(knownRules: Set(try ruleOptions.allRules().rules.map(\.id)))
+        let suppressions = try loadSuppressions(knownRules: Set(known.rules.map(\.id)))
         if template != nil && format != .template {
             throw ValidationError("--template is used with --format template.")
         }
@@ -136,7 +138,7 @@ struct ScanCommand: ParsableCommand {
             format: alertFormat,
             suppressions: suppressions,
             includeInsights: includeInsights)
-        return (configuration, clock)
+        return configuration
     }
 
     /// The suppressions of `--config`, or of the default configuration file when it exists.
@@ -173,7 +175,7 @@ struct ScanCommand: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)  // a closed stdout shows up as EPIPE, handled by OutputWriter
-        let (configuration, _) = try settings()
+        let configuration = try settings()
         let outcome = ScanPipeline.run(inputs: paths, configuration: configuration)
         let summary = outcome.summary
         var status: Int32 = summary.objectsFailed > 0 ? 2 : summary.alerts > 0 ? 1 : 0
