@@ -1,10 +1,9 @@
 /// An immutable hash table from byte strings to lists of integers, looked up with bytes in place.
 ///
-/// Lookups hash the probe bytes (FNV-1a), probe linearly and compare bytes: no `String`, no array, no
-/// allocation per lookup. Keys and values live in two flat arrays; a lookup returns the range of a
-/// key's values, read with `value(at:)`.
+/// Built once per rule set; `RecordMatcher` copies it into raw buffers and looks keys up there: hash the
+/// probe bytes (FNV-1a), probe linearly, compare bytes — no `String`, no array, no allocation per lookup.
 struct ByteKeyIndex: Sendable {
-    private struct Slot: Sendable {
+    struct Slot: Sendable {
         var hash: UInt64
         var keyStart: Int32
         var keyCount: Int32
@@ -16,6 +15,12 @@ struct ByteKeyIndex: Sendable {
     private let keyBytes: [UInt8]
     private let values: [Int]
     private let mask: Int
+
+    // The storage, for `RecordMatcher` to copy into buffers it owns.
+    var slotsForCompilation: [Slot?] { slots }
+    var keyBytesForCompilation: [UInt8] { keyBytes }
+    var valuesForCompilation: [Int] { values }
+    var maskForCompilation: Int { mask }
 
     init(_ entries: [[UInt8]: [Int]]) {
         var size = 8
@@ -39,27 +44,6 @@ struct ByteKeyIndex: Sendable {
         self.values = values
         mask = size - 1
     }
-
-    /// The range of `key`'s values (empty when the key is absent).
-    @inline(__always)
-    func lookup(_ key: UnsafeRawBufferPointer) -> Range<Int> {
-        let hash = Self.hash(key)
-        var position = Int(truncatingIfNeeded: hash) & mask
-        while let slot = slots[position] {
-            if slot.hash == hash && Int(slot.keyCount) == key.count {
-                let start = Int(slot.keyStart)
-                let matches = keyBytes.withUnsafeBytes { stored in
-                    UnsafeRawBufferPointer(rebasing: stored[start..<(start + key.count)]).elementsEqual(key)
-                }
-                if matches { return Int(slot.valueStart)..<Int(slot.valueStart + slot.valueCount) }
-            }
-            position = (position + 1) & mask
-        }
-        return 0..<0
-    }
-
-    @inline(__always)
-    func value(at index: Int) -> Int { values[index] }
 
     @inline(__always)
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {

@@ -24,9 +24,11 @@ extension EventPattern {
         root.matches(JSONEvent(root: event))
     }
 
-    /// Whether the envelope of a CloudTrail record matches.
+    /// Whether the envelope of a CloudTrail record matches (compiles the pattern: for tests and tools;
+    /// scans compile all rules once into a `RecordMatcher`).
     public func matches(_ record: CloudTrailRecord) -> Bool {
-        root.matches(RecordEvent(record: record))
+        let rule = Rule(id: "pattern", severity: .info, title: "pattern", description: "", pattern: self)
+        return RecordMatcher(RuleSet([rule])).matches(rule: 0, record)
     }
 }
 
@@ -174,91 +176,6 @@ struct JSONEvent: PatternEvent {
         case .null: return body(.null)
         case .object: return body(.object)
         case .array: return false  // handled by the caller
-        }
-    }
-}
-
-// MARK: - A CloudTrail record in its envelope, zero-copy
-
-/// The envelope of a record on its tape. `detail.*` paths read the tape in place (known fields through
-/// `CloudTrailFields`, others by walking the members); the envelope's own fields are derived from the
-/// record's on demand.
-struct RecordEvent: PatternEvent {
-    let record: CloudTrailRecord
-
-    func anyValue(at leaf: PatternLeaf, _ body: (PatternValue) -> Bool) -> Bool {
-        switch leaf.location {
-        case .knownField(let field):
-            guard let index = record.fields[field] else { return false }
-            let token = record.tape[index]
-            return token.kind == .array ? values(at: index, path: [][...], body) : leafValue(token, body)
-        case .detail(let keys):
-            return values(at: 0, path: keys[...], body)
-        case .envelope(let field):
-            return envelopeValue(field, body)
-        case .nowhere:
-            return false
-        }
-    }
-
-    private func values(at index: Int, path: ArraySlice<[UInt8]>, _ body: (PatternValue) -> Bool) -> Bool {
-        let tape = record.tape
-        let token = tape[index]
-        if token.kind == .array {
-            var found = false
-            tape.forEachElement(of: index) { element in
-                found = values(at: element, path: path, body)
-                return !found
-            }
-            return found
-        }
-        guard let key = path.first else { return leafValue(token, body) }
-        guard token.kind == .object,
-              let child = tape.member(key, in: index, of: record.bytes)
-        else { return false }
-        return values(at: child, path: path.dropFirst(), body)
-    }
-
-    private func leafValue(_ token: JSONToken, _ body: (PatternValue) -> Bool) -> Bool {
-        switch token.kind {
-        case .string:
-            let content = UnsafeRawBufferPointer(rebasing: record.bytes[token.range])
-            if !token.isEscaped { return body(.string(content)) }
-            var decoded: [UInt8] = []
-            JSONString.unescape(content, into: &decoded)
-            return decoded.withUnsafeBytes { body(.string($0)) }
-        case .number:
-            let text = UnsafeRawBufferPointer(rebasing: record.bytes[token.range])
-            return body(.number(Double(String(decoding: text, as: UTF8.self)) ?? .nan))
-        case .true: return body(.bool(true))
-        case .false: return body(.bool(false))
-        case .null: return body(.null)
-        case .object: return body(.object)
-        case .array: return false
-        }
-    }
-
-    private func envelopeValue(_ field: Envelope.Field, _ body: (PatternValue) -> Bool) -> Bool {
-        func copy(_ source: CloudTrailField) -> Bool {
-            guard let index = record.fields[source] else { return false }
-            return values(at: index, path: [][...], body)
-        }
-        func string(_ text: String) -> Bool {
-            var text = text
-            return text.withUTF8 { body(.string(UnsafeRawBufferPointer($0))) }
-        }
-        switch field {
-        case .version: return string("0")
-        case .id: return copy(.eventID)
-        case .account: return copy(.recipientAccountId)
-        case .time: return copy(.eventTime)
-        case .region: return copy(.awsRegion)
-        case .resources: return false  // an empty array: no values
-        case .detailType:
-            return string(Envelope.detailType(eventType: record.string(.eventType), eventSource: record.string(.eventSource)))
-        case .source:
-            guard let eventSource = record.string(.eventSource) else { return false }
-            return string(Envelope.source(eventSource: eventSource))
         }
     }
 }

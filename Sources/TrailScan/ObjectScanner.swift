@@ -31,6 +31,7 @@ final class ObjectScanner {
     private let decoder: GzipDecoder
     private let window: ByteWindow
     private let splitter = RecordSplitter()
+    private let matcher: RecordMatcher
     private let input: UnsafeMutableRawBufferPointer
     private var matches: [Int] = []
     /// How much decoded data to ask for per decode step.
@@ -44,6 +45,7 @@ final class ObjectScanner {
             initialCapacity: min(1 << 20, configuration.maximumRecordBytes),
             maximumCapacity: configuration.maximumRecordBytes)
         input = .allocate(byteCount: Self.readSize, alignment: 16)
+        matcher = RecordMatcher(configuration.rules)
         matches.reserveCapacity(16)
     }
 
@@ -113,6 +115,7 @@ final class ObjectScanner {
     private func drain(isFinal: Bool, source: String, output: inout [UInt8], summary: inout ScanSummary) throws(ObjectError) {
         let filter = configuration.filter
         let rules = configuration.rules
+        let matcher = matcher
         let format = configuration.format
         let suppressions = configuration.suppressions
         do {
@@ -125,7 +128,7 @@ final class ObjectScanner {
                 summary.records += 1
                 if let eventTime { summary.noteEventTime(eventTime) }
                 matches.removeAll(keepingCapacity: true)
-                rules.evaluate(record, into: &matches)
+                matcher.evaluate(record, into: &matches)
                 for index in matches {
                     let rule = rules.rules[index]
                     if suppressions.suppresses(ruleID: rule.id, record: record) {

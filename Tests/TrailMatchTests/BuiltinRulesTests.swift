@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TrailBytes
 import TrailEvents
+import TrailJSON
 @testable import TrailMatch
 
 /// The ids of the rules of `rules` that `recordJSON` (one record object) triggers.
@@ -11,7 +12,15 @@ func matches(_ recordJSON: String, rules: RuleSet = RuleSet(BuiltinRules.all)) -
     Array("{\"Records\":[\(recordJSON)]}".utf8).withUnsafeBytes { try! window.write($0) }
     var found: [Int] = []
     do {
-        try splitter.drain(window, isFinal: true) { record in rules.evaluate(record, into: &found) }
+        let matcher = RecordMatcher(rules)
+        try splitter.drain(window, isFinal: true) { record in
+            matcher.evaluate(record, into: &found)
+            // The compiled program and the reference evaluator agree on every rule.
+            let json = JSONValue(tape: record.tape, at: 0, bytes: record.bytes)
+            for (index, rule) in rules.rules.enumerated() {
+                #expect(rule.pattern.matches(event: Envelope.event(for: json)) == found.contains(index), "\(rule.id)")
+            }
+        }
     } catch {
         Issue.record("record does not parse: \(error)")
     }

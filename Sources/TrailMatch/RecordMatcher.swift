@@ -1,0 +1,560 @@
+internal import Glibc
+public import TrailEvents
+internal import TrailJSON
+
+/// A `RuleSet` compiled for one worker: every pattern flattened into arrays of plain values (nodes,
+/// leaves, matchers, and one pool of literal bytes they point into), held in memory this object owns.
+///
+/// Matching a record walks those arrays through raw buffers: no reference counting, no allocation
+/// (except for the rare `equals-ignore-case` on non-ASCII text and the envelope's `source` and
+/// `detail-type`, computed once per record that needs them). The tree in `EventPattern` is the reference
+/// semantics, used for JSON events; tests check that both give the same answer.
+///
+/// One per worker: not `Sendable`.
+public final class RecordMatcher {
+    public let ruleSet: RuleSet
+    private let program: Program
+
+    public init(_ ruleSet: RuleSet) {
+        self.ruleSet = ruleSet
+        var compiler = Compiler()
+        var roots: [Int32] = []
+        for rule in ruleSet.rules { roots.append(compiler.node(rule.pattern.root)) }
+        var indexes: [ProgramIndex] = []
+        for index in ruleSet.indexes {
+            indexes.append(ProgramIndex(field: index.field, slots: .copy(index.rules.slotsForCompilation),
+                                        keyBytes: .copy(index.rules.keyBytesForCompilation), values: .copy(index.rules.valuesForCompilation),
+                                        mask: index.rules.maskForCompilation))
+        }
+        program = Program(compiler: compiler, roots: roots, indexes: indexes, unindexed: ruleSet.unindexed)
+    }
+
+    deinit {
+        program.deallocate()
+    }
+
+    /// Appends to `matches` the index (in `ruleSet.rules`) of every rule the record satisfies, in order.
+    public func evaluate(_ record: CloudTrailRecord, into matches: inout [Int]) {
+        let start = matches.count
+        var envelope = EnvelopeCache()
+        let p = program
+        for position in p.indexes.indices {
+            let index = p.indexes[position]
+            guard let token = record.token(index.field), token.kind == .string else { continue }
+            let candidates: Range<Int>
+            if token.isEscaped {
+                candidates = JSONString.bytes(of: token, in: record.bytes).withUnsafeBytes { index.lookup($0) }
+            } else {
+                candidates = index.lookup(UnsafeRawBufferPointer(rebasing: record.bytes[token.range]))
+            }
+            for slot in candidates {
+                let rule = index.values[slot]
+                if p.matches(node: Int(p.roots[rule]), record, &envelope) { matches.append(rule) }
+            }
+        }
+        for rule in p.unindexed where p.matches(node: Int(p.roots[rule]), record, &envelope) {
+            matches.append(rule)
+        }
+        if matches.count - start > 1 { matches[start...].sort() }
+    }
+
+    /// Whether one rule's pattern matches (for tests that compare with the tree evaluator).
+    func matches(rule: Int, _ record: CloudTrailRecord) -> Bool {
+        var envelope = EnvelopeCache()
+        return program.matches(node: Int(program.roots[rule]), record, &envelope)
+    }
+}
+
+@available(*, unavailable)
+extension RecordMatcher: Sendable {}
+
+// MARK: - The flat program
+
+/// A conjunction of leaves and `$or` groups (ranges into `leaves` and `groups`).
+struct FlatNode {
+    var leafStart: Int32, leafCount: Int32, groupStart: Int32, groupCount: Int32
+}
+
+/// A range of a pool.
+struct FlatRange {
+    var start: Int32, count: Int32
+    var range: Range<Int> { Int(start)..<Int(start + count) }
+}
+
+struct FlatLeaf {
+    enum Location { case known(CloudTrailField), detail(FlatRange), envelope(Envelope.Field), nowhere }
+    var location: Location
+    var matchers: FlatRange
+    var existsFalse: Bool
+}
+
+/// One alternative. `bytes` is a range of the byte pool, or of another pool for list kinds.
+struct FlatMatcher {
+    enum Kind: UInt8 {
+        case string, number, `true`, `false`, null, prefix, suffix, prefixIgnoringCase, suffixIgnoringCase
+        case equalsIgnoringCase, wildcard, numeric, existsTrue, existsFalse, cidr
+        case notStrings, notNumbers, notPrefixes, notSuffixes, notIgnoringCase, notWildcards
+    }
+    var kind: Kind
+    /// Bytes (string kinds, cidr network), or a range of `ranges` (lists of strings, wildcard pieces),
+    /// of `wildcards` (notWildcards) or of `numbers` (notNumbers).
+    var operand: FlatRange = FlatRange(start: 0, count: 0)
+    var number: Double = 0
+    var upper: Double = 0
+    /// numeric: 1 has lower, 2 lower inclusive, 4 has upper, 8 upper inclusive. cidr: prefix length.
+    var flags: Int32 = 0
+}
+
+/// Builds the flat arrays from pattern trees.
+struct Compiler {
+    var nodes: [FlatNode] = []
+    var groups: [FlatRange] = []  // ranges of `branches`
+    var branches: [Int32] = []
+    var leaves: [FlatLeaf] = []
+    var matchers: [FlatMatcher] = []
+    var bytes: [UInt8] = []
+    var ranges: [FlatRange] = []  // ranges of `bytes`
+    var wildcards: [FlatRange] = []  // ranges of `ranges` (the pieces); a piece list with one entry has no star
+    var numbers: [Double] = []
+
+    mutating func node(_ tree: PatternNode) -> Int32 {
+        // Children first, so every index is final when the node is written.
+        var leafList: [FlatLeaf] = []
+        for leaf in tree.leaves { leafList.append(self.leaf(leaf)) }
+        var groupList: [FlatRange] = []
+        for group in tree.alternatives {
+            let branchIndices = group.map { node($0) }
+            groupList.append(FlatRange(start: Int32(branches.count), count: Int32(branchIndices.count)))
+            branches += branchIndices
+        }
+        let leafStart = Int32(leaves.count)
+        // Leaves on known fields with plain values first: the cheapest tests reject soonest.
+        leaves += leafList.sorted { ($0.isCheap ? 0 : 1) < ($1.isCheap ? 0 : 1) }
+        let groupStart = Int32(groups.count)
+        groups += groupList
+        nodes.append(FlatNode(leafStart: leafStart, leafCount: Int32(leafList.count), groupStart: groupStart, groupCount: Int32(groupList.count)))
+        return Int32(nodes.count - 1)
+    }
+
+    private mutating func leaf(_ leaf: PatternLeaf) -> FlatLeaf {
+        let location: FlatLeaf.Location
+        switch leaf.location {
+        case .knownField(let field): location = .known(field)
+        case .detail(let keys): location = .detail(list(keys))
+        case .envelope(let field): location = .envelope(field)
+        case .nowhere: location = .nowhere
+        }
+        let start = Int32(matchers.count)
+        var existsFalse = false
+        for matcher in leaf.matchers {
+            if case .exists(false) = matcher { existsFalse = true }
+            matchers.append(flat(matcher))
+        }
+        return FlatLeaf(location: location, matchers: FlatRange(start: start, count: Int32(leaf.matchers.count)), existsFalse: existsFalse)
+    }
+
+    private mutating func pool(_ value: [UInt8]) -> FlatRange {
+        defer { bytes += value }
+        return FlatRange(start: Int32(bytes.count), count: Int32(value.count))
+    }
+
+    private mutating func list(_ values: [[UInt8]]) -> FlatRange {
+        let items = values.map { pool($0) }
+        defer { ranges += items }
+        return FlatRange(start: Int32(ranges.count), count: Int32(items.count))
+    }
+
+    private mutating func wildcard(_ wildcard: Wildcard) -> FlatRange {
+        list(wildcard.pieces)
+    }
+
+    private mutating func flat(_ matcher: ValueMatcher) -> FlatMatcher {
+        switch matcher {
+        case .string(let value): return FlatMatcher(kind: .string, operand: pool(value))
+        case .number(let value): return FlatMatcher(kind: .number, number: value)
+        case .bool(let value): return FlatMatcher(kind: value ? .true : .false)
+        case .null: return FlatMatcher(kind: .null)
+        case .prefix(let value): return FlatMatcher(kind: .prefix, operand: pool(value))
+        case .suffix(let value): return FlatMatcher(kind: .suffix, operand: pool(value))
+        case .prefixIgnoringCase(let value): return FlatMatcher(kind: .prefixIgnoringCase, operand: pool(Array(value.utf8)))
+        case .suffixIgnoringCase(let value): return FlatMatcher(kind: .suffixIgnoringCase, operand: pool(Array(value.utf8)))
+        case .equalsIgnoringCase(let value): return FlatMatcher(kind: .equalsIgnoringCase, operand: pool(Array(value.utf8)))
+        case .wildcard(let value): return FlatMatcher(kind: .wildcard, operand: wildcard(value))
+        case .numeric(let range):
+            var flags: Int32 = 0
+            if let lower = range.lower { flags |= 1 | (lower.inclusive ? 2 : 0) }
+            if let upper = range.upper { flags |= 4 | (upper.inclusive ? 8 : 0) }
+            return FlatMatcher(kind: .numeric, number: range.lower?.value ?? 0, upper: range.upper?.value ?? 0, flags: flags)
+        case .exists(let exists): return FlatMatcher(kind: exists ? .existsTrue : .existsFalse)
+        case .cidr(let network): return FlatMatcher(kind: .cidr, operand: pool(network.network), flags: Int32(network.prefixLength))
+        case .anythingBut(let excluded):
+            switch excluded {
+            case .strings(let values): return FlatMatcher(kind: .notStrings, operand: list(values))
+            case .numbers(let values):
+                defer { numbers += values }
+                return FlatMatcher(kind: .notNumbers, operand: FlatRange(start: Int32(numbers.count), count: Int32(values.count)))
+            case .prefixes(let values): return FlatMatcher(kind: .notPrefixes, operand: list(values))
+            case .suffixes(let values): return FlatMatcher(kind: .notSuffixes, operand: list(values))
+            case .ignoringCase(let values): return FlatMatcher(kind: .notIgnoringCase, operand: list(values.map { Array($0.utf8) }))
+            case .wildcards(let values):
+                let items = values.map { wildcard($0) }
+                defer { wildcards += items }
+                return FlatMatcher(kind: .notWildcards, operand: FlatRange(start: Int32(wildcards.count), count: Int32(items.count)))
+            }
+        }
+    }
+}
+
+extension FlatLeaf {
+    /// A leaf on a field read in place, worth testing before the others.
+    var isCheap: Bool {
+        if case .known = location { return true }
+        return false
+    }
+}
+
+/// A `ByteKeyIndex` copied into raw buffers.
+struct ProgramIndex {
+    var field: CloudTrailField
+    var slots: UnsafeBufferPointer<ByteKeyIndex.Slot?>
+    var keyBytes: UnsafeBufferPointer<UInt8>
+    var values: UnsafeBufferPointer<Int>
+    var mask: Int
+
+    @inline(__always)
+    func lookup(_ key: UnsafeRawBufferPointer) -> Range<Int> {
+        let hash = ByteKeyIndex.hash(key)
+        var position = Int(truncatingIfNeeded: hash) & mask
+        while let slot = slots[position] {
+            if slot.hash == hash && Int(slot.keyCount) == key.count
+                && UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(keyBytes)[Int(slot.keyStart)..<(Int(slot.keyStart) + key.count)])
+                    .elementsEqual(key) {
+                return Int(slot.valueStart)..<Int(slot.valueStart + slot.valueCount)
+            }
+            position = (position + 1) & mask
+        }
+        return 0..<0
+    }
+
+    func deallocate() {
+        slots.deallocate()
+        keyBytes.deallocate()
+        values.deallocate()
+    }
+}
+
+extension UnsafeBufferPointer {
+    /// A new allocation holding a copy of `array` (freed by the owner with `deallocate()`).
+    static func copy(_ array: [Element]) -> UnsafeBufferPointer<Element> {
+        let buffer = UnsafeMutableBufferPointer<Element>.allocate(capacity: Swift.max(array.count, 1))
+        _ = buffer.initialize(from: array)
+        return UnsafeBufferPointer(rebasing: buffer[0..<array.count])
+    }
+}
+
+/// The envelope's derived strings for the record being matched, computed on first use.
+struct EnvelopeCache {
+    var source: [UInt8]?
+    var detailType: [UInt8]?
+}
+
+/// The compiled program in raw buffers. Invariant: every range stored in any array lies within the
+/// pool it indexes, and every node, leaf, matcher or branch index is valid (the `Compiler` writes only
+/// indices of elements it has appended).
+struct Program {
+    let nodes: UnsafeBufferPointer<FlatNode>
+    let groups: UnsafeBufferPointer<FlatRange>
+    let branches: UnsafeBufferPointer<Int32>
+    let leaves: UnsafeBufferPointer<FlatLeaf>
+    let matchers: UnsafeBufferPointer<FlatMatcher>
+    let bytes: UnsafeRawBufferPointer
+    let ranges: UnsafeBufferPointer<FlatRange>
+    let wildcards: UnsafeBufferPointer<FlatRange>
+    let numbers: UnsafeBufferPointer<Double>
+    let roots: UnsafeBufferPointer<Int32>
+    let indexes: UnsafeBufferPointer<ProgramIndex>
+    let unindexed: UnsafeBufferPointer<Int>
+
+    init(compiler c: Compiler, roots: [Int32], indexes: [ProgramIndex], unindexed: [Int]) {
+        nodes = .copy(c.nodes)
+        groups = .copy(c.groups)
+        branches = .copy(c.branches)
+        leaves = .copy(c.leaves)
+        matchers = .copy(c.matchers)
+        bytes = UnsafeRawBufferPointer(UnsafeBufferPointer.copy(c.bytes))
+        ranges = .copy(c.ranges)
+        wildcards = .copy(c.wildcards)
+        numbers = .copy(c.numbers)
+        self.roots = .copy(roots)
+        self.indexes = .copy(indexes)
+        self.unindexed = .copy(unindexed)
+    }
+
+    func deallocate() {
+        for index in indexes { index.deallocate() }
+        nodes.deallocate(); groups.deallocate(); branches.deallocate(); leaves.deallocate()
+        matchers.deallocate(); bytes.deallocate(); ranges.deallocate(); wildcards.deallocate()
+        numbers.deallocate(); roots.deallocate(); indexes.deallocate(); unindexed.deallocate()
+    }
+
+    func matches(node index: Int, _ record: CloudTrailRecord, _ envelope: inout EnvelopeCache) -> Bool {
+        let node = nodes[index]
+        for leaf in Int(node.leafStart)..<Int(node.leafStart + node.leafCount) where !matches(leaf: leaves[leaf], record, &envelope) {
+            return false
+        }
+        for group in Int(node.groupStart)..<Int(node.groupStart + node.groupCount) {
+            let branchRange = groups[group].range
+            guard branchRange.contains(where: { matches(node: Int(branches[$0]), record, &envelope) }) else { return false }
+        }
+        return true
+    }
+
+    private func matches(leaf: FlatLeaf, _ record: CloudTrailRecord, _ envelope: inout EnvelopeCache) -> Bool {
+        var sawLeafValue = false
+        let matched = anyValue(leaf.location, record, &envelope) { value in
+            if case .object = value { return false }
+            sawLeafValue = true
+            for index in leaf.matchers.range where matches(matchers[index], value) { return true }
+            return false
+        }
+        if matched { return true }
+        return !sawLeafValue && leaf.existsFalse
+    }
+
+    private func anyValue(
+        _ location: FlatLeaf.Location, _ record: CloudTrailRecord, _ envelope: inout EnvelopeCache,
+        _ body: (PatternValue) -> Bool
+    ) -> Bool {
+        switch location {
+        case .known(let field):
+            guard let index = record.fields[field] else { return false }
+            return values(at: index, keys: 0..<0, record, body)
+        case .detail(let keys):
+            return values(at: 0, keys: keys.range, record, body)
+        case .envelope(let field):
+            return envelopeValue(field, record, &envelope, body)
+        case .nowhere:
+            return false
+        }
+    }
+
+    /// The values at `keys` (a range of `ranges`, each a key's bytes) below the token at `index`.
+    private func values(at index: Int, keys: Range<Int>, _ record: CloudTrailRecord, _ body: (PatternValue) -> Bool) -> Bool {
+        let tape = record.tape
+        let token = tape[index]
+        if token.kind == .array {
+            var found = false
+            tape.forEachElement(of: index) { element in
+                found = values(at: element, keys: keys, record, body)
+                return !found
+            }
+            return found
+        }
+        guard let first = keys.first else { return leafValue(token, record, body) }
+        guard token.kind == .object else { return false }
+        let key = UnsafeRawBufferPointer(rebasing: bytes[ranges[first].range])
+        var child: Int?
+        tape.forEachMember(of: index) { keyIndex, valueIndex in
+            if JSONString.equals(tape[keyIndex], in: record.bytes, to: key) {
+                child = valueIndex
+                return false
+            }
+            return true
+        }
+        guard let child else { return false }
+        return values(at: child, keys: keys.dropFirst(), record, body)
+    }
+
+    private func leafValue(_ token: JSONToken, _ record: CloudTrailRecord, _ body: (PatternValue) -> Bool) -> Bool {
+        switch token.kind {
+        case .string:
+            let content = UnsafeRawBufferPointer(rebasing: record.bytes[token.range])
+            if !token.isEscaped { return body(.string(content)) }
+            return JSONString.bytes(of: token, in: record.bytes).withUnsafeBytes { body(.string($0)) }
+        case .number:
+            let text = UnsafeRawBufferPointer(rebasing: record.bytes[token.range])
+            return body(.number(Double(String(decoding: text, as: UTF8.self)) ?? .nan))
+        case .true: return body(.bool(true))
+        case .false: return body(.bool(false))
+        case .null: return body(.null)
+        case .object: return body(.object)
+        case .array: return false
+        }
+    }
+
+    private func envelopeValue(
+        _ field: Envelope.Field, _ record: CloudTrailRecord, _ envelope: inout EnvelopeCache, _ body: (PatternValue) -> Bool
+    ) -> Bool {
+        func copy(_ source: CloudTrailField) -> Bool {
+            guard let index = record.fields[source] else { return false }
+            return values(at: index, keys: 0..<0, record, body)
+        }
+        switch field {
+        case .version: return Self.zero.withUnsafeBytes { body(.string($0)) }
+        case .id: return copy(.eventID)
+        case .account: return copy(.recipientAccountId)
+        case .time: return copy(.eventTime)
+        case .region: return copy(.awsRegion)
+        case .resources: return false
+        case .detailType:
+            if envelope.detailType == nil {
+                envelope.detailType = Array(Envelope.detailType(eventType: record.string(.eventType), eventSource: record.string(.eventSource)).utf8)
+            }
+            return envelope.detailType!.withUnsafeBytes { body(.string($0)) }
+        case .source:
+            if envelope.source == nil {
+                guard let eventSource = record.string(.eventSource) else { return false }
+                envelope.source = Array(Envelope.source(eventSource: eventSource).utf8)
+            }
+            return envelope.source!.withUnsafeBytes { body(.string($0)) }
+        }
+    }
+
+    private static let zero: [UInt8] = [0x30]
+
+    // MARK: Matchers
+
+    @inline(__always)
+    private func operand(_ matcher: FlatMatcher) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: bytes[matcher.operand.range])
+    }
+
+    private func matches(_ m: FlatMatcher, _ value: PatternValue) -> Bool {
+        switch m.kind {
+        case .string:
+            guard case .string(let text) = value else { return false }
+            return equal(text, operand(m))
+        case .number:
+            guard case .number(let number) = value else { return false }
+            return number == m.number
+        case .true:
+            if case .bool(true) = value { return true }
+            return false
+        case .false:
+            if case .bool(false) = value { return true }
+            return false
+        case .null:
+            if case .null = value { return true }
+            return false
+        case .prefix:
+            guard case .string(let text) = value else { return false }
+            return hasPrefix(text, operand(m))
+        case .suffix:
+            guard case .string(let text) = value else { return false }
+            return hasSuffix(text, operand(m))
+        case .prefixIgnoringCase, .suffixIgnoringCase, .equalsIgnoringCase:
+            guard case .string(let text) = value else { return false }
+            return Self.ignoringCase(text, operand(m), kind: m.kind)
+        case .wildcard:
+            guard case .string(let text) = value else { return false }
+            return wildcard(m.operand, matches: text)
+        case .numeric:
+            guard case .number(let number) = value else { return false }
+            if m.flags & 1 != 0, m.flags & 2 != 0 ? number < m.number : number <= m.number { return false }
+            if m.flags & 4 != 0, m.flags & 8 != 0 ? number > m.upper : number >= m.upper { return false }
+            return true
+        case .existsTrue: return true
+        case .existsFalse: return false
+        case .cidr:
+            guard case .string(let text) = value,
+                  let address = IPAddress.parse(Substring(decoding: text, as: UTF8.self)), address.count == Int(m.operand.count)
+            else { return false }
+            let network = operand(m)
+            var remaining = Int(m.flags)
+            for index in 0..<address.count where remaining > 0 {
+                let bits = min(8, remaining)
+                let mask: UInt8 = bits == 8 ? 0xFF : ~(0xFF >> UInt8(bits))
+                if address[index] & mask != network[index] & mask { return false }
+                remaining -= bits
+            }
+            return true
+        case .notStrings:
+            guard case .string(let text) = value else { return true }
+            return !m.operand.range.contains { equal(text, piece($0)) }
+        case .notNumbers:
+            guard case .number(let number) = value else { return true }
+            return !m.operand.range.contains { numbers[$0] == number }
+        case .notPrefixes:
+            guard case .string(let text) = value else { return false }
+            return !m.operand.range.contains { hasPrefix(text, piece($0)) }
+        case .notSuffixes:
+            guard case .string(let text) = value else { return false }
+            return !m.operand.range.contains { hasSuffix(text, piece($0)) }
+        case .notIgnoringCase:
+            guard case .string(let text) = value else { return false }
+            return !m.operand.range.contains { Self.ignoringCase(text, piece($0), kind: .equalsIgnoringCase) }
+        case .notWildcards:
+            guard case .string(let text) = value else { return false }
+            return !m.operand.range.contains { wildcard(wildcards[$0], matches: text) }
+        }
+    }
+
+    /// The bytes of entry `index` of `ranges`.
+    @inline(__always)
+    private func piece(_ index: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: bytes[ranges[index].range])
+    }
+
+    @inline(__always)
+    private func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+    }
+
+    @inline(__always)
+    private func hasPrefix(_ text: UnsafeRawBufferPointer, _ prefix: UnsafeRawBufferPointer) -> Bool {
+        text.count >= prefix.count && equal(UnsafeRawBufferPointer(rebasing: text[0..<prefix.count]), prefix)
+    }
+
+    @inline(__always)
+    private func hasSuffix(_ text: UnsafeRawBufferPointer, _ suffix: UnsafeRawBufferPointer) -> Bool {
+        text.count >= suffix.count && equal(UnsafeRawBufferPointer(rebasing: text[(text.count - suffix.count)...]), suffix)
+    }
+
+    /// `pieces` (a range of `ranges`): the text between the stars of a wildcard (see `Wildcard`).
+    private func wildcard(_ pieces: FlatRange, matches text: UnsafeRawBufferPointer) -> Bool {
+        let first = piece(Int(pieces.start))
+        if pieces.count == 1 { return equal(text, first) }
+        let last = piece(Int(pieces.start + pieces.count - 1))
+        guard text.count >= first.count + last.count, hasPrefix(text, first), hasSuffix(text, last) else { return false }
+        var position = first.count
+        let end = text.count - last.count
+        for index in (Int(pieces.start) + 1)..<(Int(pieces.start + pieces.count) - 1) {
+            let needle = piece(index)
+            if needle.isEmpty { continue }
+            var found = -1
+            if end - position >= needle.count {
+                for offset in position...(end - needle.count)
+                where equal(UnsafeRawBufferPointer(rebasing: text[offset..<(offset + needle.count)]), needle) {
+                    found = offset
+                    break
+                }
+            }
+            guard found >= 0 else { return false }
+            position = found + needle.count
+        }
+        return true
+    }
+
+    /// equals/prefix/suffix ignoring case; `expected` is already lowercased. ASCII text is folded in place;
+    /// other text takes Unicode lowercasing (allocates).
+    private static func ignoringCase(_ text: UnsafeRawBufferPointer, _ expected: UnsafeRawBufferPointer, kind: FlatMatcher.Kind) -> Bool {
+        if text.allSatisfy({ $0 < 0x80 }) && expected.allSatisfy({ $0 < 0x80 }) {
+            func fold(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+            switch kind {
+            case .prefixIgnoringCase:
+                return text.count >= expected.count && zip(text, expected).allSatisfy { fold($0) == $1 }
+            case .suffixIgnoringCase:
+                return text.count >= expected.count && zip(text.suffix(expected.count), expected).allSatisfy { fold($0) == $1 }
+            default:
+                return text.count == expected.count && zip(text, expected).allSatisfy { fold($0) == $1 }
+            }
+        }
+        let lowered = String(decoding: text, as: UTF8.self).lowercased()
+        let target = String(decoding: expected, as: UTF8.self)
+        switch kind {
+        case .prefixIgnoringCase: return lowered.hasPrefix(target)
+        case .suffixIgnoringCase: return lowered.hasSuffix(target)
+        default: return lowered == target
+        }
+    }
+}
