@@ -456,18 +456,8 @@ struct Program {
         case .existsTrue: return true
         case .existsFalse: return false
         case .cidr:
-            guard case .string(let text) = value,
-                  let address = IPAddress.parse(Substring(decoding: text, as: UTF8.self)), address.count == Int(m.operand.count)
-            else { return false }
-            let network = operand(m)
-            var remaining = Int(m.flags)
-            for index in 0..<address.count where remaining > 0 {
-                let bits = min(8, remaining)
-                let mask: UInt8 = bits == 8 ? 0xFF : ~(0xFF >> UInt8(bits))
-                if address[index] & mask != network[index] & mask { return false }
-                remaining -= bits
-            }
-            return true
+            guard case .string(let text) = value else { return false }
+            return CIDR.contains(text, network: operand(m), prefixLength: Int(m.flags))
         case .notStrings:
             guard case .string(let text) = value else { return true }
             return !m.operand.range.contains { equal(text, piece($0)) }

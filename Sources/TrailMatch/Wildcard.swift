@@ -79,8 +79,14 @@ struct CIDR: Sendable {
     }
 
     func contains(_ text: UnsafeRawBufferPointer) -> Bool {
+        network.withUnsafeBytes { Self.contains(text, network: $0, prefixLength: prefixLength) }
+    }
+
+    /// Whether `text` is an address (of the network's family) whose first `prefixLength` bits are the
+    /// network's. Text that is not an address (e.g. `cloudformation.amazonaws.com`) is not contained.
+    static func contains(_ text: UnsafeRawBufferPointer, network: UnsafeRawBufferPointer, prefixLength: Int) -> Bool {
         guard let address = IPAddress.parse(Substring(decoding: text, as: UTF8.self)), address.count == network.count else {
-            return false  // not an address (e.g. a service name such as cloudformation.amazonaws.com)
+            return false
         }
         var remaining = prefixLength
         for index in 0..<network.count where remaining > 0 {
