@@ -8,6 +8,8 @@
 //                 │                                              ▼
 //     TrailJSON ──┴─▶ TrailEvents ─▶ TrailMatch ─▶ TrailReport ─▶ TrailScan ─▶ trailscan (CLI)
 //
+//     TrailSigV4 (swift-crypto): AWS Signature Version 4, for the S3 source.
+//
 // Only TrailGzip imports the C zlib module; nothing above it sees a C type.
 import PackageDescription
 
@@ -17,7 +19,8 @@ let package = Package(
         .executable(name: "trailscan", targets: ["trailscan"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -30,6 +33,7 @@ let package = Package(
         .target(name: "TrailJSON"),
         .target(name: "TrailEvents", dependencies: ["TrailJSON", "TrailBytes"]),
         .target(name: "TrailMatch", dependencies: ["TrailEvents", "TrailJSON"]),
+        .target(name: "TrailSigV4", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "TrailReport", dependencies: ["TrailMatch", "TrailEvents", "TrailJSON"]),
         .target(
             name: "TrailScan",
@@ -48,6 +52,7 @@ let package = Package(
         .testTarget(name: "TrailEventsTests", dependencies: ["TrailEvents", "TrailBytes", "TrailJSON"]),
         .testTarget(name: "TrailMatchTests", dependencies: ["TrailMatch", "TrailEvents", "TrailBytes"]),
         .testTarget(name: "TrailReportTests", dependencies: ["TrailReport", "TrailMatch", "TrailEvents", "TrailBytes"]),
+        .testTarget(name: "TrailSigV4Tests", dependencies: ["TrailSigV4"], resources: [.copy("Vectors")]),
         .testTarget(
             name: "trailscanTests",
             dependencies: ["trailscan"],
