@@ -8,7 +8,7 @@
 //                 │                                              ▼
 //     TrailJSON ──┴─▶ TrailEvents ─▶ TrailMatch ─▶ TrailReport ─▶ TrailScan ─▶ trailscan (CLI)
 //
-//     TrailSigV4 (swift-crypto): AWS Signature Version 4, for the S3 source.
+//     TrailSigV4 (swift-crypto) ─▶ TrailS3 (CCurl): signed S3 requests over libcurl, for the S3 source.
 //
 // Only TrailGzip imports the C zlib module; nothing above it sees a C type.
 import PackageDescription
@@ -28,12 +28,18 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
+        ),
         .target(name: "TrailBytes"),
         .target(name: "TrailGzip", dependencies: ["CZlib", "TrailBytes"]),
         .target(name: "TrailJSON"),
         .target(name: "TrailEvents", dependencies: ["TrailJSON", "TrailBytes"]),
         .target(name: "TrailMatch", dependencies: ["TrailEvents", "TrailJSON"]),
         .target(name: "TrailSigV4", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "TrailS3", dependencies: ["CCurl", "TrailSigV4"]),
         .target(name: "TrailReport", dependencies: ["TrailMatch", "TrailEvents", "TrailJSON"]),
         .target(
             name: "TrailScan",
@@ -53,6 +59,7 @@ let package = Package(
         .testTarget(name: "TrailMatchTests", dependencies: ["TrailMatch", "TrailEvents", "TrailBytes"]),
         .testTarget(name: "TrailReportTests", dependencies: ["TrailReport", "TrailMatch", "TrailEvents", "TrailBytes"]),
         .testTarget(name: "TrailSigV4Tests", dependencies: ["TrailSigV4"], resources: [.copy("Vectors")]),
+        .testTarget(name: "TrailS3Tests", dependencies: ["TrailS3", "TrailSigV4"]),
         .testTarget(
             name: "trailscanTests",
             dependencies: ["trailscan"],

@@ -1,0 +1,183 @@
+internal import CCurl
+internal import Foundation
+internal import Synchronization
+
+/// A failed transfer: libcurl's code and message (connection refused, timeout, reset, truncated body…).
+public struct TransportError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var code: Int32
+    public var message: String
+
+    public var description: String { message }
+
+    /// Timeouts, resets, refused connections and truncated bodies are worth another attempt.
+    public var isRetryable: Bool {
+        switch CURLcode(UInt32(code)) {
+        case CURLE_OPERATION_TIMEDOUT, CURLE_COULDNT_CONNECT, CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_SEND_ERROR,
+             CURLE_GOT_NOTHING, CURLE_COULDNT_RESOLVE_HOST, CURLE_HTTP2, CURLE_HTTP2_STREAM:
+            true
+        default:
+            false
+        }
+    }
+}
+
+/// libcurl's global initialisation, done once before the first handle.
+private let curlGlobalInit: Mutex<Bool> = Mutex(false)
+
+/// One libcurl easy handle, owned by one worker and reused for all its requests, so that connections
+/// (and TLS sessions) are kept alive between them.
+///
+/// Redirects are never followed (a SigV4 signature does not survive a change of host or region: S3's
+/// redirects are handled by re-signing), and content is never decoded by curl (`Accept-Encoding` is
+/// not set: S3 bytes arrive as stored and trailscan's decoder, with its limits, does the inflating).
+final class CurlEasy {
+    private let handle: UnsafeMutableRawPointer  // CURL* (`typedef void CURL`)
+    /// libcurl writes a message here when a transfer fails (`CURL_ERROR_SIZE` bytes).
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+
+    struct Response {
+        var status: Int
+        /// Headers of the final response, names lowercased.
+        var headers: [String: String]
+    }
+
+    init() throws(TransportError) {
+        curlGlobalInit.withLock { done in
+            if !done {
+                curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+                done = true
+            }
+        }
+        guard let handle = curl_easy_init() else { throw TransportError(code: -1, message: "cannot create a libcurl handle") }
+        self.handle = handle
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        errorBuffer.deallocate()
+    }
+
+    /// The HTTP status of the response being received (valid from the first body byte on).
+    var responseCode: Int {
+        var status = 0
+        _ = trailscan_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return status
+    }
+
+    /// State shared with the C callbacks for one transfer.
+    private final class Transfer {
+        var headers: [String: String] = [:]
+        let body: (UnsafeRawBufferPointer) -> Bool
+        var aborted = false
+
+        init(body: @escaping (UnsafeRawBufferPointer) -> Bool) {
+            self.body = body
+        }
+    }
+
+    /// Performs one request. The response body is handed to `body` as it arrives; returning `false`
+    /// aborts the transfer (the call then returns the response as far as it got).
+    func perform(
+        method: String, url: String, headers: [String], upload: [UInt8]? = nil,
+        body: (UnsafeRawBufferPointer) -> Bool
+    ) throws(TransportError) -> Response {
+        try withoutActuallyEscaping(body) { (body) throws(TransportError) -> Response in
+            let transfer = Transfer(body: body)
+            let context = Unmanaged.passUnretained(transfer).toOpaque()
+            curl_easy_reset(handle)  // keeps the connection cache
+            errorBuffer[0] = 0
+            var list: UnsafeMutablePointer<curl_slist>?
+            // "Expect:" stops curl from waiting for 100-continue before an upload.
+            for header in headers + ["Expect:"] { list = curl_slist_append(list, header) }
+            defer { curl_slist_free_all(list) }
+
+            try set(CURLOPT_URL, url)
+            try set(CURLOPT_NOSIGNAL, 1)
+            try set(CURLOPT_FOLLOWLOCATION, 0)
+            try set(CURLOPT_PROTOCOLS_STR, "http,https")
+            try set(CURLOPT_TCP_KEEPALIVE, 1)
+            try set(CURLOPT_CONNECTTIMEOUT_MS, 10_000)
+            // A transfer slower than 1 byte/s for 60 s is stalled: fail it so it can be retried.
+            try set(CURLOPT_LOW_SPEED_LIMIT, 1)
+            try set(CURLOPT_LOW_SPEED_TIME, 60)
+            if let bundle = ProcessInfo.processInfo.environment["AWS_CA_BUNDLE"], !bundle.isEmpty {
+                try set(CURLOPT_CAINFO, bundle)
+            }
+            try check(trailscan_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
+            try check(trailscan_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, list))
+            if method == "HEAD" {
+                try set(CURLOPT_NOBODY, 1)
+            } else if method != "GET" {
+                try set(CURLOPT_CUSTOMREQUEST, method)
+            }
+            try check(trailscan_curl_setopt_callback(handle, CURLOPT_WRITEFUNCTION, { data, size, count, context in
+                let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+                let length = size * count
+                guard transfer.body(UnsafeRawBufferPointer(start: data, count: length)) else {
+                    transfer.aborted = true
+                    return 0  // makes curl stop with CURLE_WRITE_ERROR
+                }
+                return length
+            }))
+            try check(trailscan_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context))
+            try check(trailscan_curl_setopt_callback(handle, CURLOPT_HEADERFUNCTION, { data, size, count, context in
+                let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+                let length = size * count
+                let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+                if line.hasPrefix("HTTP/") {
+                    transfer.headers = [:]  // a new response (after 100 Continue, say)
+                } else if let colon = line.firstIndex(of: ":") {
+                    let name = line[..<colon].lowercased()
+                    let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+                    transfer.headers[name] = value
+                }
+                return length
+            }))
+            try check(trailscan_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
+
+            let result: CURLcode = try withUpload(upload) { () throws(TransportError) in curl_easy_perform(handle) }
+            let status = responseCode
+            if result != CURLE_OK && !(result == CURLE_WRITE_ERROR && transfer.aborted) {
+                let detail = String(cString: errorBuffer)
+                let summary = String(cString: curl_easy_strerror(result))
+                throw TransportError(code: Int32(result.rawValue), message: detail.isEmpty ? summary : "\(summary): \(detail)")
+            }
+            return Response(status: status, headers: transfer.headers)
+        }
+    }
+
+    /// Sets the upload body (kept alive for the whole call) around `body`.
+    private func withUpload(_ upload: [UInt8]?, _ body: () throws(TransportError) -> CURLcode) throws(TransportError) -> CURLcode {
+        guard let upload else { return try body() }
+        let result: Result<CURLcode, TransportError> = upload.withUnsafeBytes { bytes in
+            do throws(TransportError) {
+                try check(trailscan_curl_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count)))
+                try check(trailscan_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress)))
+                return .success(try body())
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    private func set(_ option: CURLoption, _ value: Int) throws(TransportError) {
+        try check(trailscan_curl_setopt_long(handle, option, value))
+    }
+
+    private func set(_ option: CURLoption, _ value: String) throws(TransportError) {
+        // libcurl copies string options (CURLOPT_URL etc.) since 7.17.
+        try check(value.withCString { trailscan_curl_setopt_string(handle, option, $0) })
+    }
+
+    private func check(_ code: CURLcode) throws(TransportError) {
+        guard code == CURLE_OK else {
+            throw TransportError(code: Int32(code.rawValue), message: String(cString: curl_easy_strerror(code)))
+        }
+    }
+}
+
+@available(*, unavailable)
+extension CurlEasy: Sendable {}

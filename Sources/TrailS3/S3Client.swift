@@ -1,0 +1,127 @@
+public import Foundation
+public import TrailSigV4
+
+/// Where requests go: AWS (virtual-hosted addressing, `https://<bucket>.s3.<region>.amazonaws.com/<key>`)
+/// or an S3-compatible server (`--endpoint-url`, path-style addressing: `<endpoint>/<bucket>/<key>`).
+public struct S3Endpoint: Sendable, Equatable {
+    public var region: String
+    /// `scheme://host[:port]` of a custom endpoint; `nil` for AWS.
+    public var customURL: String?
+
+    public init(region: String, customURL: String? = nil) {
+        self.region = region
+        self.customURL = customURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+    }
+
+    /// The URL (without query) and `Host` header of a request for `key` (empty for the bucket itself).
+    func address(bucket: String, key: String) -> (base: String, host: String, path: String) {
+        if let customURL {
+            let host = customURL.split(separator: "/", maxSplits: 2).dropFirst().first.map(String.init) ?? customURL
+            return (customURL, host, "/\(bucket)/\(key)")
+        }
+        let host = "\(bucket).s3.\(region).amazonaws.com"
+        return ("https://\(host)", host, "/\(key)")
+    }
+}
+
+/// An S3 client for one worker: signed ListObjectsV2, GET with the body streamed as it arrives, and PUT.
+/// It owns a libcurl handle (connections are reused) and is not `Sendable`.
+public final class S3Client {
+    public let endpoint: S3Endpoint
+    public var credentials: AWSCredentials
+    private let curl: CurlEasy
+    private let now: @Sendable () -> Date
+
+    /// - Parameter now: the clock requests are signed with (injected by tests).
+    public init(endpoint: S3Endpoint, credentials: AWSCredentials, now: @escaping @Sendable () -> Date = Date.init) throws(S3Error) {
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.now = now
+        do { curl = try CurlEasy() } catch { throw S3Error(kind: .transport(error), resource: "libcurl") }
+    }
+
+    /// One page of `ListObjectsV2`.
+    public func listObjects(
+        bucket: String, prefix: String, delimiter: String? = nil, continuationToken: String? = nil, maxKeys: Int? = nil
+    ) throws(S3Error) -> ListObjectsPage {
+        var query: [SigV4Request.Parameter] = [.init("list-type", "2"), .init("prefix", prefix)]
+        if let delimiter { query.append(.init("delimiter", delimiter)) }
+        if let continuationToken { query.append(.init("continuation-token", continuationToken)) }
+        if let maxKeys { query.append(.init("max-keys", String(maxKeys))) }
+        var body: [UInt8] = []
+        let resource = "s3://\(bucket)/\(prefix)"
+        try send(method: "GET", bucket: bucket, key: "", query: query, resource: resource) { chunk in
+            body.append(contentsOf: chunk)
+            return true
+        }
+        guard let page = ListObjectsPage.parse(body) else {
+            throw S3Error(kind: .other, status: 200, message: "unreadable ListObjectsV2 response", resource: resource)
+        }
+        return page
+    }
+
+    /// Streams an object's bytes, as they arrive, to `body`; returning `false` stops the transfer.
+    ///
+    /// - Returns: the number of bytes received.
+    /// - Throws: `S3Error`; `.truncated` when fewer bytes arrived than `Content-Length` announced.
+    @discardableResult
+    public func getObject(bucket: String, key: String, body: (UnsafeRawBufferPointer) -> Bool) throws(S3Error) -> Int {
+        var received = 0
+        var stopped = false
+        let response = try send(method: "GET", bucket: bucket, key: key, query: [], resource: "s3://\(bucket)/\(key)") { chunk in
+            received += chunk.count
+            if !body(chunk) { stopped = true }
+            return !stopped
+        }
+        if !stopped, let length = response.headers["content-length"].flatMap(Int.init), length != received {
+            throw S3Error(kind: .truncated(received: received, expected: length), status: response.status, resource: "s3://\(bucket)/\(key)")
+        }
+        return received
+    }
+
+    /// Uploads an object (test fixtures and corpora).
+    public func putObject(bucket: String, key: String, bytes: [UInt8]) throws(S3Error) {
+        try send(method: "PUT", bucket: bucket, key: key, query: [], upload: bytes, resource: "s3://\(bucket)/\(key)") { _ in true }
+    }
+
+    /// Signs and sends one request; the body goes to `onBody` only for a 2xx response, an error
+    /// response is read whole and classified.
+    @discardableResult
+    private func send(
+        method: String, bucket: String, key: String, query: [SigV4Request.Parameter], upload: [UInt8]? = nil,
+        resource: String, onBody: (UnsafeRawBufferPointer) -> Bool
+    ) throws(S3Error) -> CurlEasy.Response {
+        let (base, host, path) = endpoint.address(bucket: bucket, key: key)
+        let date = now()
+        let signer = SigV4Signer(credentials: credentials, region: endpoint.region, service: "s3")
+        let unsigned = SigV4Request(method: method, path: path, query: query, headers: [.init("Host", host)])
+        let payload: SigV4Signer.Payload = upload.map { .bytes($0) } ?? .empty
+        let signed = signer.signed(unsigned, payload: payload, date: date, contentHashHeader: true)
+        let url = base + signed.encodedPath + (query.isEmpty ? "" : "?" + signed.encodedQuery)
+        var status = 0
+        var errorBody: [UInt8] = []
+        var statusKnown = false
+        let headers = signed.headers.map { "\($0.name): \($0.value)" }
+        let response: CurlEasy.Response
+        do {
+            response = try curl.perform(method: method, url: url, headers: headers, upload: upload) { chunk in
+                if !statusKnown {
+                    status = curl.responseCode
+                    statusKnown = true
+                }
+                if (200..<300).contains(status) { return onBody(chunk) }
+                errorBody.append(contentsOf: chunk)
+                return errorBody.count < 1 << 20  // an error document is small
+            }
+        } catch {
+            throw S3Error(kind: .transport(error), resource: resource)
+        }
+        guard (200..<300).contains(response.status) else {
+            throw S3Error.from(status: response.status, headers: response.headers, body: errorBody, resource: resource, now: date)
+        }
+        return response
+    }
+}
+
+@available(*, unavailable)
+extension S3Client: Sendable {}

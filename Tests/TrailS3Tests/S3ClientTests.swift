@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+import TrailSigV4
+@testable import TrailS3
+
+func server() throws -> S3TestServer { try S3TestServer.shared.get() }
+
+func client(secret: String = S3TestServer.secretKey, now: @escaping @Sendable () -> Date = Date.init) throws -> S3Client {
+    try S3Client(
+        endpoint: S3Endpoint(region: "us-east-1", customURL: try server().endpoint),
+        credentials: AWSCredentials(accessKeyID: S3TestServer.accessKey, secretAccessKey: secret), now: now)
+}
+
+@Suite(.serialized) struct S3ClientTests {
+    let bucket = S3TestServer.bucket
+
+    @Test func putListAndGetRoundTripThroughARealServer() throws {
+        let s3 = try client()
+        let keys = (0..<7).map { "AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/0\($0 % 3 + 1)/object-\($0).json.gz" }
+        for (index, key) in keys.enumerated() {
+            try s3.putObject(bucket: bucket, key: key, bytes: Array("payload \(index) ".utf8) + [UInt8](repeating: UInt8(index), count: 100_000))
+        }
+        // Delimiter listing gives the day "folders".
+        let days = try s3.listObjects(bucket: bucket, prefix: "AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/", delimiter: "/")
+        #expect(days.prefixes == ["01", "02", "03"].map { "AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/\($0)/" })
+        #expect(days.objects.isEmpty)
+        // Continuation tokens page through everything.
+        var listed: [ListObjectsPage.Object] = []
+        var token: String?
+        var pages = 0
+        repeat {
+            let page = try s3.listObjects(bucket: bucket, prefix: "AWSLogs/111122223333/", continuationToken: token, maxKeys: 3)
+            listed += page.objects
+            token = page.continuationToken
+            pages += 1
+        } while token != nil
+        #expect(pages == 3)
+        #expect(listed.map(\.key) == keys.sorted())
+        #expect(listed.allSatisfy { $0.size == 100_000 + 10 })
+        // The body arrives in chunks, streamed.
+        var received: [UInt8] = []
+        var chunks = 0
+        let count = try s3.getObject(bucket: bucket, key: keys[4]) { chunk in
+            received += chunk
+            chunks += 1
+            return true
+        }
+        #expect(count == 100_010 && received == Array("payload 4 ".utf8) + [UInt8](repeating: 4, count: 100_000))
+        #expect(chunks > 1)
+    }
+
+    @Test func keysThatNeedEncodingAreSignedAndSentCorrectly() throws {
+        let s3 = try client()
+        let key = "odd/a b+c=d&e%f/é日本~(1).json"
+        try s3.putObject(bucket: bucket, key: key, bytes: Array("x".utf8))
+        let page = try s3.listObjects(bucket: bucket, prefix: "odd/a b+c")
+        #expect(page.objects.map(\.key) == [key])
+        var body: [UInt8] = []
+        try s3.getObject(bucket: bucket, key: key) { body += $0; return true }
+        #expect(body == Array("x".utf8))
+    }
+
+    @Test func aWrongSecretIsASignatureMismatch() throws {
+        let error = #expect(throws: S3Error.self) { _ = try client(secret: "not-the-secret").listObjects(bucket: bucket, prefix: "") }
+        #expect(error?.kind == .signatureMismatch)
+        #expect(error?.description == "the request signature does not match (SignatureDoesNotMatch): check the secret access key")
+        #expect(error?.isRetryable == false)
+    }
+
+    @Test func missingBucketsAndKeysAreNamed() throws {
+        let s3 = try client()
+        let bucketError = #expect(throws: S3Error.self) { _ = try s3.listObjects(bucket: "no-such-bucket", prefix: "") }
+        #expect(bucketError?.kind == .noSuchBucket)
+        let keyError = #expect(throws: S3Error.self) { try s3.getObject(bucket: bucket, key: "missing.json.gz") { _ in true } }
+        #expect(keyError?.kind == .noSuchKey)
+        #expect(keyError?.resource == "s3://trail/missing.json.gz")
+    }
+
+    @Test func aSkewedClockIsReportedWithTheDifference() throws {
+        let s3 = try client(now: { Date().addingTimeInterval(3600) })
+        let error = #expect(throws: S3Error.self) { _ = try s3.listObjects(bucket: bucket, prefix: "") }
+        guard case .clockSkew(let skew)? = error?.kind else {
+            Issue.record("expected a clock skew error, got \(String(describing: error))")
+            return
+        }
+        #expect(skew.map { abs($0 - 3600) < 120 } == true)
+        #expect(error?.description.hasPrefix("the local clock is too far from S3's (RequestTimeTooSkewed): it is ahead by ") == true)
+    }
+
+    @Test func aRefusedConnectionIsARetryableTransportError() throws {
+        let s3 = try S3Client(endpoint: S3Endpoint(region: "us-east-1", customURL: "http://127.0.0.1:9"),
+                              credentials: AWSCredentials(accessKeyID: "a", secretAccessKey: "b"))
+        let error = #expect(throws: S3Error.self) { _ = try s3.listObjects(bucket: "x", prefix: "") }
+        guard case .transport(let transport)? = error?.kind else {
+            Issue.record("expected a transport error, got \(String(describing: error))")
+            return
+        }
+        #expect(transport.isRetryable)
+        #expect(error?.description.hasPrefix("connection failed: Couldn't connect to server") == true)
+    }
+
+    @Test func errorDocumentsAreClassified() {
+        let body = Array("<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>".utf8)
+        let slow = S3Error.from(status: 503, headers: ["retry-after": "2"], body: body, resource: "s3://b/k", now: Date())
+        #expect(slow.kind == .unavailable(retryAfter: 2) && slow.isRetryable)
+        let denied = S3Error.from(status: 403, headers: [:], body: Array("<Error><Code>AccessDenied</Code></Error>".utf8), resource: "s3://b/k", now: Date())
+        #expect(denied.kind == .accessDenied && denied.description.contains("kms:Decrypt"))
+        #expect(S3Error.from(status: 400, headers: [:], body: Array("<Error><Code>ExpiredToken</Code></Error>".utf8), resource: "", now: Date()).kind == .expiredToken)
+    }
+}
