@@ -43,12 +43,12 @@ let package = Package(
         .target(name: "TrailReport", dependencies: ["TrailMatch", "TrailEvents", "TrailJSON"]),
         .target(
             name: "TrailScan",
-            dependencies: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailReport"]
+            dependencies: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailReport", "TrailS3"]
         ),
         .executableTarget(
             name: "trailscan",
             dependencies: [
-                "TrailScan", "TrailMatch", "TrailReport",
+                "TrailScan", "TrailMatch", "TrailReport", "TrailS3", "TrailSigV4",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -59,10 +59,11 @@ let package = Package(
         .testTarget(name: "TrailMatchTests", dependencies: ["TrailMatch", "TrailEvents", "TrailBytes"]),
         .testTarget(name: "TrailReportTests", dependencies: ["TrailReport", "TrailMatch", "TrailEvents", "TrailBytes"]),
         .testTarget(name: "TrailSigV4Tests", dependencies: ["TrailSigV4"], resources: [.copy("Vectors")]),
-        .testTarget(name: "TrailS3Tests", dependencies: ["TrailS3", "TrailSigV4"]),
+        .target(name: "TrailTestSupport", path: "Tests/TrailTestSupport"),
+        .testTarget(name: "TrailS3Tests", dependencies: ["TrailS3", "TrailSigV4", "TrailTestSupport"]),
         .testTarget(
             name: "trailscanTests",
-            dependencies: ["trailscan"],
+            dependencies: ["trailscan", "TrailTestSupport", "TrailS3", "TrailSigV4"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -16,7 +16,7 @@ public struct ScanSummary: Sendable, Equatable {
     }
 
     public var objectsScanned = 0
-    /// Objects not read because of where they are (digests, Insights, outside the date filters).
+    /// Objects not read because their name shows the filters exclude them (account, region, date).
     public var objectsSkipped = 0
     public var objectsFailed = 0
     public var compressedBytes: Int64 = 0
@@ -38,6 +38,8 @@ public struct ScanSummary: Sendable, Equatable {
     /// Alerts silenced by the configuration's suppressions, by rule (not in `alerts`).
     public var alertsSuppressedByRule: [String: Int] = [:]
     public var failures: [Failure] = []
+    /// S3 ListObjectsV2 requests made to find the objects.
+    public var listRequests = 0
     public var elapsedSeconds: Double = 0
 
     public init() {}

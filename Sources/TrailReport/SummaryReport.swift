@@ -31,6 +31,7 @@ public enum SummaryReport {
         var lines = "trailscan: \(s.objectsScanned) \(plural(s.objectsScanned, "object")) scanned"
         lines += ", \(s.objectsSkipped) skipped, \(s.objectsFailed) failed"
         lines += "; \(bytes(s.compressedBytes)) read, \(bytes(s.uncompressedBytes)) of JSON"
+        if s.listRequests > 0 { lines += "; \(s.listRequests) S3 list \(plural(s.listRequests, "request"))" }
         lines += "; \(s.records) \(plural(s.records, "record"))"
         if let span = span(s) { lines += " (\(span))" }
         lines += "\ntrailscan: \(s.alerts) \(plural(s.alerts, "alert"))"
@@ -125,7 +126,7 @@ public enum SummaryReport {
             }
             raw("]")
         }
-        raw("{\"objects\":{\"scanned\":\(s.objectsScanned),\"skipped\":\(s.objectsSkipped),\"failed\":\(s.objectsFailed)}")
+        raw("{\"objects\":{\"scanned\":\(s.objectsScanned),\"skipped\":\(s.objectsSkipped),\"failed\":\(s.objectsFailed),\"listRequests\":\(s.listRequests)}")
         raw(",\"bytes\":{\"compressed\":\(s.compressedBytes),\"uncompressed\":\(s.uncompressedBytes)}")
         raw(",\"records\":{\"scanned\":\(s.records),\"filteredOut\":\(s.recordsFilteredOut)}")
         raw(",\"eventTime\":{\"first\":")
@@ -165,6 +166,7 @@ public enum SummaryReport {
     private static func overview(_ s: ScanSummary) -> [(String, String)] {
         [
             ("objects", "\(s.objectsScanned) scanned, \(s.objectsSkipped) skipped, \(s.objectsFailed) failed"),
+            ("S3 listing", "\(s.listRequests) requests"),
             ("bytes", "\(s.compressedBytes) read, \(s.uncompressedBytes) decoded"),
             ("records", "\(s.records) scanned, \(s.recordsFilteredOut) outside the filters"),
             ("event time", span(s) ?? "-"),

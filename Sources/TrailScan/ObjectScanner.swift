@@ -4,10 +4,12 @@ internal import TrailEvents
 internal import TrailGzip
 internal import TrailMatch
 internal import TrailReport
+internal import TrailS3
 
 /// Why one object could not be scanned to its end.
 enum ObjectError: Error, CustomStringConvertible {
     case read(SystemError)
+    case s3(S3Error)
     case gzip(GzipError)
     case format(CloudTrailFormatError)
     case recordTooLarge(limit: Int)
@@ -15,6 +17,7 @@ enum ObjectError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .read(let error): error.description
+        case .s3(let error): error.description
         case .gzip(let error): error.description
         case .format(let error): error.description
         case .recordTooLarge(let limit):
@@ -34,6 +37,8 @@ final class ObjectScanner {
     private let matcher: RecordMatcher
     private let input: UnsafeMutableRawBufferPointer
     private var matches: [Int] = []
+    /// This worker's S3 client, made on first use.
+    private var s3Client: S3Client?
     /// How much decoded data to ask for per decode step.
     private static let decodeStep = 256 << 10
     private static let readSize = 256 << 10
@@ -68,6 +73,8 @@ final class ObjectScanner {
         case .file(let path):
             fd = open(path, O_RDONLY | O_CLOEXEC)
             if fd < 0 { return .read(SystemError(errno: errno)) }
+        case .s3(let bucket, let key):
+            return scanS3(bucket: bucket, key: key, output: &output, summary: &summary)
         }
         defer { if fd != STDIN_FILENO { close(fd) } }
 
@@ -94,6 +101,63 @@ final class ObjectScanner {
         summary.compressedBytes += Int64(decoder.bytesIn)
         summary.uncompressedBytes += Int64(decoder.bytesOut)
         return result
+    }
+
+    /// Scans an S3 object, streaming the response body into the decoder as it arrives. A failed attempt
+    /// that is worth retrying (see `RetryPolicy`) starts over from the first byte; what the failed
+    /// attempt found is discarded, so no alert is reported twice.
+    private func scanS3(bucket: String, key: String, output: inout [UInt8], summary: inout ScanSummary) -> ObjectError? {
+        guard let settings = configuration.s3 else { return .s3(S3Error(kind: .other, message: "no S3 settings", resource: "s3://\(bucket)/\(key)")) }
+        let name = "s3://\(bucket)/\(key)"
+        var attempt = 0
+        while true {
+            attempt += 1
+            decoder.reset()
+            splitter.reset()
+            window.reset()
+            var attemptOutput: [UInt8] = []
+            var attemptSummary = ScanSummary()
+            var result: ObjectError?
+            do throws(ObjectError) {
+                try fetch(bucket: bucket, key: key, settings: settings, name: name, output: &attemptOutput, summary: &attemptSummary)
+                do { try decoder.finish() } catch { throw ObjectError.gzip(error) }
+                try drain(isFinal: true, source: name, output: &attemptOutput, summary: &attemptSummary)
+            } catch {
+                if case .s3(let s3Error) = error, let delay = settings.retry.delay(after: attempt, error: s3Error) {
+                    usleep(useconds_t(delay * 1_000_000))
+                    continue
+                }
+                result = error
+            }
+            // Final: keep what this attempt found (alerts of complete records survive a later failure).
+            output += attemptOutput
+            summary += attemptSummary
+            summary.compressedBytes += Int64(decoder.bytesIn)
+            summary.uncompressedBytes += Int64(decoder.bytesOut)
+            return result
+        }
+    }
+
+    /// GETs the object into the decoder. A decoding error stops the transfer and is thrown as it is.
+    private func fetch(
+        bucket: String, key: String, settings: S3Settings, name: String, output: inout [UInt8], summary: inout ScanSummary
+    ) throws(ObjectError) {
+        var decodeError: ObjectError?
+        do throws(S3Error) {
+            if s3Client == nil { s3Client = try settings.makeClient() }
+            try s3Client!.getObject(bucket: bucket, key: key) { chunk in
+                do throws(ObjectError) {
+                    try feed(chunk, source: name, output: &output, summary: &summary)
+                    return true
+                } catch {
+                    decodeError = error
+                    return false
+                }
+            }
+        } catch {
+            throw .s3(error)
+        }
+        if let decodeError { throw decodeError }
     }
 
     /// Decodes one chunk of input, draining complete records whenever the window has new bytes.

