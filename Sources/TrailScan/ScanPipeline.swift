@@ -57,16 +57,7 @@ public enum ScanPipeline {
         output: OutputWriter = .standardOutput, errors: OutputWriter = .standardError
     ) -> ScanOutcome {
         let clock = ContinuousClock.now
-        let filter = configuration.filter
-        let listingFilter = ListingFilter(
-            since: filter.since, until: filter.until, accounts: filter.accounts, regions: filter.regions,
-            includeInsights: configuration.includeInsights)
-        let source = ObjectSource(
-            inputs: inputs, includeInsights: configuration.includeInsights, s3: configuration.s3, listingFilter: listingFilter
-        ) { path in
-            guard !filter.isEmpty, let key = CloudTrailKey(path: path) else { return false }
-            return !filter.mayContainRecords(key)
-        }
+        let source = makeSource(inputs: inputs, configuration: configuration)
         let total = Mutex(ScanSummary())
         let group = DispatchGroup()
         for _ in 0..<max(1, configuration.jobs) {
@@ -85,6 +76,39 @@ public enum ScanPipeline {
         let elapsed = ContinuousClock.now - clock
         summary.elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return ScanOutcome(summary: summary, outputClosed: output.isClosed)
+    }
+
+    /// Lists the objects a scan would read, one name per line, without reading them (`--list-only`).
+    public static func list(
+        inputs: [String], configuration: ScanConfiguration,
+        output: OutputWriter = .standardOutput, errors: OutputWriter = .standardError
+    ) -> ScanOutcome {
+        let source = makeSource(inputs: inputs, configuration: configuration)
+        var summary = ScanSummary()
+        while !output.isClosed, let item = source.next() {
+            switch item {
+            case .skip(let count): summary.objectsSkipped += count
+            case .failure(let path, let cause): fail(path, cause, summary: &summary, errors: errors)
+            case .scan(let object):
+                summary.objectsScanned += 1
+                output.write(TerminalText.escaped(object.name) + "\n")
+            }
+        }
+        summary.listRequests = source.listRequests
+        return ScanOutcome(summary: summary, outputClosed: output.isClosed)
+    }
+
+    private static func makeSource(inputs: [String], configuration: ScanConfiguration) -> ObjectSource {
+        let filter = configuration.filter
+        let listingFilter = ListingFilter(
+            since: filter.since, until: filter.until, accounts: filter.accounts, regions: filter.regions,
+            includeInsights: configuration.includeInsights)
+        return ObjectSource(
+            inputs: inputs, includeInsights: configuration.includeInsights, s3: configuration.s3, listingFilter: listingFilter
+        ) { path in
+            guard !filter.isEmpty, let key = CloudTrailKey(path: path) else { return false }
+            return !filter.mayContainRecords(key)
+        }
     }
 
     /// One worker's loop.

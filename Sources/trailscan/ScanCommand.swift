@@ -74,6 +74,9 @@ struct ScanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Region of the bucket for s3:// paths (default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1).", valueName: "name"))
     var bucketRegion: String?
 
+    @Flag(help: "Print the objects that would be scanned (after the account, region and date filters), and stop.")
+    var listOnly = false
+
     @Flag(help: "Also scan CloudTrail-Insight/ folders.")
     var includeInsights = false
 
@@ -206,6 +209,10 @@ struct ScanCommand: ParsableCommand {
     func run() throws {
         signal(SIGPIPE, SIG_IGN)  // a closed stdout shows up as EPIPE, handled by OutputWriter
         let configuration = try settings()
+        if listOnly {
+            let outcome = ScanPipeline.list(inputs: paths, configuration: configuration)
+            throw ExitCode(outcome.summary.objectsFailed > 0 ? 2 : 0)
+        }
         let outcome = ScanPipeline.run(inputs: paths, configuration: configuration)
         let summary = outcome.summary
         var status: Int32 = summary.objectsFailed > 0 ? 2 : summary.alerts > 0 ? 1 : 0

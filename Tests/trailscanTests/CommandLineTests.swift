@@ -304,6 +304,17 @@ let noise = """
         #expect(run.alerts.count == 28)
     }
 
+    @Test func listOnlyPrintsWhatWouldBeScanned() throws {
+        let server = try Self.uploaded.get()
+        let run = try CLI.run(["scan", "--list-only", "--endpoint-url", server.endpoint, "--region", "eu-west-1", "--account", "444455556666",
+                               "s3://trail/cli/", CLI.sampleLogs + "/AWSLogs/444455556666/CloudTrail/eu-west-1/2026/03/01"], environment: s3Environment())
+        #expect(run.status == 0 && run.stderr == "")
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.count == 9 + 3)  // 3 days x 3 files in the bucket, then the local folder's 3 files
+        #expect(lines.prefix(9).allSatisfy { $0.hasPrefix("s3://trail/cli/AWSLogs/444455556666/CloudTrail/eu-west-1/2026/03/0") })
+        #expect(lines.suffix(3).allSatisfy { $0.hasPrefix(CLI.sampleLogs) })
+    }
+
     @Test func aWrongSecretIsOneClearLineAndExit2() throws {
         let server = try Self.uploaded.get()
         let run = try CLI.run(["scan", "-q", "--endpoint-url", server.endpoint, "s3://trail/cli/"], environment: s3Environment(secret: "wrong"))
