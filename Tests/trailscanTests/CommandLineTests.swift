@@ -322,6 +322,36 @@ let noise = """
         #expect(run.stderr == "trailscan: s3://trail/cli/: the request signature does not match (SignatureDoesNotMatch): check the secret access key\n")
     }
 
+    @Test func everyInjectedFaultEndsScannedOnceOrListedAsFailed() throws {
+        var objects: [String: [UInt8]] = [:]
+        let names = ["slowdown-twice", "reset", "truncated", "slow", "always-503", "clean"]
+        func key(_ name: String) -> String {
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/01/111122223333_CloudTrail_us-east-1_20260301T0100Z_\(name).json.gz"
+        }
+        for name in names {
+            let records = [rootLogin.replacingOccurrences(of: "root-1", with: name)] + Array(repeating: noise, count: 300)
+            objects[key(name)] = [UInt8](try CLI.gzip(Data("{\"Records\":[\(records.joined(separator: ","))]}".utf8)))
+        }
+        let server = FaultServer(bucket: "faults", objects: objects, scripts: [
+            key("slowdown-twice"): [.slowDown(retryAfter: 0), .slowDown(retryAfter: 0)],
+            key("reset"): [.resetMidBody],
+            key("truncated"): [.truncated],
+            key("slow"): [.slow],
+            key("always-503"): Array(repeating: .slowDown(retryAfter: 0), count: 10),
+        ])
+        defer { server.stop() }
+        let run = try CLI.run(["scan", "--format", "jsonl", "--jobs", "2", "--endpoint-url", server.endpoint, "s3://faults/"],
+                              environment: s3Environment())
+        #expect(run.status == 2)
+        let expected = ["slowdown-twice", "reset", "truncated", "slow", "clean"].flatMap { ["signin.root.success \($0)", "signin.success \($0)"] }
+        #expect(run.alerts == expected.sorted())  // each exactly once, though some were read twice or three times
+        #expect(run.stderr.contains("trailscan: s3://faults/\(key("always-503")): S3 is unavailable or throttling (HTTP 503, SlowDown)\n"))
+        #expect(run.stderr.contains("trailscan: 5 objects scanned, 0 skipped, 1 failed;"))
+        let counts = server.requestCounts
+        #expect(counts[key("slowdown-twice")] == 3 && counts[key("reset")] == 2 && counts[key("truncated")] == 2)
+        #expect(counts[key("slow")] == 1 && counts[key("clean")] == 1 && counts[key("always-503")] == 5)
+    }
+
     @Test func s3WithoutCredentialsIsAUsageError() throws {
         let run = try CLI.run(["scan", "s3://trail/"], environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""])
         #expect(run.status == 64 && run.stderr.contains("s3://trail/: no AWS credentials"))
