@@ -28,7 +28,9 @@ public struct S3Endpoint: Sendable, Equatable {
 /// It owns a libcurl handle (connections are reused) and is not `Sendable`.
 public final class S3Client {
     public let endpoint: S3Endpoint
-    public var credentials: AWSCredentials
+    private var credentials: AWSCredentials
+    /// Renews temporary credentials during long scans, when given.
+    private let provider: CredentialProvider?
     private let curl: CurlEasy
     private let now: @Sendable () -> Date
 
@@ -36,7 +38,17 @@ public final class S3Client {
     public init(endpoint: S3Endpoint, credentials: AWSCredentials, now: @escaping @Sendable () -> Date = Date.init) throws(S3Error) {
         self.endpoint = endpoint
         self.credentials = credentials
+        self.provider = nil
         self.now = now
+        do { curl = try CurlEasy() } catch { throw S3Error(kind: .transport(error), resource: "libcurl") }
+    }
+
+    /// A client that asks `provider` for credentials before each request (it caches and refreshes them).
+    public init(endpoint: S3Endpoint, provider: CredentialProvider) throws(S3Error) {
+        self.endpoint = endpoint
+        self.provider = provider
+        do { credentials = try provider.credentials() } catch { throw S3Error(kind: .credentials(error.description), resource: "credentials") }
+        now = Date.init
         do { curl = try CurlEasy() } catch { throw S3Error(kind: .transport(error), resource: "libcurl") }
     }
 
@@ -93,6 +105,11 @@ public final class S3Client {
     ) throws(S3Error) -> CurlEasy.Response {
         let (base, host, path) = endpoint.address(bucket: bucket, key: key)
         let date = now()
+        if let provider {
+            do { credentials = try provider.credentials(now: date) } catch {
+                throw S3Error(kind: .credentials(error.description), resource: resource)
+            }
+        }
         let signer = SigV4Signer(credentials: credentials, region: endpoint.region, service: "s3")
         let unsigned = SigV4Request(method: method, path: path, query: query, headers: [.init("Host", host)])
         let payload: SigV4Signer.Payload = upload.map { .bytes($0) } ?? .empty

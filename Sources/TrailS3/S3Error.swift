@@ -16,6 +16,8 @@ public struct S3Error: Error, Equatable, Sendable, CustomStringConvertible {
         /// The response ended before its announced length.
         case truncated(received: Int, expected: Int)
         case transport(TransportError)
+        /// Credentials could not be obtained or renewed.
+        case credentials(String)
         case other
     }
 
@@ -63,6 +65,8 @@ public struct S3Error: Error, Equatable, Sendable, CustomStringConvertible {
             "the response was cut short after \(received) of \(expected) bytes"
         case .transport(let error):
             "connection failed: \(error.message)"
+        case .credentials(let reason):
+            "cannot get AWS credentials: \(reason)"
         case .other:
             "HTTP \(status)" + (code.map { " \($0)" } ?? "") + (message.map { ": \($0)" } ?? "")
         }

@@ -1,20 +1,19 @@
 public import Foundation
-public import TrailSigV4
 
 /// How a scan reaches S3, fixed before it starts and shared by all workers (each makes its own client).
 public struct S3Settings: Sendable {
     public var endpoint: S3Endpoint
-    public var credentials: AWSCredentials
+    public var credentials: CredentialProvider
     public var retry: RetryPolicy
 
-    public init(endpoint: S3Endpoint, credentials: AWSCredentials, retry: RetryPolicy = RetryPolicy()) {
+    public init(endpoint: S3Endpoint, credentials: CredentialProvider, retry: RetryPolicy = RetryPolicy()) {
         self.endpoint = endpoint
         self.credentials = credentials
         self.retry = retry
     }
 
     public func makeClient() throws(S3Error) -> S3Client {
-        try S3Client(endpoint: endpoint, credentials: credentials)
+        try S3Client(endpoint: endpoint, provider: credentials)
     }
 }
 

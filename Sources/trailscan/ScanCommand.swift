@@ -71,6 +71,9 @@ struct ScanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("S3-compatible endpoint for s3:// paths, e.g. http://127.0.0.1:9000 (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS).", valueName: "url"))
     var endpointURL: String?
 
+    @Option(help: ArgumentHelp("AWS profile for s3:// paths (default: $AWS_PROFILE, else the environment's credentials or 'default').", valueName: "name"))
+    var profile: String?
+
     @Option(help: ArgumentHelp("Region of the bucket for s3:// paths (default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1).", valueName: "name"))
     var bucketRegion: String?
 
@@ -153,25 +156,22 @@ struct ScanCommand: ParsableCommand {
         return configuration
     }
 
-    /// How to reach S3, when an input is an `s3://` URL. Credentials come from the environment
-    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
+    /// How to reach S3, when an input is an `s3://` URL. Credentials are found as the AWS CLI finds them
+    /// (`CredentialSource`) and checked now, so a missing or broken setup is reported before scanning.
     private func s3Settings() throws -> S3Settings? {
         guard let first = paths.first(where: { $0.hasPrefix("s3://") }) else { return nil }
         let environment = ProcessInfo.processInfo.environment
-        guard let key = environment["AWS_ACCESS_KEY_ID"], !key.isEmpty,
-              let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty
-        else {
-            throw ValidationError("\(first): no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones).")
-        }
-        let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        let region = bucketRegion ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
+        let region = bucketRegion ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"]
+            ?? CredentialProvider.configuredRegion(profile: profile) ?? "us-east-1"
         let endpoint = endpointURL ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"]
         if let endpoint, !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")) {
             throw ValidationError("--endpoint-url: '\(endpoint)' must start with http:// or https://.")
         }
-        return S3Settings(
-            endpoint: S3Endpoint(region: region, customURL: endpoint),
-            credentials: AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: token))
+        let provider = CredentialProvider(profile: profile, region: region)
+        do { _ = try provider.credentials() } catch {
+            throw ValidationError("\(first): \(error)")
+        }
+        return S3Settings(endpoint: S3Endpoint(region: region, customURL: endpoint), credentials: provider)
     }
 
     /// The suppressions of `--config`, or of the default configuration file when it exists.
