@@ -33,6 +33,16 @@ final class Recorded: Sendable {
     let requests = Mutex<[LoopbackHTTPServer.Request]>([])
 }
 
+/// A server that answers every request with `body` and records what it got.
+func recordingServer(body: [UInt8]) -> (LoopbackHTTPServer, Recorded) {
+    let recorded = Recorded()
+    let server = LoopbackHTTPServer { request, connection in
+        recorded.requests.withLock { $0.append(request) }
+        connection.respond("200 OK", body: body)
+    }
+    return (server, recorded)
+}
+
 let stsResponse = Array("""
     <AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>\
     <AccessKeyId>ASIAROLEKEY</AccessKeyId><SecretAccessKey>role-secret</SecretAccessKey><SessionToken>role-token</SessionToken>\
@@ -80,11 +90,7 @@ let stsResponse = Array("""
     }
 
     @Test func assumeRoleSignsAnSTSRequestWithTheSourceProfile() throws {
-        let recorded = Recorded()
-        let sts = LoopbackHTTPServer { request, connection in
-            recorded.requests.withLock { $0.append(request) }
-            connection.respond("200 OK", body: stsResponse)
-        }
+        let (sts, recorded) = recordingServer(body: stsResponse)
         defer { sts.stop() }
         let files = try AWSFiles(
             credentials: "[base]\naws_access_key_id = BASEKEY\naws_secret_access_key = base-secret\n",
@@ -102,11 +108,7 @@ let stsResponse = Array("""
     }
 
     @Test func webIdentityExchangesTheTokenUnsigned() throws {
-        let recorded = Recorded()
-        let sts = LoopbackHTTPServer { request, connection in
-            recorded.requests.withLock { $0.append(request) }
-            connection.respond("200 OK", body: stsResponse)
-        }
+        let (sts, recorded) = recordingServer(body: stsResponse)
         defer { sts.stop() }
         var files = try AWSFiles()
         let token = try files.file("token", "eyJ.web.identity\n")
@@ -119,11 +121,8 @@ let stsResponse = Array("""
     }
 
     @Test func containerCredentialsSendTheAuthorizationToken() throws {
-        let recorded = Recorded()
-        let agent = LoopbackHTTPServer { request, connection in
-            recorded.requests.withLock { $0.append(request) }
-            connection.respond("200 OK", body: Array(#"{"AccessKeyId":"ASIACONTAINER","SecretAccessKey":"c","Token":"ct","Expiration":"2099-01-01T00:00:00Z"}"#.utf8))
-        }
+        let (agent, recorded) = recordingServer(
+            body: Array(#"{"AccessKeyId":"ASIACONTAINER","SecretAccessKey":"c","Token":"ct","Expiration":"2099-01-01T00:00:00Z"}"#.utf8))
         defer { agent.stop() }
         var files = try AWSFiles()
         let tokenFile = try files.file("auth", "secret-auth-token\n")
