@@ -13,13 +13,14 @@ public struct S3Endpoint: Sendable, Equatable {
         self.customURL = customURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
     }
 
-    /// The URL (without query) and `Host` header of a request for `key` (empty for the bucket itself).
-    func address(bucket: String, key: String) -> (base: String, host: String, path: String) {
+    /// The URL (without query) and `Host` header of a request for `key` (empty for the bucket itself),
+    /// for a bucket in `bucketRegion`.
+    func address(bucket: String, key: String, bucketRegion: String) -> (base: String, host: String, path: String) {
         if let customURL {
             let host = customURL.split(separator: "/", maxSplits: 2).dropFirst().first.map(String.init) ?? customURL
             return (customURL, host, "/\(bucket)/\(key)")
         }
-        let host = "\(bucket).s3.\(region).amazonaws.com"
+        let host = "\(bucket).s3.\(bucketRegion).amazonaws.com"
         return ("https://\(host)", host, "/\(key)")
     }
 }
@@ -33,6 +34,9 @@ public final class S3Client {
     private let provider: CredentialProvider?
     private let curl: CurlEasy
     private let now: @Sendable () -> Date
+    /// Buckets found to live in another region than the endpoint's (S3 said so in a redirect or an
+    /// error): their requests are signed, and on AWS addressed, for that region.
+    private var bucketRegions: [String: String] = [:]
 
     /// - Parameter now: the clock requests are signed with (injected by tests).
     public init(endpoint: S3Endpoint, credentials: AWSCredentials, now: @escaping @Sendable () -> Date = Date.init) throws(S3Error) {
@@ -103,14 +107,29 @@ public final class S3Client {
         method: String, bucket: String, key: String, query: [SigV4Request.Parameter], upload: [UInt8]? = nil,
         resource: String, onBody: (UnsafeRawBufferPointer) -> Bool
     ) throws(S3Error) -> CurlEasy.Response {
-        let (base, host, path) = endpoint.address(bucket: bucket, key: key)
+        do {
+            return try sendOnce(method: method, bucket: bucket, key: key, query: query, upload: upload, resource: resource, onBody: onBody)
+        } catch {
+            // The bucket is in another region: re-sign for it (a signature never follows a redirect).
+            guard case .wrongRegion(let region) = error.kind, bucketRegions[bucket] != region else { throw error }
+            bucketRegions[bucket] = region
+            return try sendOnce(method: method, bucket: bucket, key: key, query: query, upload: upload, resource: resource, onBody: onBody)
+        }
+    }
+
+    private func sendOnce(
+        method: String, bucket: String, key: String, query: [SigV4Request.Parameter], upload: [UInt8]?,
+        resource: String, onBody: (UnsafeRawBufferPointer) -> Bool
+    ) throws(S3Error) -> CurlEasy.Response {
+        let region = bucketRegions[bucket] ?? endpoint.region
+        let (base, host, path) = endpoint.address(bucket: bucket, key: key, bucketRegion: region)
         let date = now()
         if let provider {
             do { credentials = try provider.credentials(now: date) } catch {
                 throw S3Error(kind: .credentials(error.description), resource: resource)
             }
         }
-        let signer = SigV4Signer(credentials: credentials, region: endpoint.region, service: "s3")
+        let signer = SigV4Signer(credentials: credentials, region: region, service: "s3")
         let unsigned = SigV4Request(method: method, path: path, query: query, headers: [.init("Host", host)])
         let payload: SigV4Signer.Payload = upload.map { .bytes($0) } ?? .empty
         let signed = signer.signed(unsigned, payload: payload, date: date, contentHashHeader: true)

@@ -18,6 +18,8 @@ public struct S3Error: Error, Equatable, Sendable, CustomStringConvertible {
         case transport(TransportError)
         /// Credentials could not be obtained or renewed.
         case credentials(String)
+        /// The bucket is in `region`, not in the one the request was signed for.
+        case wrongRegion(String)
         case other
     }
 
@@ -67,6 +69,8 @@ public struct S3Error: Error, Equatable, Sendable, CustomStringConvertible {
             "connection failed: \(error.message)"
         case .credentials(let reason):
             "cannot get AWS credentials: \(reason)"
+        case .wrongRegion(let region):
+            "the bucket is in \(region) (PermanentRedirect)"
         case .other:
             "HTTP \(status)" + (code.map { " \($0)" } ?? "") + (message.map { ": \($0)" } ?? "")
         }
@@ -76,6 +80,10 @@ public struct S3Error: Error, Equatable, Sendable, CustomStringConvertible {
     static func from(status: Int, headers: [String: String], body: [UInt8], resource: String, now: Date) -> S3Error {
         let fields = ErrorDocument.parse(body)
         let code = fields["Code"]
+        // A bucket in another region: 301 (PermanentRedirect), 307, or 400 with the right region named.
+        if let region = headers["x-amz-bucket-region"] ?? fields["Region"], [301, 307, 400].contains(status) {
+            return S3Error(kind: .wrongRegion(region), status: status, code: code, message: fields["Message"], resource: resource)
+        }
         var kind: Kind
         switch code {
         case "AccessDenied", "AllAccessDisabled", "KMS.AccessDeniedException": kind = .accessDenied

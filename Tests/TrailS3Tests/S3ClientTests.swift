@@ -2,6 +2,7 @@ import Foundation
 import TrailTestSupport
 import Testing
 import TrailSigV4
+import Synchronization
 @testable import TrailS3
 
 func server() throws -> S3TestServer { try S3TestServer.shared.get() }
@@ -98,6 +99,27 @@ func client(secret: String = S3TestServer.secretKey, now: @escaping @Sendable ()
         }
         #expect(transport.isRetryable)
         #expect(error?.description.hasPrefix("connection failed: Couldn't connect to server") == true)
+    }
+
+    @Test func aBucketInAnotherRegionIsReSignedForIt() throws {
+        let recorded = Recorded()
+        let server = LoopbackHTTPServer { request, connection in
+            recorded.requests.withLock { $0.append(request) }
+            if request.headers["authorization"]?.contains("/eu-west-3/s3/aws4_request") == true {
+                connection.respond("200 OK", body: Array("<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>k.json.gz</Key><Size>1</Size></Contents></ListBucketResult>".utf8))
+            } else {
+                connection.respond("301 Moved Permanently", headers: ["x-amz-bucket-region: eu-west-3"],
+                                   body: Array("<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint.</Message></Error>".utf8))
+            }
+        }
+        defer { server.stop() }
+        let s3 = try S3Client(endpoint: S3Endpoint(region: "us-east-1", customURL: server.endpoint),
+                              credentials: AWSCredentials(accessKeyID: "AKID", secretAccessKey: "s"))
+        #expect(try s3.listObjects(bucket: "b", prefix: "").objects.map(\.key) == ["k.json.gz"])
+        #expect(try s3.listObjects(bucket: "b", prefix: "").objects.count == 1)  // remembered: no second redirect
+        let scopes = recorded.requests.withLock { $0.map { $0.headers["authorization"]!.contains("/us-east-1/") ? "us-east-1" : "eu-west-3" } }
+        #expect(scopes == ["us-east-1", "eu-west-3", "eu-west-3"])
+        #expect(S3Endpoint(region: "us-east-1").address(bucket: "b", key: "k", bucketRegion: "eu-west-3").host == "b.s3.eu-west-3.amazonaws.com")
     }
 
     @Test func errorDocumentsAreClassified() {
