@@ -5,11 +5,15 @@ public struct S3Settings: Sendable {
     public var endpoint: S3Endpoint
     public var credentials: CredentialProvider
     public var retry: RetryPolicy
+    /// Objects fetched at once: each fetch streams into its own decoder, and a fetch waiting on the
+    /// network costs no CPU, so this is independent of (and usually above) the number of cores.
+    public var maxFetches: Int
 
-    public init(endpoint: S3Endpoint, credentials: CredentialProvider, retry: RetryPolicy = RetryPolicy()) {
+    public init(endpoint: S3Endpoint, credentials: CredentialProvider, retry: RetryPolicy = RetryPolicy(), maxFetches: Int = 16) {
         self.endpoint = endpoint
         self.credentials = credentials
         self.retry = retry
+        self.maxFetches = maxFetches
     }
 
     public func makeClient() throws(S3Error) -> S3Client {

@@ -6,7 +6,8 @@ public import TrailS3
 
 /// Everything a scan needs to know, fixed before it starts.
 public struct ScanConfiguration: Sendable {
-    /// Worker threads; each scans one object at a time.
+    /// Worker threads for local objects; each scans one object at a time (S3 scans use
+    /// `S3Settings.maxFetches` workers when that is more).
     public var jobs: Int
     /// Decoded bytes allowed per object (a larger object fails: gzip bomb).
     public var maximumObjectBytes: Int
@@ -60,7 +61,9 @@ public enum ScanPipeline {
         let source = makeSource(inputs: inputs, configuration: configuration)
         let total = Mutex(ScanSummary())
         let group = DispatchGroup()
-        for _ in 0..<max(1, configuration.jobs) {
+        // With S3 inputs, enough workers to keep `maxFetches` GETs in flight; otherwise one per job.
+        let workers = max(1, configuration.jobs, configuration.s3?.maxFetches ?? 0)
+        for _ in 0..<workers {
             group.enter()
             let thread = Thread {
                 let summary = work(source: source, configuration: configuration, output: output, errors: errors)

@@ -71,6 +71,9 @@ struct ScanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("S3-compatible endpoint for s3:// paths, e.g. http://127.0.0.1:9000 (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS).", valueName: "url"))
     var endpointURL: String?
 
+    @Option(help: ArgumentHelp("S3 objects fetched at once (each streams into its own decoder).", valueName: "n"))
+    var maxFetches = 16
+
     @Option(help: ArgumentHelp("AWS profile for s3:// paths (default: $AWS_PROFILE, else the environment's credentials or 'default').", valueName: "name"))
     var profile: String?
 
@@ -94,6 +97,7 @@ struct ScanCommand: ParsableCommand {
             throw ValidationError("Give at least one file or folder to scan, e.g. 'trailscan scan sample-logs'.")
         }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1.") }
+        guard (1...256).contains(maxFetches) else { throw ValidationError("--max-fetches must be between 1 and 256.") }
     }
 
     /// The scan settings derived from the flags (rule files and configuration read once), or the usage
@@ -171,7 +175,7 @@ struct ScanCommand: ParsableCommand {
         do { _ = try provider.credentials() } catch {
             throw ValidationError("\(first): \(error)")
         }
-        return S3Settings(endpoint: S3Endpoint(region: region, customURL: endpoint), credentials: provider)
+        return S3Settings(endpoint: S3Endpoint(region: region, customURL: endpoint), credentials: provider, maxFetches: maxFetches)
     }
 
     /// The suppressions of `--config`, or of the default configuration file when it exists.

@@ -218,6 +218,7 @@ let noise = """
             (["scan", "--timezone", "Mars/Base", "x"], "--timezone: unknown time zone 'Mars/Base'"),
             (["scan", "--format", "xml", "x"], "--format"),
             (["scan", "--jobs", "0", "x"], "--jobs must be at least 1"),
+            (["scan", "--max-fetches", "0", "s3://b/"], "--max-fetches must be between 1 and 256"),
             (["scan", "--since", "2026-03-02", "--until", "2026-03-01", "x"], "--since must be before --until"),
             (["scan"], "Give at least one file or folder"),
             (["scan", "--no-such-flag", "x"], "--no-such-flag"),
