@@ -17,8 +17,30 @@ public struct ListingFilter: Sendable {
     }
 }
 
-/// Lists the log objects under `s3://bucket/prefix` the way the CloudTrail layout allows, a page at a
-/// time, without listing what the filters exclude:
+/// One ListObjectsV2 request of a listing: a prefix, what it is in the layout, and where to continue.
+public struct ListingTask: Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// Does the prefix hold `AWSLogs/`? (`found`: seen on an earlier page of this listing.)
+        case findLogs(found: Bool)
+        /// `AWSLogs/` or an organization level: accounts or organizations below.
+        case logs
+        /// `<account>/CloudTrail/`: regions below.
+        case regions
+        /// Every object below.
+        case objects
+    }
+
+    public var bucket: String
+    public var prefix: String
+    public var kind: Kind
+    public var continuationToken: String?
+
+    /// Delimiter listings find the "folders"; object listings go all the way down.
+    public var delimiter: String? { kind == .objects ? nil : "/" }
+}
+
+/// The plan of a listing of `s3://bucket/prefix` that follows the CloudTrail layout and lists only what
+/// the filters can contain:
 ///
 ///     [prefix/]AWSLogs/[o-orgid/]<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz
 ///
@@ -26,122 +48,115 @@ public struct ListingFilter: Sendable {
 /// `--account`, then under `CloudTrail/` the regions of `--region`, and, when a time window is given,
 /// lists only the day folders from the day of `since` to one day after `until` (folders are named by
 /// delivery time, and a file can hold earlier events). `CloudTrail-Digest/` is never entered, nor
-/// `CloudTrail-Insight/` unless asked. A prefix without that layout is listed plainly (every
-/// `*.json.gz` / `*.json` below it).
+/// `CloudTrail-Insight/` unless asked. A prefix without that layout is listed plainly.
 ///
-/// Not `Sendable`: it owns the client it lists with.
-public final class CloudTrailLister {
-    private let client: S3Client
-    public let bucket: String
+/// The plan makes no request itself: callers take tasks, list them — several at once, each with its own
+/// client — and hand back each page, which yields objects and further tasks. So independent prefixes
+/// (regions, day folders) are listed concurrently.
+public struct ListingPlan: Sendable {
     private let filter: ListingFilter
-
-    private enum Work {
-        /// A prefix whose children are not known yet: `findLogs` (does it hold AWSLogs/?), `logs`
-        /// (accounts or organizations), `account`, `regions`.
-        case findLogs(String)
-        case logs(String)
-        case regions(String)
-        /// List every object below the prefix.
-        case objects(String)
-    }
-
-    private var work: [Work]
-    private var pending: [ListObjectsPage.Object] = []
-    private var current: (prefix: String, token: String?)?
-    /// Requests made so far (for reports and benchmarks).
+    private var tasks: [ListingTask]
+    /// Objects found and not taken yet.
+    public private(set) var objects: [(bucket: String, key: String)] = []
+    /// Tasks being listed by someone now.
+    public private(set) var inFlight = 0
+    /// Requests made so far.
     public private(set) var requests = 0
 
-    public init(client: S3Client, bucket: String, prefix: String, filter: ListingFilter) {
-        self.client = client
-        self.bucket = bucket
+    public init(bucket: String, prefix: String, filter: ListingFilter) {
         self.filter = filter
         let start = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
+        let kind: ListingTask.Kind
         if start.hasSuffix("AWSLogs/") {
-            work = [.logs(start)]
+            kind = .logs
         } else if start.contains("AWSLogs/") {
-            work = [.objects(prefix)]  // deeper inside the layout: list what is there
+            kind = .objects  // deeper inside the layout: list what is there
         } else {
-            work = [.findLogs(start)]
+            kind = .findLogs(found: false)
         }
+        tasks = [ListingTask(bucket: bucket, prefix: kind == .objects ? prefix : start, kind: kind)]
     }
 
-    /// The next object, or `nil` when the listing is complete.
-    public func next() throws(S3Error) -> ListObjectsPage.Object? {
-        while true {
-            if !pending.isEmpty { return pending.removeFirst() }
-            if let (prefix, token) = current {
-                let page = try list(prefix, delimiter: nil, token: token)
-                pending = page.objects.filter { Self.isLogObject($0.key, includeInsights: filter.includeInsights) }
-                current = page.continuationToken.map { (prefix, $0) }
-                continue
+    /// Nothing left to list, nothing being listed, nothing found and not taken.
+    public var isFinished: Bool { tasks.isEmpty && inFlight == 0 && objects.isEmpty }
+
+    /// The next task to list, if any (the caller lists it, then calls `complete` or `abandon`).
+    public mutating func takeTask() -> ListingTask? {
+        guard let task = tasks.popLast() else { return nil }
+        inFlight += 1
+        requests += 1
+        return task
+    }
+
+    /// The next object found, if any.
+    public mutating func takeObject() -> (bucket: String, key: String)? {
+        objects.isEmpty ? nil : objects.removeFirst()
+    }
+
+    /// A task failed: nothing more comes from it.
+    public mutating func abandon(_ task: ListingTask) {
+        inFlight -= 1
+    }
+
+    /// Records the page a task returned: its objects, its folders as new tasks, its continuation.
+    public mutating func complete(_ task: ListingTask, page: ListObjectsPage) {
+        inFlight -= 1
+        var found = false
+        if case .findLogs(let earlier) = task.kind { found = earlier }
+        switch task.kind {
+        case .objects:
+            objects += page.objects.filter { Self.isLogObject($0.key, includeInsights: filter.includeInsights) }
+                .map { (task.bucket, $0.key) }
+        case .findLogs:
+            if page.prefixes.contains(task.prefix + "AWSLogs/") {
+                found = true
+                tasks.append(ListingTask(bucket: task.bucket, prefix: task.prefix + "AWSLogs/", kind: .logs))
             }
-            guard let item = work.popLast() else { return nil }
-            switch item {
-            case .objects(let prefix):
-                current = (prefix, nil)
-            case .findLogs(let prefix):
-                let children = try folders(prefix)
-                if children.contains(prefix + "AWSLogs/") {
-                    work.append(.logs(prefix + "AWSLogs/"))
-                } else {
-                    work.append(.objects(prefix))
-                }
-            case .logs(let prefix):
-                for child in try folders(prefix).reversed() {
-                    let name = String(child.dropFirst(prefix.count).dropLast())
-                    if Self.isOrganization(name) {
-                        work.append(.logs(child))
-                    } else if Self.isAccount(name), filter.accounts.isEmpty || filter.accounts.contains(name) {
-                        if filter.includeInsights { work.append(.objects(child + "CloudTrail-Insight/")) }
-                        work.append(.regions(child + "CloudTrail/"))
+        case .logs:
+            for child in page.prefixes.reversed() {
+                let name = String(child.dropFirst(task.prefix.count).dropLast())
+                if Self.isOrganization(name) {
+                    tasks.append(ListingTask(bucket: task.bucket, prefix: child, kind: .logs))
+                } else if Self.isAccount(name), filter.accounts.isEmpty || filter.accounts.contains(name) {
+                    if filter.includeInsights {
+                        tasks.append(ListingTask(bucket: task.bucket, prefix: child + "CloudTrail-Insight/", kind: .objects))
                     }
-                }
-            case .regions(let prefix):
-                for child in try folders(prefix).reversed() {
-                    let region = String(child.dropFirst(prefix.count).dropLast())
-                    guard filter.regions.isEmpty || filter.regions.contains(region) else { continue }
-                    if let days = dayFolders() {
-                        for day in days.reversed() { work.append(.objects(child + day)) }
-                    } else {
-                        work.append(.objects(child))
-                    }
+                    tasks.append(ListingTask(bucket: task.bucket, prefix: child + "CloudTrail/", kind: .regions))
                 }
             }
+        case .regions:
+            for child in page.prefixes.reversed() {
+                let region = String(child.dropFirst(task.prefix.count).dropLast())
+                guard filter.regions.isEmpty || filter.regions.contains(region) else { continue }
+                for folder in (dayFolders() ?? [""]).reversed() {
+                    tasks.append(ListingTask(bucket: task.bucket, prefix: child + folder, kind: .objects))
+                }
+            }
+        }
+        if let token = page.continuationToken {
+            var next = task
+            next.continuationToken = token
+            if case .findLogs = task.kind { next.kind = .findLogs(found: found) }
+            tasks.append(next)
+        } else if case .findLogs = task.kind, !found {
+            tasks.append(ListingTask(bucket: task.bucket, prefix: task.prefix, kind: .objects))
         }
     }
 
     /// The `YYYY/MM/DD/` folders the time window can reach, or `nil` for "all".
     private func dayFolders() -> [String]? {
-        guard filter.since != nil || filter.until != nil else { return nil }
+        guard let since = filter.since else { return nil }  // no lower bound: list everything
         let now = Int64(Date().timeIntervalSince1970)
-        let first = (filter.since ?? 0) / 86_400
+        let first = since / 86_400
         // `until` is exclusive: the window's last day, then one day of slack for late delivery.
         let last = ((filter.until ?? now) - 1) / 86_400 + 1
-        guard filter.since != nil, last - first < 36_600 else { return nil }  // no lower bound: list all
+        guard last >= first, last - first < 36_600 else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
         return (first...last).map { day in
-            let date = Date(timeIntervalSince1970: TimeInterval(day * 86_400))
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = TimeZone(identifier: "UTC")!
-            let parts = calendar.dateComponents([.year, .month, .day], from: date)
+            let parts = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: TimeInterval(day * 86_400)))
             return String(format: "%04d/%02d/%02d/", parts.year!, parts.month!, parts.day!)
         }
-    }
-
-    /// The common prefixes ("folders") directly below `prefix`.
-    private func folders(_ prefix: String) throws(S3Error) -> [String] {
-        var result: [String] = []
-        var token: String?
-        repeat {
-            let page = try list(prefix, delimiter: "/", token: token)
-            result += page.prefixes
-            token = page.continuationToken
-        } while token != nil
-        return result.sorted()
-    }
-
-    private func list(_ prefix: String, delimiter: String?, token: String?) throws(S3Error) -> ListObjectsPage {
-        requests += 1
-        return try client.listObjects(bucket: bucket, prefix: prefix, delimiter: delimiter, continuationToken: token)
     }
 
     static func isAccount(_ name: String) -> Bool { name.count == 12 && name.allSatisfy { $0.isASCII && $0.isNumber } }
@@ -159,5 +174,9 @@ public final class CloudTrailLister {
     }
 }
 
-@available(*, unavailable)
-extension CloudTrailLister: Sendable {}
+extension S3Client {
+    /// Lists one task of a plan.
+    public func list(_ task: ListingTask) throws(S3Error) -> ListObjectsPage {
+        try listObjects(bucket: task.bucket, prefix: task.prefix, delimiter: task.delimiter, continuationToken: task.continuationToken)
+    }
+}

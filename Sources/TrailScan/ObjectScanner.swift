@@ -38,7 +38,16 @@ final class ObjectScanner {
     private let input: UnsafeMutableRawBufferPointer
     private var matches: [Int] = []
     /// This worker's S3 client, made on first use.
-    private var s3Client: S3Client?
+    private var client: S3Client?
+
+    /// This worker's S3 client (for GETs, and for the listing tasks the worker takes on).
+    func s3Client() throws(S3Error) -> S3Client {
+        if let client { return client }
+        guard let settings = configuration.s3 else { throw S3Error(kind: .other, message: "no S3 settings", resource: "s3") }
+        let made = try settings.makeClient()
+        client = made
+        return made
+    }
     /// How much decoded data to ask for per decode step.
     private static let decodeStep = 256 << 10
     private static let readSize = 256 << 10
@@ -119,7 +128,7 @@ final class ObjectScanner {
             var attemptSummary = ScanSummary()
             var result: ObjectError?
             do throws(ObjectError) {
-                try fetch(bucket: bucket, key: key, settings: settings, name: name, output: &attemptOutput, summary: &attemptSummary)
+                try fetch(bucket: bucket, key: key, name: name, output: &attemptOutput, summary: &attemptSummary)
                 do { try decoder.finish() } catch { throw ObjectError.gzip(error) }
                 try drain(isFinal: true, source: name, output: &attemptOutput, summary: &attemptSummary)
             } catch {
@@ -140,12 +149,11 @@ final class ObjectScanner {
 
     /// GETs the object into the decoder. A decoding error stops the transfer and is thrown as it is.
     private func fetch(
-        bucket: String, key: String, settings: S3Settings, name: String, output: inout [UInt8], summary: inout ScanSummary
+        bucket: String, key: String, name: String, output: inout [UInt8], summary: inout ScanSummary
     ) throws(ObjectError) {
         var decodeError: ObjectError?
         do throws(S3Error) {
-            if s3Client == nil { s3Client = try settings.makeClient() }
-            try s3Client!.getObject(bucket: bucket, key: key) { chunk in
+            try s3Client().getObject(bucket: bucket, key: key) { chunk in
                 do throws(ObjectError) {
                     try feed(chunk, source: name, output: &output, summary: &summary)
                     return true

@@ -50,8 +50,9 @@ final class ObjectSource: Sendable {
         var pending: [String]
         /// Folders being walked, innermost last: the folder path, its sorted entries, the next index.
         var folders: [(path: String, entries: [String], next: Int)] = []
-        /// The S3 listing in progress (listed a page at a time, under the lock).
-        var lister: CloudTrailLister?
+        /// The S3 listing in progress: workers take its tasks, list them outside the lock, and return
+        /// the pages.
+        var plan: ListingPlan?
     }
 
     private let walk: Mutex<Walk>
@@ -76,24 +77,59 @@ final class ObjectSource: Sendable {
     }
 
     /// S3 requests made for listing so far.
-    var listRequests: Int { walk.withLock { $0.lister?.requests ?? 0 } + finishedListRequests.withLock { $0 } }
+    var listRequests: Int { walk.withLock { $0.plan?.requests ?? 0 } + finishedListRequests.withLock { $0 } }
     private let finishedListRequests = Mutex(0)
 
-    func next() -> WalkItem? {
-        walk.withLock { walk in
-            while true {
-                if let lister = walk.lister {
+    /// What a worker does next.
+    private enum Step {
+        case item(WalkItem?)
+        /// List this task (outside the lock) and hand back the page.
+        case list(ListingTask)
+        /// Other workers are listing: nothing to hand out yet.
+        case wait
+    }
+
+    /// The next object, walking folders and S3 listings; `client` gives the calling worker's S3 client,
+    /// with which it lists a task of the current S3 listing when no object is ready — so idle workers
+    /// list independent prefixes concurrently.
+    func next(client: () throws(S3Error) -> S3Client) -> WalkItem? {
+        while true {
+            switch walk.withLock({ step(&$0) }) {
+            case .item(let item):
+                return item
+            case .wait:
+                usleep(500)
+            case .list(let task):
+                var attempt = 0
+                while true {
+                    attempt += 1
                     do throws(S3Error) {
-                        if let object = try lister.next() {
-                            return prune(object.key) ? .skip(count: 1) : .scan(.s3(bucket: lister.bucket, key: object.key))
-                        }
-                        finishedListRequests.withLock { $0 += lister.requests }
-                        walk.lister = nil
+                        let page = try client().list(task)
+                        walk.withLock { $0.plan?.complete(task, page: page) }
+                        break
                     } catch {
-                        finishedListRequests.withLock { $0 += lister.requests }
-                        walk.lister = nil
-                        return .failure(error.resource, cause: error.description)
+                        if let delay = s3?.retry.delay(after: attempt, error: error) {
+                            usleep(useconds_t(delay * 1_000_000))
+                            continue
+                        }
+                        walk.withLock { $0.plan?.abandon(task) }
+                        return .failure("s3://\(task.bucket)/\(task.prefix)", cause: error.description)
                     }
+                }
+            }
+        }
+    }
+
+    private func step(_ walk: inout Walk) -> Step {
+            while true {
+                if walk.plan != nil {
+                    if let (bucket, key) = walk.plan!.takeObject() {
+                        return .item(prune(key) ? .skip(count: 1) : .scan(.s3(bucket: bucket, key: key)))
+                    }
+                    if let task = walk.plan!.takeTask() { return .list(task) }
+                    if walk.plan!.inFlight > 0 { return .wait }
+                    finishedListRequests.withLock { $0 += walk.plan!.requests }
+                    walk.plan = nil
                 } else if var folder = walk.folders.popLast() {
                     guard folder.next < folder.entries.count else { continue }
                     let name = folder.entries[folder.next]
@@ -102,37 +138,31 @@ final class ObjectSource: Sendable {
                     let path = folder.path.hasSuffix("/") ? folder.path + name : folder.path + "/" + name
                     switch Self.kind(of: path, following: false) {
                     case .folder:
-                        if let item = enter(path, into: &walk, skipping: skippedFolders.contains(name)) { return item }
+                        if let item = enter(path, into: &walk, skipping: skippedFolders.contains(name)) { return .item(item) }
                     case .file:
                         if name.hasSuffix(".json.gz") || name.hasSuffix(".json") {
-                            return prune(path) ? .skip(count: 1) : .scan(.file(path))
+                            return .item(prune(path) ? .skip(count: 1) : .scan(.file(path)))
                         }
                     case .other:
                         continue
                     }
                 } else if let input = walk.pending.popLast() {
-                    if input == "-" { return .scan(.standardInput) }
+                    if input == "-" { return .item(.scan(.standardInput)) }
                     if let (bucket, prefix) = s3Location(input) {
-                        guard let s3 else { return .failure(input, cause: "no S3 settings") }
-                        do throws(S3Error) {
-                            let client = try s3.makeClient()
-                            walk.lister = CloudTrailLister(client: client, bucket: bucket, prefix: prefix, filter: listingFilter)
-                        } catch {
-                            return .failure(input, cause: error.description)
-                        }
+                        guard s3 != nil else { return .item(.failure(input, cause: "no S3 settings")) }
+                        walk.plan = ListingPlan(bucket: bucket, prefix: prefix, filter: listingFilter)
                         continue
                     }
                     if Self.kind(of: input, following: true) == .folder {
-                        if let item = enter(input, into: &walk, skipping: false) { return item }
+                        if let item = enter(input, into: &walk, skipping: false) { return .item(item) }
                     } else {
                         // Explicit files are scanned whatever their name; a missing one fails when opened.
-                        return .scan(.file(input))
+                        return .item(.scan(.file(input)))
                     }
                 } else {
-                    return nil
+                    return .item(nil)
                 }
             }
-        }
     }
 
     private func enter(_ path: String, into walk: inout Walk, skipping: Bool) -> WalkItem? {

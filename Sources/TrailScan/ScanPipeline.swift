@@ -88,7 +88,8 @@ public enum ScanPipeline {
     ) -> ScanOutcome {
         let source = makeSource(inputs: inputs, configuration: configuration)
         var summary = ScanSummary()
-        while !output.isClosed, let item = source.next() {
+        let scanner = ObjectScanner(configuration: configuration)  // for its S3 client
+        while !output.isClosed, let item = source.next(client: scanner.s3Client) {
             switch item {
             case .skip(let count): summary.objectsSkipped += count
             case .failure(let path, let cause): fail(path, cause, summary: &summary, errors: errors)
@@ -121,7 +122,7 @@ public enum ScanPipeline {
         let scanner = ObjectScanner(configuration: configuration)
         var summary = ScanSummary()
         var buffer: [UInt8] = []
-        while !output.isClosed, let item = source.next() {
+        while !output.isClosed, let item = source.next(client: scanner.s3Client) {
             switch item {
             case .skip(let count):
                 summary.objectsSkipped += count
