@@ -74,6 +74,10 @@ public final class LoopbackHTTPServer: Sendable {
         socket = fd
         port = Int(UInt16(bigEndian: address.sin_port))
         Thread {
+            // The accept thread owns the listening socket and closes it when `stop()` has shut it
+            // down: closing it from another thread could let a new socket reuse the descriptor while
+            // this loop still accepts on it.
+            defer { _ = Glibc.close(fd) }
             while true {
                 let connection = accept(fd, nil, nil)
                 guard connection >= 0 else { return }
@@ -86,9 +90,9 @@ public final class LoopbackHTTPServer: Sendable {
         }.start()
     }
 
+    /// Stops accepting: `accept` fails on the shut-down socket and the accept thread closes it.
     public func stop() {
         shutdown(socket, Int32(SHUT_RDWR))
-        close(socket)
     }
 
     /// Reads one request: head up to the blank line, then `Content-Length` bytes of body.
