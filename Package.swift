@@ -29,12 +29,17 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
         .systemLibrary(
+            name: "CDeflate",
+            pkgConfig: "libdeflate",
+            providers: [.apt(["libdeflate-dev"]), .brew(["libdeflate"])]
+        ),
+        .systemLibrary(
             name: "CCurl",
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
         ),
         .target(name: "TrailBytes"),
-        .target(name: "TrailGzip", dependencies: ["CZlib", "TrailBytes"]),
+        .target(name: "TrailGzip", dependencies: ["CZlib", "CDeflate", "TrailBytes"]),
         .target(name: "TrailJSON"),
         .target(name: "TrailEvents", dependencies: ["TrailJSON", "TrailBytes"]),
         .target(name: "TrailMatch", dependencies: ["TrailEvents", "TrailJSON"]),

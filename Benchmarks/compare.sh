@@ -52,6 +52,9 @@ run "trailscan (--jobs $CORES)" "$TRAILSCAN" scan -q --format jsonl "$CORPUS"
 run "trailscan (--jobs 1)" "$TRAILSCAN" scan -q --format jsonl --jobs 1 "$CORPUS"
 run "zcat (1 process)" sh -c "xargs -0 zcat < '$LIST'"
 run "zcat ($CORES processes)" sh -c "xargs -0 -n 64 -P $CORES zcat < '$LIST'"
+if command -v libdeflate-gunzip > /dev/null; then  # apt-get install libdeflate-bin
+    run "libdeflate-gunzip ($CORES proc.)" sh -c "xargs -0 -n 64 -P $CORES libdeflate-gunzip -c < '$LIST'"
+fi
 
 RSS_KB=$( { /usr/bin/time -f '%M' "$TRAILSCAN" scan -q "$CORPUS" > /dev/null || true; } 2>&1 | tail -1)
 

@@ -35,6 +35,14 @@ final class ObjectScanner {
     private let window: ByteWindow
     private let splitter = RecordSplitter()
     private let matcher: RecordMatcher
+    /// The fast path for small local gzip objects (nil if libdeflate could not allocate).
+    private let inflater = WholeGzipInflater()
+    /// A small object read whole (reused; `wholeObjectLimit` bytes).
+    private let whole: UnsafeMutableRawBufferPointer
+    /// Local objects up to this size are read whole and inflated with libdeflate when possible.
+    static let wholeObjectLimit = 4 << 20
+    /// The fast path declines objects that would decode to more than this (they stream, bounded).
+    static let wholeOutputLimit = 16 << 20
     private let input: UnsafeMutableRawBufferPointer
     private var matches: [Int] = []
     /// This worker's S3 client, made on first use.
@@ -59,12 +67,14 @@ final class ObjectScanner {
             initialCapacity: min(1 << 20, configuration.maximumRecordBytes),
             maximumCapacity: configuration.maximumRecordBytes)
         input = .allocate(byteCount: Self.readSize, alignment: 16)
+        whole = .allocate(byteCount: Self.wholeObjectLimit, alignment: 16)
         matcher = RecordMatcher(configuration.rules)
         matches.reserveCapacity(16)
     }
 
     deinit {
         input.deallocate()
+        whole.deallocate()
     }
 
     /// Scans one object. Alerts go to `output` (formatted), counts to `summary`. Alerts found before an
@@ -88,6 +98,9 @@ final class ObjectScanner {
         defer { if fd != STDIN_FILENO { close(fd) } }
 
         let name = object.name
+        if fd != STDIN_FILENO, let small = readWhole(fd) {
+            return scanWhole(small, source: name, output: &output, summary: &summary)
+        }
         let result: ObjectError?
         do {
             while true {
@@ -106,6 +119,52 @@ final class ObjectScanner {
             result = error
         } catch {
             preconditionFailure("unexpected error \(error)")
+        }
+        summary.compressedBytes += Int64(decoder.bytesIn)
+        summary.uncompressedBytes += Int64(decoder.bytesOut)
+        return result
+    }
+
+    /// Reads a regular file of at most `wholeObjectLimit` bytes whole; `nil` for larger or other files
+    /// (or on a read error: the streaming path then reports it).
+    private func readWhole(_ fd: Int32) -> UnsafeRawBufferPointer? {
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size <= Self.wholeObjectLimit else { return nil }
+        var count = 0
+        while count < Int(info.st_size) {
+            let n = read(fd, whole.baseAddress! + count, whole.count - count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            count += n
+        }
+        guard count == Int(info.st_size) else { return nil }
+        return UnsafeRawBufferPointer(rebasing: whole[..<count])
+    }
+
+    /// A small object in memory: libdeflate into the window when it can; otherwise the streaming path on
+    /// the same bytes, which decides every error and limit.
+    private func scanWhole(_ bytes: UnsafeRawBufferPointer, source: String, output: inout [UInt8], summary: inout ScanSummary) -> ObjectError? {
+        let limit = min(configuration.maximumObjectBytes, Self.wholeOutputLimit)
+        if let inflater, let produced = inflater.inflate(bytes, into: window, outputLimit: limit) {
+            summary.compressedBytes += Int64(bytes.count)
+            summary.uncompressedBytes += Int64(produced)
+            do { try drain(isFinal: true, source: source, output: &output, summary: &summary) } catch { return error }
+            return nil
+        }
+        window.reset()
+        let result: ObjectError?
+        do throws(ObjectError) {
+            var offset = 0
+            repeat {
+                let end = min(offset + Self.readSize, bytes.count)
+                try feed(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]), source: source, output: &output, summary: &summary)
+                offset = end
+            } while offset < bytes.count
+            do { try decoder.finish() } catch { throw ObjectError.gzip(error) }
+            try drain(isFinal: true, source: source, output: &output, summary: &summary)
+            result = nil
+        } catch {
+            result = error
         }
         summary.compressedBytes += Int64(decoder.bytesIn)
         summary.uncompressedBytes += Int64(decoder.bytesOut)
