@@ -56,19 +56,53 @@ if command -v libdeflate-gunzip > /dev/null; then  # apt-get install libdeflate-
     run "libdeflate-gunzip ($CORES proc.)" sh -c "xargs -0 -n 64 -P $CORES libdeflate-gunzip -c < '$LIST'"
 fi
 
+# The same filter for every tool (Benchmarks/filter.py): console sign-ins and the IAM calls the pack names.
+FILTER_RULES=$(mktemp)
+python3 Benchmarks/filter.py > "$FILTER_RULES"
+JQ_PROGRAM=$(python3 Benchmarks/filter.py jq)
+export JQ_PROGRAM
+run "trailscan, same filter" "$TRAILSCAN" scan -q --format jsonl --no-builtin --rules "$FILTER_RULES" "$CORPUS"
+if command -v jq > /dev/null; then
+    run "zcat \\| jq (1 process)" sh -c "xargs -0 zcat < '$LIST' | jq -r \"\$JQ_PROGRAM\""
+    run "zcat \\| jq ($CORES processes)" sh -c "xargs -0 -n 64 -P $CORES sh -c 'zcat \"\$@\" | jq -r \"\$JQ_PROGRAM\"' _ < '$LIST'"
+fi
+run "Python json ($CORES processes)" sh -c "python3 Benchmarks/scan_python.py json $CORES < '$LIST'"
+if python3 -c "import orjson" 2> /dev/null; then
+    run "Python orjson ($CORES proc.)" sh -c "python3 Benchmarks/scan_python.py orjson $CORES < '$LIST'"
+fi
+if python3 -c "import duckdb" 2> /dev/null; then
+    run "DuckDB read_json_auto" python3 -c "import duckdb; duckdb.sql(\"select count(*) from read_json_auto('$CORPUS/**/*.json.gz', format='auto', maximum_object_size=1000000000)\").fetchall()"
+fi
+
+# Did every tool find the same records? (eventIDs, sorted and unique)
+ids() { { "$@" 2> /dev/null || true; } | sort -u; }  # exit codes do not matter here (alerts exit 1)
+EXPECTED=$(ids sh -c "'$TRAILSCAN' scan -q --format jsonl --no-builtin --rules '$FILTER_RULES' '$CORPUS' | python3 -c 'import json,sys; [print(json.loads(l)[\"eventID\"]) for l in sys.stdin]'" | md5sum)
+COUNT=$(ids sh -c "'$TRAILSCAN' scan -q --format jsonl --no-builtin --rules '$FILTER_RULES' '$CORPUS'" | wc -l)
+CHECKS=""
+check() {
+    local name=$1; shift
+    if [ "$(ids "$@" | md5sum)" = "$EXPECTED" ]; then CHECKS+="  $name: same $COUNT records"$'\n'; else CHECKS+="  $name: DIFFERENT records"$'\n'; fi
+}
+command -v jq > /dev/null && check "zcat | jq" sh -c "xargs -0 zcat < '$LIST' | jq -r \"\$JQ_PROGRAM\""
+check "Python json" sh -c "python3 Benchmarks/scan_python.py json $CORES < '$LIST'"
+python3 -c "import orjson" 2> /dev/null && check "Python orjson" sh -c "python3 Benchmarks/scan_python.py orjson $CORES < '$LIST'"
+rm -f "$FILTER_RULES"
+
 RSS_KB=$( { /usr/bin/time -f '%M' "$TRAILSCAN" scan -q "$CORPUS" > /dev/null || true; } 2>&1 | tail -1)
 
 echo
 echo "corpus: $CORPUS, $OBJECTS objects, $GZIP_BYTES bytes gzip, $JSON_BYTES bytes JSON"
 echo "machine: $CORES cores, $(uname -sr); median of $ROUNDS rounds, warm cache"
 echo
-printf '| %-26s | %9s | %9s | %14s |\n' "command" "wall (s)" "MB/s" "vs trailscan"
-printf '|%s|%s|%s|%s|\n' "----------------------------" "-----------:" "-----------:" "----------------:"
+printf '| %-30s | %9s | %9s | %14s |\n' "command" "wall (s)" "MB/s" "vs trailscan"
+printf '|%s|%s|%s|%s|\n' "--------------------------------" "----------:" "----------:" "---------------:"
 BASE=${SECONDS_[0]}
 for i in "${!NAMES[@]}"; do
     s=${SECONDS_[$i]}
-    printf '| %-26s | %9.2f | %9.0f | %13.2fx |\n' "${NAMES[$i]}" "$s" \
+    printf '| %-30s | %9.2f | %9.0f | %13.2fx |\n' "${NAMES[$i]}" "$s" \
         "$(echo "$JSON_BYTES / 1000000 / $s" | bc -l)" "$(echo "$s / $BASE" | bc -l)"
 done
 echo
 echo "trailscan peak RSS: $((RSS_KB / 1024)) MiB"
+echo "records found with the same filter:"
+printf '%s' "$CHECKS"
