@@ -56,8 +56,10 @@ public struct ListingTask: Sendable {
 public struct ListingPlan: Sendable {
     private let filter: ListingFilter
     private var tasks: [ListingTask]
-    /// Objects found and not taken yet.
-    public private(set) var objects: [(bucket: String, key: String)] = []
+    /// Objects found; those from `head` on are not taken yet (a head index, not `removeFirst`, keeps
+    /// taking O(1)).
+    private var objects: [(bucket: String, key: String)] = []
+    private var head = 0
     /// Tasks being listed by someone now.
     public private(set) var inFlight = 0
     /// Requests made so far.
@@ -78,7 +80,7 @@ public struct ListingPlan: Sendable {
     }
 
     /// Nothing left to list, nothing being listed, nothing found and not taken.
-    public var isFinished: Bool { tasks.isEmpty && inFlight == 0 && objects.isEmpty }
+    public var isFinished: Bool { tasks.isEmpty && inFlight == 0 && head == objects.count }
 
     /// The next task to list, if any (the caller lists it, then calls `complete` or `abandon`).
     public mutating func takeTask() -> ListingTask? {
@@ -90,7 +92,18 @@ public struct ListingPlan: Sendable {
 
     /// The next object found, if any.
     public mutating func takeObject() -> (bucket: String, key: String)? {
-        objects.isEmpty ? nil : objects.removeFirst()
+        guard head < objects.count else { return nil }
+        defer {
+            head += 1
+            if head == objects.count {
+                objects.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 4096 && head * 2 >= objects.count {
+                objects.removeFirst(head)  // drop what was taken, now and then
+                head = 0
+            }
+        }
+        return objects[head]
     }
 
     /// A task failed: nothing more comes from it.

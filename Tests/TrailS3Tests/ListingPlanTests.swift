@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+@testable import TrailS3
+
+/// The listing plan driven by a fake bucket: which prefixes it asks for, and what it yields.
+@Suite struct ListingPlanTests {
+    /// A bucket as a sorted list of keys, answering delimiter listings with folders.
+    struct FakeBucket {
+        var keys: [String]
+
+        func list(_ task: ListingTask) -> ListObjectsPage {
+            let below = keys.filter { $0.hasPrefix(task.prefix) }
+            guard task.delimiter != nil else { return ListObjectsPage(objects: below.map { .init(key: $0, size: 1) }) }
+            let folders = Set(below.compactMap { key -> String? in
+                let rest = key.dropFirst(task.prefix.count)
+                guard let slash = rest.firstIndex(of: "/") else { return nil }
+                return task.prefix + rest[...slash]
+            })
+            return ListObjectsPage(prefixes: folders.sorted())
+        }
+    }
+
+    /// Runs the plan to the end; returns the prefixes listed (in order) and the keys found.
+    func run(_ plan: inout ListingPlan, _ bucket: FakeBucket) -> (listed: [String], keys: [String]) {
+        var listed: [String] = []
+        var keys: [String] = []
+        while !plan.isFinished {
+            while let object = plan.takeObject() { keys.append(object.key) }
+            guard let task = plan.takeTask() else { continue }
+            listed.append(task.prefix)
+            plan.complete(task, page: bucket.list(task))
+        }
+        return (listed, keys)
+    }
+
+    let bucket: FakeBucket = {
+        var keys: [String] = ["readme.txt", "logs/AWSLogs/o-abcdefghij/111122223333/CloudTrail-Digest/us-east-1/2026/03/01/d.json.gz"]
+        for account in ["111122223333", "444455556666"] {
+            for region in ["us-east-1", "eu-west-1"] {
+                for day in 1...4 {
+                    keys.append("logs/AWSLogs/o-abcdefghij/\(account)/CloudTrail/\(region)/2026/03/0\(day)/\(account)_CloudTrail_\(region)_2026030\(day)T0100Z_x.json.gz")
+                }
+            }
+        }
+        return FakeBucket(keys: keys.sorted())
+    }()
+
+    @Test func followsTheLayoutAndListsOnlyTheWindowsDays() {
+        let since = Int64(ISO8601DateFormatter().date(from: "2026-03-02T00:00:00Z")!.timeIntervalSince1970)
+        var plan = ListingPlan(bucket: "b", prefix: "logs", filter: ListingFilter(since: since, until: since + 86_400, accounts: ["444455556666"], regions: ["eu-west-1"]))
+        let (listed, keys) = run(&plan, bucket)
+        #expect(listed == [
+            "logs/", "logs/AWSLogs/", "logs/AWSLogs/o-abcdefghij/", "logs/AWSLogs/o-abcdefghij/444455556666/CloudTrail/",
+            "logs/AWSLogs/o-abcdefghij/444455556666/CloudTrail/eu-west-1/2026/03/02/",
+            "logs/AWSLogs/o-abcdefghij/444455556666/CloudTrail/eu-west-1/2026/03/03/",
+        ])
+        #expect(keys.count == 2 && keys.allSatisfy { $0.contains("/444455556666/CloudTrail/eu-west-1/2026/03/0") })
+        #expect(plan.requests == 6)
+    }
+
+    @Test func withoutFiltersEveryLogObjectButTheDigest() {
+        var plan = ListingPlan(bucket: "b", prefix: "", filter: ListingFilter())
+        let (_, keys) = run(&plan, bucket)
+        #expect(keys.count == 16)
+        #expect(!keys.contains { $0.contains("CloudTrail-Digest") || $0 == "readme.txt" })
+    }
+
+    @Test func aPrefixWithoutTheLayoutIsListedPlainly() {
+        var plan = ListingPlan(bucket: "b", prefix: "elsewhere/", filter: ListingFilter())
+        let (listed, keys) = run(&plan, FakeBucket(keys: ["elsewhere/a.json.gz", "elsewhere/deep/b.json", "elsewhere/c.txt"]))
+        #expect(listed == ["elsewhere/", "elsewhere/"])  // the folder probe, then the plain listing
+        #expect(keys == ["elsewhere/a.json.gz", "elsewhere/deep/b.json"])
+    }
+
+    @Test func takingManyObjectsKeepsTheirOrder() {
+        var plan = ListingPlan(bucket: "b", prefix: "p/AWSLogs/111122223333/CloudTrail/x/", filter: ListingFilter())
+        let keys = (0..<10_000).map { String(format: "p/AWSLogs/111122223333/CloudTrail/x/%05d.json.gz", $0) }
+        let (_, found) = run(&plan, FakeBucket(keys: keys))
+        #expect(found == keys)
+    }
+}
