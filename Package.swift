@@ -16,7 +16,9 @@ import PackageDescription
 let package = Package(
     name: "trailscan",
     products: [
-        .executable(name: "trailscan", targets: ["trailscan"])
+        .executable(name: "trailscan", targets: ["trailscan"]),
+        // The pipeline's stages, for the benchmarks package (Benchmarks/Package.swift).
+        .library(name: "TrailScanCore", targets: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
