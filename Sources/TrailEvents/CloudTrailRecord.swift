@@ -1,4 +1,3 @@
-internal import Glibc
 public import TrailJSON
 
 /// The CloudTrail fields that rules, filters and reports read, by where they sit in a record.
@@ -51,61 +50,139 @@ public struct CloudTrailFields: Sendable {
 
     init(tape: JSONTape, bytes: UnsafeRawBufferPointer) {
         guard tape.count > 0, tape[0].kind == .object else { return }
-        Self.collect(Self.topLevel, in: 0, tape: tape, bytes: bytes, into: &self)
-        for (parent, table) in Self.nested {
-            if let object = self[parent], tape[object].kind == .object {
-                Self.collect(table, in: object, tape: tape, bytes: bytes, into: &self)
+        let keys = FieldKeyTables.shared  // one reference count per record, none per key
+        collect(keys.topLevel, in: 0, tape: tape, bytes: bytes)
+        collect(keys.userIdentity, in: .userIdentity, tape: tape, bytes: bytes)
+        collect(keys.responseElements, in: .responseElements, tape: tape, bytes: bytes)
+        collect(keys.additionalEventData, in: .additionalEventData, tape: tape, bytes: bytes)
+        collect(keys.requestParameters, in: .requestParameters, tape: tape, bytes: bytes)
+    }
+
+    /// Fills the slots of `table`'s fields from the members of `parent`, when it is an object.
+    @inline(__always)
+    private mutating func collect(_ table: FieldKeyTable, in parent: CloudTrailField, tape: JSONTape, bytes: UnsafeRawBufferPointer) {
+        if let object = self[parent], tape[object].kind == .object {
+            collect(table, in: object, tape: tape, bytes: bytes)
+        }
+    }
+
+    @inline(__always)
+    private mutating func collect(_ table: FieldKeyTable, in object: Int, tape: JSONTape, bytes: UnsafeRawBufferPointer) {
+        let end = Int(tape[object].next)
+        var key = object + 1
+        while key < end {
+            if let field = table.field(named: tape[key], in: bytes) {
+                slots[field.rawValue] = Int32(truncatingIfNeeded: key + 1)  // the last duplicate wins
+            }
+            key = Int(tape[key + 1].next)
+        }
+    }
+}
+
+/// The key tables of `CloudTrailFields`, by the object the keys are in.
+final class FieldKeyTables: Sendable {
+    static let shared = FieldKeyTables()
+
+    let topLevel = FieldKeyTable([
+        "eventTime": .eventTime, "eventSource": .eventSource, "eventName": .eventName,
+        "awsRegion": .awsRegion, "sourceIPAddress": .sourceIPAddress, "userAgent": .userAgent,
+        "errorCode": .errorCode, "errorMessage": .errorMessage, "eventID": .eventID,
+        "eventType": .eventType, "readOnly": .readOnly, "recipientAccountId": .recipientAccountId,
+        "userIdentity": .userIdentity, "requestParameters": .requestParameters,
+        "responseElements": .responseElements, "additionalEventData": .additionalEventData,
+    ])
+    let userIdentity = FieldKeyTable([
+        "type": .userIdentityType, "arn": .userIdentityArn, "userName": .userIdentityUserName,
+        "invokedBy": .userIdentityInvokedBy, "accountId": .userIdentityAccountId,
+        "principalId": .userIdentityPrincipalId,
+    ])
+    let responseElements = FieldKeyTable(["ConsoleLogin": .consoleLoginResult])
+    let additionalEventData = FieldKeyTable(["MFAUsed": .mfaUsed])
+    let requestParameters = FieldKeyTable(["policyArn": .policyArn, "policyName": .policyName])
+}
+
+/// The member names of one object that map to `CloudTrailField`s, looked up in an open-addressing
+/// hash table keyed by a key's length and first and last bytes: most keys of a record cost one probe
+/// and, when the slot is taken, one comparison in whole 8-byte words.
+struct FieldKeyTable: Sendable {
+    private struct Entry: Sendable {
+        let key: StaticString
+        let field: CloudTrailField
+    }
+    private let entries: [Entry]
+    /// Entry index + 1 per slot; 0 marks an empty slot. A power of two, at least four times the entries,
+    /// so probes are short.
+    private let slots: [UInt8]
+
+    init(_ keys: KeyValuePairs<StaticString, CloudTrailField>) {
+        precondition(keys.count < 255)
+        var size = 8
+        while size < keys.count * 4 { size *= 2 }
+        var slots = [UInt8](repeating: 0, count: size)
+        for (index, (key, _)) in keys.enumerated() {
+            precondition(key.utf8CodeUnitCount > 0)
+            let bytes = key.utf8Start
+            var slot = Self.hash(length: key.utf8CodeUnitCount, first: bytes[0], last: bytes[key.utf8CodeUnitCount - 1]) & (size - 1)
+            while slots[slot] != 0 { slot = (slot + 1) & (size - 1) }
+            slots[slot] = UInt8(index + 1)
+        }
+        self.entries = keys.map { Entry(key: $0.key, field: $0.value) }
+        self.slots = slots
+    }
+
+    @inline(__always)
+    private static func hash(length: Int, first: UInt8, last: UInt8) -> Int {
+        (length &* 31) ^ (Int(first) &* 7) ^ (Int(last) &* 3)
+    }
+
+    /// The field whose key `token` (an object key of the tape parsed from `bytes`) names, if any.
+    /// Escaped keys (AWS writes none) are decoded and compared with each key.
+    @inline(__always)
+    func field(named token: JSONToken, in bytes: UnsafeRawBufferPointer) -> CloudTrailField? {
+        entries.withUnsafeBufferPointer { entries in
+            if token.isEscaped {
+                return entries.first { entry in
+                    JSONString.equals(token, in: bytes, to: UnsafeRawBufferPointer(start: entry.key.utf8Start, count: entry.key.utf8CodeUnitCount))
+                }?.field
+            }
+            let length = token.range.count
+            guard length > 0 else { return nil }
+            let name = bytes.baseAddress! + token.range.lowerBound
+            let hash = Self.hash(length: length, first: name.load(as: UInt8.self), last: name.load(fromByteOffset: length - 1, as: UInt8.self))
+            return slots.withUnsafeBufferPointer { slots in
+                let mask = slots.count - 1
+                var slot = hash & mask
+                while slots[slot] != 0 {
+                    let entry = entries[Int(slots[slot]) - 1]
+                    if entry.key.utf8CodeUnitCount == length && Self.equal(name, UnsafeRawPointer(entry.key.utf8Start), length) {
+                        return entry.field
+                    }
+                    slot = (slot + 1) & mask
+                }
+                return nil
             }
         }
     }
 
-    private static func collect(
-        _ table: [(key: StaticString, field: CloudTrailField)],
-        in object: Int,
-        tape: JSONTape,
-        bytes: UnsafeRawBufferPointer,
-        into fields: inout CloudTrailFields
-    ) {
-        tape.forEachMember(of: object) { key, value in
-            let token = tape[key]
-            for entry in table {
-                let literal = UnsafeRawBufferPointer(start: entry.key.utf8Start, count: entry.key.utf8CodeUnitCount)
-                // Unescaped keys (all AWS writes) compare in place: length, first byte, then the rest.
-                // Escaped ones are decoded first.
-                let matches = token.isEscaped
-                    ? JSONString.equals(token, in: bytes, to: literal)
-                    : token.range.count == literal.count && bytes[token.range.lowerBound] == literal[0]
-                        && memcmp(bytes.baseAddress! + token.range.lowerBound, literal.baseAddress!, literal.count) == 0
-                if matches {
-                    fields.slots[entry.field.rawValue] = Int32(value)  // the last duplicate wins
-                    break
-                }
+    /// Whether the `length` bytes at `a` and `b` are equal: compared in (overlapping) 8-byte words when
+    /// there are at least 8, byte by byte otherwise. Reads only inside both ranges.
+    @inline(__always)
+    private static func equal(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ length: Int) -> Bool {
+        guard length >= 8 else {
+            for i in 0..<length where a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) {
+                return false
             }
             return true
         }
+        var offset = 0
+        while true {
+            if a.loadUnaligned(fromByteOffset: offset, as: UInt64.self) != b.loadUnaligned(fromByteOffset: offset, as: UInt64.self) {
+                return false
+            }
+            if offset == length - 8 { return true }
+            offset = min(offset + 8, length - 8)
+        }
     }
-
-    /// Key tables, by the object the keys are in. `StaticString` keys: comparing costs no reference
-    /// counting.
-    private static let topLevel: [(key: StaticString, field: CloudTrailField)] = [
-        ("eventTime", .eventTime), ("eventSource", .eventSource), ("eventName", .eventName),
-        ("awsRegion", .awsRegion), ("sourceIPAddress", .sourceIPAddress), ("userAgent", .userAgent),
-        ("errorCode", .errorCode), ("errorMessage", .errorMessage), ("eventID", .eventID),
-        ("eventType", .eventType), ("readOnly", .readOnly), ("recipientAccountId", .recipientAccountId),
-        ("userIdentity", .userIdentity), ("requestParameters", .requestParameters),
-        ("responseElements", .responseElements), ("additionalEventData", .additionalEventData),
-    ]
-
-    private static let nested: [(CloudTrailField, [(key: StaticString, field: CloudTrailField)])] = [
-        (.userIdentity, [
-            ("type", .userIdentityType), ("arn", .userIdentityArn), ("userName", .userIdentityUserName),
-            ("invokedBy", .userIdentityInvokedBy), ("accountId", .userIdentityAccountId),
-            ("principalId", .userIdentityPrincipalId),
-        ]),
-        (.responseElements, [("ConsoleLogin", .consoleLoginResult)]),
-        (.additionalEventData, [("MFAUsed", .mfaUsed)]),
-        (.requestParameters, [("policyArn", .policyArn), ("policyName", .policyName)]),
-    ]
 }
 
 /// One CloudTrail record, borrowed from the decode window: its JSON text, its tape and its fields.

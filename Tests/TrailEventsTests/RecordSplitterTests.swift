@@ -127,6 +127,47 @@ let object = Array("""
         #expect(CloudTrailField.allCases.count <= 32)  // fits the slot array
     }
 
+    /// Every field is found at its path; escaped keys are decoded; near misses (same length, same first
+    /// and last byte, one byte off; a prefix; a longer key) are not fields; the last duplicate wins.
+    @Test func findsEveryFieldByItsExactKey() throws {
+        var members: [String: [String]] = [:]
+        for field in CloudTrailField.allCases {
+            let path = field.path
+            members[path[0], default: []] += path.count == 2 ? ["\"\(path[1])\":\"\(field.name)\""] : []
+        }
+        var parts: [String] = []
+        for field in CloudTrailField.allCases where field.path.count == 1 {
+            let nested = members[field.name] ?? []
+            parts.append(nested.isEmpty ? "\"\(field.name)\":\"\(field.name)\"" : "\"\(field.name)\":{\(nested.joined(separator: ","))}")
+        }
+        let text = "{\"Records\":[{\(parts.joined(separator: ","))}]}"
+        var seen = 0
+        try collectRecords(text) { record in
+            for field in CloudTrailField.allCases {
+                if let token = record.token(field), token.kind == .string {
+                    #expect(record.string(field) == field.name)
+                } else {
+                    #expect(record.token(field)?.kind == .object, "\(field.name)")
+                }
+            }
+            seen += 1
+        }
+        let tricky = #"{"Records":[{"event\u004eame":"A","eventNamE":"B","eventNam":"C","eventNamee":"D","EventName":"E","eventTime":"x","eventTime":"2024-01-01T00:00:00Z"}]}"#
+        try collectRecords(tricky) { record in
+            #expect(record.string(.eventName) == "A")
+            #expect(record.string(.eventTime) == "2024-01-01T00:00:00Z")
+            seen += 1
+        }
+        #expect(seen == 2)
+    }
+
+    private func collectRecords(_ text: String, _ body: (borrowing CloudTrailRecord) -> Void) throws {
+        let splitter = RecordSplitter()
+        let window = ByteWindow(initialCapacity: 1024, maximumCapacity: 1 << 20)
+        try Array(text.utf8).withUnsafeBytes { try window.write($0) }
+        try splitter.drain(window, isFinal: true, body)
+    }
+
     @Test func parsesEventTimes() {
         #expect(EventTime.seconds("1970-01-01T00:00:00Z") == 0)
         #expect(EventTime.seconds("2024-02-29T23:59:59Z") == 1_709_251_199)
