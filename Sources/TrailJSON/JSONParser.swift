@@ -103,49 +103,65 @@ public final class JSONParser {
             return .incomplete
         }
         guard n <= Int(Int32.max) else { throw JSONError(offset: 0, reason: .tooLarge(limit: Int(Int32.max))) }
+        // From here on every offset and token count fits in an Int32: conversions truncate unchecked.
         let incomplete = isFinal ? JSONError(offset: n, reason: .unexpectedEnd) : nil
+        var strings = StringBlocks(base, count: n)
 
         var count = 0
         var depth = 0
         var i = 0
+        /// The innermost open container is an object (its members start with keys).
+        var inObject = false
+        /// A member's key starts at `i`, not a value.
+        var atKey = false
 
         valueLoop: while true {
-            // Invariant: i < n and base[i] starts a value (whitespace already skipped).
+            // Invariant: i < n and base[i] is not whitespace; it starts a key when `atKey`, else a value.
+            if atKey {
+                guard bytes[i] == Byte.quote else { throw JSONError(offset: i, reason: .expectedKey) }
+                guard let (end, escaped) = try Self.scanString(base, n, quoteAt: i, isFinal: isFinal, strings: &strings) else {
+                    return .incomplete
+                }
+                append(&count, .string, isEscaped: escaped, start: i &+ 1, end: end)
+                i = Self.skipWhitespace(bytes, from: end &+ 1)
+                guard i < n else { if let incomplete { throw incomplete }; return .incomplete }
+                guard bytes[i] == Byte.colon else { throw JSONError(offset: i, reason: .expectedColon) }
+                i = Self.skipWhitespace(bytes, from: i &+ 1)
+                guard i < n else { if let incomplete { throw incomplete }; return .incomplete }
+                atKey = false
+            }
             let c = bytes[i]
             switch c {
             case Byte.quote:
-                guard let (end, escaped) = try Self.scanString(base, n, quoteAt: i, isFinal: isFinal) else {
+                guard let (end, escaped) = try Self.scanString(base, n, quoteAt: i, isFinal: isFinal, strings: &strings) else {
                     return .incomplete
                 }
-                append(&count, JSONToken(kind: .string, isEscaped: escaped, start: Int32(i + 1), end: Int32(end), next: Int32(count + 1)))
-                i = end + 1
+                append(&count, .string, isEscaped: escaped, start: i &+ 1, end: end)
+                i = end &+ 1
             case Byte.openBrace, Byte.openBracket:
                 guard depth < maximumDepth else { throw JSONError(offset: i, reason: .tooDeep(limit: maximumDepth)) }
-                stack[depth] = Int32(count)
-                depth += 1
-                let kind: JSONKind = c == Byte.openBrace ? .object : .array
-                append(&count, JSONToken(kind: kind, isEscaped: false, start: Int32(i), end: 0, next: 0))
-                i = Self.skipWhitespace(bytes, from: i + 1)
+                stack[depth] = Int32(truncatingIfNeeded: count)
+                depth &+= 1
+                inObject = c == Byte.openBrace
+                appendContainer(&count, inObject ? .object : .array, start: i)
+                i = Self.skipWhitespace(bytes, from: i &+ 1)
                 guard i < n else { if let incomplete { throw incomplete }; return .incomplete }
                 if bytes[i] == c &+ 2 {  // '}' is '{' + 2, ']' is '[' + 2
-                    close(&depth, count: count, at: i)
-                    i += 1
-                } else if kind == .object {
-                    guard let next = try parseKey(base, n, at: i, count: &count, isFinal: isFinal) else { return .incomplete }
-                    i = next
-                    continue valueLoop
+                    close(&depth, count: count, at: i, inObject: &inObject)
+                    i &+= 1
                 } else {
+                    atKey = inObject
                     continue valueLoop
                 }
             case Byte.minus, Byte.zero...Byte.nine:
                 guard let end = try Self.scanNumber(base, n, at: i, isFinal: isFinal) else { return .incomplete }
-                append(&count, JSONToken(kind: .number, isEscaped: false, start: Int32(i), end: Int32(end), next: Int32(count + 1)))
+                append(&count, .number, isEscaped: false, start: i, end: end)
                 i = end
             case Byte.t, Byte.f, Byte.n:
                 let (kind, literal): (JSONKind, StaticString) =
                     c == Byte.t ? (.true, "true") : c == Byte.f ? (.false, "false") : (.null, "null")
                 guard let end = try Self.scanLiteral(base, n, at: i, literal, isFinal: isFinal) else { return .incomplete }
-                append(&count, JSONToken(kind: kind, isEscaped: false, start: Int32(i), end: Int32(end), next: Int32(count + 1)))
+                append(&count, kind, isEscaped: false, start: i, end: end)
                 i = end
             default:
                 throw JSONError(offset: i, reason: .unexpectedByte(c))
@@ -159,21 +175,17 @@ public final class JSONParser {
                 }
                 i = Self.skipWhitespace(bytes, from: i)
                 guard i < n else { if let incomplete { throw incomplete }; return .incomplete }
-                let inObject = tokens[Int(stack[depth - 1])].kind == .object
                 let close = inObject ? Byte.closeBrace : Byte.closeBracket
                 let d = bytes[i]
                 if d == Byte.comma {
-                    i = Self.skipWhitespace(bytes, from: i + 1)
+                    i = Self.skipWhitespace(bytes, from: i &+ 1)
                     guard i < n else { if let incomplete { throw incomplete }; return .incomplete }
                     if bytes[i] == close { throw JSONError(offset: i, reason: .trailingComma) }
-                    if inObject {
-                        guard let next = try parseKey(base, n, at: i, count: &count, isFinal: isFinal) else { return .incomplete }
-                        i = next
-                    }
+                    atKey = inObject
                     continue valueLoop
                 } else if d == close {
-                    self.close(&depth, count: count, at: i)
-                    i += 1
+                    self.close(&depth, count: count, at: i, inObject: &inObject)
+                    i &+= 1
                 } else {
                     throw JSONError(offset: i, reason: .expectedCommaOrEnd(close: close))
                 }
@@ -181,45 +193,35 @@ public final class JSONParser {
         }
     }
 
-    /// Parses `"key"` `:` at `i` and the whitespace after it. Returns the offset of the member's value,
-    /// or `nil` when the bytes end first.
+    /// Appends a scalar or string token, which ends where it is.
     @inline(__always)
-    private func parseKey(
-        _ base: UnsafeRawPointer, _ n: Int, at start: Int, count: inout Int, isFinal: Bool
-    ) throws(JSONError) -> Int? {
-        let bytes = UnsafeRawBufferPointer(start: base, count: n)
-        guard base.load(fromByteOffset: start, as: UInt8.self) == Byte.quote else {
-            throw JSONError(offset: start, reason: .expectedKey)
-        }
-        guard let (end, escaped) = try Self.scanString(base, n, quoteAt: start, isFinal: isFinal) else { return nil }
-        append(&count, JSONToken(kind: .string, isEscaped: escaped, start: Int32(start + 1), end: Int32(end), next: Int32(count + 1)))
-        var i = Self.skipWhitespace(bytes, from: end + 1)
-        guard i < n else {
-            if isFinal { throw JSONError(offset: n, reason: .unexpectedEnd) }
-            return nil
-        }
-        guard bytes[i] == Byte.colon else { throw JSONError(offset: i, reason: .expectedColon) }
-        i = Self.skipWhitespace(bytes, from: i + 1)
-        guard i < n else {
-            if isFinal { throw JSONError(offset: n, reason: .unexpectedEnd) }
-            return nil
-        }
-        return i
+    private func append(_ count: inout Int, _ kind: JSONKind, isEscaped: Bool, start: Int, end: Int) {
+        append(&count, JSONToken(
+            kind: kind, isEscaped: isEscaped, start: Int32(truncatingIfNeeded: start),
+            end: Int32(truncatingIfNeeded: end), next: Int32(truncatingIfNeeded: count &+ 1)))
+    }
+
+    /// Appends a container's token; `close` fills in its end and its `next`.
+    @inline(__always)
+    private func appendContainer(_ count: inout Int, _ kind: JSONKind, start: Int) {
+        append(&count, JSONToken(kind: kind, isEscaped: false, start: Int32(truncatingIfNeeded: start), end: 0, next: 0))
     }
 
     @inline(__always)
     private func append(_ count: inout Int, _ token: JSONToken) {
         if count == tokenCapacity { growTokens() }
         tokens[count] = token
-        count += 1
+        count &+= 1
     }
 
+    /// Closes the innermost container at `i`; `inObject` becomes whether its parent is an object.
     @inline(__always)
-    private func close(_ depth: inout Int, count: Int, at i: Int) {
-        depth -= 1
+    private func close(_ depth: inout Int, count: Int, at i: Int, inObject: inout Bool) {
+        depth &-= 1
         let index = Int(stack[depth])
-        tokens[index].end = Int32(i + 1)
-        tokens[index].next = Int32(count)
+        tokens[index].end = Int32(truncatingIfNeeded: i &+ 1)
+        tokens[index].next = Int32(truncatingIfNeeded: count)
+        inObject = depth > 0 && tokens[Int(stack[depth &- 1])].kind == .object
     }
 
     private func growTokens() {
@@ -238,13 +240,24 @@ extension JSONParser: Sendable {}
 // MARK: - Scalars
 
 extension JSONParser {
+    /// Finds the end of the string whose opening quote is at `quoteAt` from the bitmasks of `strings`,
+    /// or, where those cannot tell, with the scalar scan below.
+    @inline(__always)
+    static func scanString(
+        _ base: UnsafeRawPointer, _ n: Int, quoteAt start: Int, isFinal: Bool, strings: inout StringBlocks
+    ) throws(JSONError) -> (Int, Bool)? {
+        if let (end, escaped) = strings.closingQuote(after: start) { return (end, escaped) }
+        return try scanString(base, n, quoteAt: start, isFinal: isFinal)
+    }
+
     /// Scans a string whose opening quote is at `quoteAt`. Returns the offset of the closing quote and
     /// whether the content has escapes, or `nil` when the bytes end first.
     ///
     /// The body is skipped eight bytes at a time: a word with no quote, backslash, control character
     /// or non-ASCII byte needs no further look (`specialBytes`). Only those bytes take the scalar path,
-    /// which validates escapes and UTF-8 sequences.
-    @inline(__always)
+    /// which validates escapes and UTF-8 sequences. Kept out of line: the bitmasks answer for most
+    /// strings, and the parser's loop stays small.
+    @inline(never)
     static func scanString(
         _ base: UnsafeRawPointer, _ n: Int, quoteAt start: Int, isFinal: Bool
     ) throws(JSONError) -> (Int, Bool)? {
