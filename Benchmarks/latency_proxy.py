@@ -3,9 +3,11 @@
 
   Benchmarks/latency_proxy.py LISTEN_PORT TARGET_PORT [DELAY_MS]
 
-Every chunk is forwarded DELAY_MS (default 10) after it arrives, in both directions, so a request and
-its response each take at least DELAY_MS: about 2 x DELAY_MS of round trip per request, as a remote
-region would. Connections stay open (keep-alive works through it).
+Every chunk is forwarded DELAY_MS (default 10) after it arrived, in both directions, so a request and
+its response each take DELAY_MS more: 2 x DELAY_MS of round trip per request, as a remote region
+would. Chunks are delayed, not the connection: a chunk that arrives while earlier ones wait is not
+held back further, so bandwidth is not limited (as with netem's delay). Connections stay open
+(keep-alive works through it).
 """
 
 import asyncio
@@ -13,17 +15,34 @@ import sys
 
 
 async def pipe(reader, writer, delay):
+    loop = asyncio.get_running_loop()
+    queue = asyncio.Queue()
+
+    async def receive():
+        try:
+            while True:
+                data = await reader.read(262144)
+                await queue.put((loop.time() + delay, data))
+                if not data:
+                    return
+        except (ConnectionError, asyncio.CancelledError):
+            await queue.put((loop.time(), b""))
+
+    receiving = asyncio.ensure_future(receive())
     try:
         while True:
-            data = await reader.read(65536)
+            due, data = await queue.get()
+            wait = due - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
             if not data:
                 break
-            await asyncio.sleep(delay)
             writer.write(data)
             await writer.drain()
     except (ConnectionError, asyncio.CancelledError):
         pass
     finally:
+        receiving.cancel()
         writer.close()
 
 

@@ -5,15 +5,19 @@ public struct S3Settings: Sendable {
     public var endpoint: S3Endpoint
     public var credentials: CredentialProvider
     public var retry: RetryPolicy
-    /// Objects fetched at once: each fetch streams into its own decoder, and a fetch waiting on the
-    /// network costs no CPU, so this is independent of (and usually above) the number of cores.
-    public var maxFetches: Int
+    /// The most objects fetched at once: each fetch streams into its own decoder, and a fetch waiting
+    /// on the network costs no CPU, so this is independent of (and usually above) the number of cores.
+    /// How many are in flight below it adapts to latency (`fetchLimiter`).
+    public let maxFetches: Int
+    /// The gate all workers' GETs pass, shared by every copy of these settings.
+    public let fetchLimiter: FetchLimiter
 
-    public init(endpoint: S3Endpoint, credentials: CredentialProvider, retry: RetryPolicy = RetryPolicy(), maxFetches: Int = 16) {
+    public init(endpoint: S3Endpoint, credentials: CredentialProvider, retry: RetryPolicy = RetryPolicy(), maxFetches: Int = 64) {
         self.endpoint = endpoint
         self.credentials = credentials
         self.retry = retry
         self.maxFetches = maxFetches
+        fetchLimiter = FetchLimiter(maximum: maxFetches)
     }
 
     public func makeClient() throws(S3Error) -> S3Client {

@@ -211,8 +211,15 @@ final class ObjectScanner {
         bucket: String, key: String, name: String, output: inout [UInt8], summary: inout ScanSummary
     ) throws(ObjectError) {
         var decodeError: ObjectError?
+        let limiter = configuration.s3?.fetchLimiter
+        limiter?.acquire()
+        let start = ContinuousClock.now
+        var latency: Double?
+        var throttled = false
+        defer { limiter?.release(latency: latency, throttled: throttled) }
         do throws(S3Error) {
             try s3Client().getObject(bucket: bucket, key: key) { chunk in
+                if latency == nil { latency = Self.seconds(ContinuousClock.now - start) }
                 do throws(ObjectError) {
                     try feed(chunk, source: name, output: &output, summary: &summary)
                     return true
@@ -222,9 +229,14 @@ final class ObjectScanner {
                 }
             }
         } catch {
+            if case .unavailable = error.kind { throttled = true }
             throw .s3(error)
         }
         if let decodeError { throw decodeError }
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 
     /// Decodes one chunk of input, draining complete records whenever the window has new bytes.

