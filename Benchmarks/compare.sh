@@ -52,7 +52,7 @@ run "trailscan (--jobs $CORES)" "$TRAILSCAN" scan -q --format jsonl "$CORPUS"
 run "trailscan (--jobs 1)" "$TRAILSCAN" scan -q --format jsonl --jobs 1 "$CORPUS"
 run "zcat (1 process)" sh -c "xargs -0 zcat < '$LIST'"
 run "zcat ($CORES processes)" sh -c "xargs -0 -n 64 -P $CORES zcat < '$LIST'"
-if command -v libdeflate-gunzip > /dev/null; then  # apt-get install libdeflate-bin
+if command -v libdeflate-gunzip > /dev/null; then  # apt-get install libdeflate-tools
     run "libdeflate-gunzip ($CORES proc.)" sh -c "xargs -0 -n 64 -P $CORES libdeflate-gunzip -c < '$LIST'"
 fi
 
@@ -70,8 +70,12 @@ run "Python json ($CORES processes)" sh -c "python3 Benchmarks/scan_python.py js
 if python3 -c "import orjson" 2> /dev/null; then
     run "Python orjson ($CORES proc.)" sh -c "python3 Benchmarks/scan_python.py orjson $CORES < '$LIST'"
 fi
-if python3 -c "import duckdb" 2> /dev/null; then
-    run "DuckDB read_json_auto" python3 -c "import duckdb; duckdb.sql(\"select count(*) from read_json_auto('$CORPUS/**/*.json.gz', format='auto', maximum_object_size=1000000000)\").fetchall()"
+if command -v rg > /dev/null; then  # a search, not a filter: finds the objects that name the events
+    RG_PATTERN=$(python3 Benchmarks/filter.py rg)
+    run "rg -z ($CORES threads)" rg -z -c -j "$CORES" "$RG_PATTERN" "$CORPUS"
+fi
+if python3 -c "import duckdb" 2> /dev/null; then  # pip install duckdb
+    run "DuckDB read_json ($CORES threads)" python3 Benchmarks/scan_duckdb.py "$CORPUS"
 fi
 
 # Did every tool find the same records? (eventIDs, sorted and unique)
@@ -86,6 +90,7 @@ check() {
 command -v jq > /dev/null && check "zcat | jq" sh -c "xargs -0 zcat < '$LIST' | jq -r \"\$JQ_PROGRAM\""
 check "Python json" sh -c "python3 Benchmarks/scan_python.py json $CORES < '$LIST'"
 python3 -c "import orjson" 2> /dev/null && check "Python orjson" sh -c "python3 Benchmarks/scan_python.py orjson $CORES < '$LIST'"
+python3 -c "import duckdb" 2> /dev/null && check "DuckDB" python3 Benchmarks/scan_duckdb.py "$CORPUS"
 rm -f "$FILTER_RULES"
 
 RSS_KB=$( { /usr/bin/time -f '%M' "$TRAILSCAN" scan -q "$CORPUS" > /dev/null || true; } 2>&1 | tail -1)

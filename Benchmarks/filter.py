@@ -27,6 +27,12 @@ def jq_program():
             '(.eventSource == "iam.amazonaws.com" and (.eventName | IN(%s)))) | .eventID' % names)
 
 
+def rg_pattern():
+    """A regular expression for `rg -z -c`: the event names as JSON members. It finds objects, not
+    records (a CloudTrail object is one line), so it times a search, not the same answer."""
+    return '"eventName":"(ConsoleLogin|%s)"' % "|".join(IAM_EVENTS)
+
+
 def eventbridge_rules():
     pattern = {"detail": {"$or": [
         {"eventSource": ["signin.amazonaws.com"], "eventName": ["ConsoleLogin"]},
@@ -37,6 +43,9 @@ def eventbridge_rules():
 
 if __name__ == "__main__":
     import json, sys
+    if sys.argv[1:] == ["rg"]:
+        print(rg_pattern())
+        sys.exit(0)
     if sys.argv[1:] == ["jq"]:
         print(jq_program())
     else:

@@ -69,9 +69,10 @@ struct RuleOptions: ParsableArguments {
     }
 }
 
-/// The bytes of a file named by a flag, or a usage error naming the flag and the file.
+/// The bytes of a file named by a flag, or a usage error naming the flag and the file. Read to its end,
+/// so pipes work too (`--rules <(generate-rules)`).
 func readFile(_ path: String, flag: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else {
+    guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
         throw ValidationError("\(flag): cannot read '\(path)'.")
     }
     return [UInt8](data)

@@ -411,6 +411,12 @@ let noise = """
         #expect(run.stdout == "\"UA: x\\x1B[2Jy\"\n\"UA: x\\x1B[2Jy\"\n", "status \(run.status): \(run.stderr)")  // two built-in alerts, both escaped
     }
 
+    @Test func ruleFilesMayBePipes() throws {
+        let rules = try Data(contentsOf: CLI.fixtures.appendingPathComponent("eventbridge/rules.json"))
+        let fromPipe = try CLI.run(["scan", "--no-builtin", "--rules", "/dev/stdin", "--format", "jsonl", "-q", CLI.sampleLogs], stdin: rules)
+        #expect(fromPipe.status == 1 && fromPipe.alerts.count == 18, "\(fromPipe.stderr)")
+    }
+
     @Test func ruleFilesWithErrorsAreRejectedBeforeScanning() throws {
         let folder = try CLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
