@@ -61,7 +61,7 @@ let package = Package(
         ),
 
         .testTarget(name: "TrailGzipTests", dependencies: ["TrailGzip", "TrailBytes", "CZlib"]),
-        .testTarget(name: "TrailJSONTests", dependencies: ["TrailJSON"]),
+        .testTarget(name: "TrailJSONTests", dependencies: ["TrailJSON", "TrailTestSupport"]),
         .testTarget(name: "TrailEventsTests", dependencies: ["TrailEvents", "TrailBytes", "TrailJSON"]),
         .testTarget(name: "TrailMatchTests", dependencies: ["TrailMatch", "TrailEvents", "TrailBytes"]),
         .testTarget(name: "TrailReportTests", dependencies: ["TrailReport", "TrailMatch", "TrailEvents", "TrailBytes"]),
@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "TrailS3Tests", dependencies: ["TrailS3", "TrailSigV4", "TrailTestSupport"]),
         .testTarget(
             name: "trailscanTests",
-            dependencies: ["trailscan", "TrailTestSupport", "TrailS3", "TrailSigV4"],
+            dependencies: ["trailscan", "TrailTestSupport", "TrailS3", "TrailSigV4", "TrailScan", "TrailMatch", "TrailReport"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -3,7 +3,7 @@
 # added round-trip latency.
 #
 #   Benchmarks/s3_throughput.sh                       # objects of one account of $CORPUS, 20 ms RTT
-#   OBJECTS=/tmp/trailscan-corpus/AWSLogs/111122223333 RTT_MS=40 ROUNDS=3 Benchmarks/s3_throughput.sh
+#   OBJECTS=/tmp/trailscan-corpus/AWSLogs/111122223333 RTT_MS=40 ROUNDS=3 FETCHES="16 64 128" Benchmarks/s3_throughput.sh
 #
 # Starts `juicefs gateway` (the S3 server of the tests: it checks SigV4 signatures; its volume is the
 # bucket `trail`) on 127.0.0.1,

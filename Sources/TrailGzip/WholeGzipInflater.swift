@@ -23,16 +23,23 @@ public final class WholeGzipInflater {
         libdeflate_free_decompressor(decompressor)
     }
 
+    /// The room `inflate` reserves for `input`'s output: the last member's ISIZE trailer (attacker-
+    /// controlled and only the size modulo 2^32 of one member: a first guess, checked by inflating) or
+    /// four times the input if that is more, plus one byte, at most `outputLimit`.
+    public static func outputRoom(for input: UnsafeRawBufferPointer, outputLimit: Int) -> Int {
+        guard input.count >= 4 else { return min(outputLimit, 1) }
+        let tail = input.count - 4
+        let isize = Int(input[tail]) | Int(input[tail + 1]) << 8 | Int(input[tail + 2]) << 16 | Int(input[tail + 3]) << 24
+        return min(outputLimit, max(isize, input.count * 4) + 1)
+    }
+
     /// Inflates every member of `input` into `window`.
     ///
     /// - Returns: the number of bytes written, or `nil` to decline (the window may then hold partial
     ///   output: the caller resets it before falling back).
     public func inflate(_ input: UnsafeRawBufferPointer, into window: ByteWindow, outputLimit: Int) -> Int? {
         guard input.count >= 18, input[0] == 0x1F, input[1] == 0x8B else { return nil }
-        // ISIZE of the last member, as a first guess of the room needed (checked, never trusted).
-        let tail = input.count - 4
-        let isize = Int(input[tail]) | Int(input[tail + 1]) << 8 | Int(input[tail + 2]) << 16 | Int(input[tail + 3]) << 24
-        let room = min(outputLimit, window.maximumCapacity - window.readableCount, max(isize, input.count * 4) + 1)
+        let room = min(Self.outputRoom(for: input, outputLimit: outputLimit), window.maximumCapacity - window.readableCount)
         guard room > 0, (try? window.reserveWritable(room)) != nil else { return nil }
         var offset = 0
         var total = 0

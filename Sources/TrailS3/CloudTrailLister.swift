@@ -1,4 +1,4 @@
-public import Foundation
+internal import Foundation
 
 /// What a listing may skip: the same filters as the scan, applied to the layout.
 public struct ListingFilter: Sendable {

@@ -34,6 +34,8 @@ final class CurlEasy {
     private let handle: UnsafeMutableRawPointer  // CURL* (`typedef void CURL`)
     /// libcurl writes a message here when a transfer fails (`CURL_ERROR_SIZE` bytes).
     private let errorBuffer: UnsafeMutablePointer<CChar>
+    /// `AWS_CA_BUNDLE`: the certificates to trust instead of the system's (read once, not per request).
+    private let caBundle: String?
 
     struct Response {
         var status: Int
@@ -52,6 +54,7 @@ final class CurlEasy {
         self.handle = handle
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+        caBundle = ProcessInfo.processInfo.environment["AWS_CA_BUNDLE"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     deinit {
@@ -102,9 +105,7 @@ final class CurlEasy {
             // A transfer slower than 1 byte/s for 60 s is stalled: fail it so it can be retried.
             try set(CURLOPT_LOW_SPEED_LIMIT, 1)
             try set(CURLOPT_LOW_SPEED_TIME, 60)
-            if let bundle = ProcessInfo.processInfo.environment["AWS_CA_BUNDLE"], !bundle.isEmpty {
-                try set(CURLOPT_CAINFO, bundle)
-            }
+            if let caBundle { try set(CURLOPT_CAINFO, caBundle) }
             try check(trailscan_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
             try check(trailscan_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, list))
             if method == "HEAD" {
@@ -125,12 +126,10 @@ final class CurlEasy {
             try check(trailscan_curl_setopt_callback(handle, CURLOPT_HEADERFUNCTION, { data, size, count, context in
                 let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
                 let length = size * count
-                let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
-                if line.hasPrefix("HTTP/") {
+                let line = UnsafeRawBufferPointer(start: data, count: length)
+                if line.starts(with: "HTTP/".utf8) {
                     transfer.headers = [:]  // a new response (after 100 Continue, say)
-                } else if let colon = line.firstIndex(of: ":") {
-                    let name = line[..<colon].lowercased()
-                    let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+                } else if let (name, value) = CurlEasy.header(line) {
                     transfer.headers[name] = value
                 }
                 return length
@@ -146,6 +145,18 @@ final class CurlEasy {
             }
             return Response(status: status, headers: transfer.headers)
         }
+    }
+
+    /// A header line's name (lowercased) and value (without the surrounding spaces, tabs and line end).
+    static func header(_ line: UnsafeRawBufferPointer) -> (name: String, value: String)? {
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+        var start = colon + 1
+        var end = line.count
+        while start < end, isSpace(line[start]) { start += 1 }
+        while end > start, isSpace(line[end - 1]) { end -= 1 }
+        let name = String(decoding: line[..<colon].lazy.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+        return (name, String(decoding: line[start..<end], as: UTF8.self))
     }
 
     /// Sets the upload body (kept alive for the whole call) around `body`.

@@ -30,6 +30,8 @@ public struct S3Endpoint: Sendable, Equatable {
 public final class S3Client {
     public let endpoint: S3Endpoint
     private var credentials: AWSCredentials
+    /// One signer per region, reused so that each derives its signing key once a day.
+    private var signers: [String: SigV4Signer] = [:]
     /// Renews temporary credentials during long scans, when given.
     private let provider: CredentialProvider?
     private let curl: CurlEasy
@@ -129,7 +131,10 @@ public final class S3Client {
                 throw S3Error(kind: .credentials(error.description), resource: resource)
             }
         }
-        let signer = SigV4Signer(credentials: credentials, region: region, service: "s3")
+        var signer = signers[region] ?? SigV4Signer(credentials: credentials, region: region, service: "s3")
+        if signer.credentials != credentials { signer.credentials = credentials }
+        signer.prepareSigningKey(for: date)
+        signers[region] = signer
         let unsigned = SigV4Request(method: method, path: path, query: query, headers: [.init("Host", host)])
         let payload: SigV4Signer.Payload = upload.map { .bytes($0) } ?? .empty
         let signed = signer.signed(unsigned, payload: payload, date: date, contentHashHeader: true)

@@ -1,4 +1,4 @@
-public import Foundation
+internal import Foundation
 
 /// Why an S3 request failed, with what a user needs to act on it.
 public struct S3Error: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-public import Foundation
+internal import Foundation
 
 /// How a scan reaches S3, fixed before it starts and shared by all workers (each makes its own client).
 public struct S3Settings: Sendable {

@@ -43,8 +43,16 @@ final class ObjectScanner {
     static let wholeObjectLimit = 4 << 20
     /// The fast path declines objects that would decode to more than this (they stream, bounded).
     static let wholeOutputLimit = 16 << 20
+    /// S3 bodies up to this size are held whole and go to the fast path; longer ones stream.
+    static let wholeS3BodyLimit = 1 << 20
+    /// An S3 body held whole (`bodyBytesKept` bytes, grown up to `wholeS3BodyLimit` for a larger body
+    /// and shrunk back after it, so that the many S3 workers do not each keep a megabyte).
+    private var body: UnsafeMutableRawBufferPointer
+    private static let bodyBytesKept = 256 << 10
     private let input: UnsafeMutableRawBufferPointer
     private var matches: [Int] = []
+    /// The window capacity kept from one object to the next (more is given back after a large object).
+    private let retainedWindowBytes: Int
     /// This worker's S3 client, made on first use.
     private var client: S3Client?
 
@@ -63,11 +71,15 @@ final class ObjectScanner {
     init(configuration: ScanConfiguration) {
         self.configuration = configuration
         decoder = GzipDecoder(outputLimit: configuration.maximumObjectBytes)
+        // The fast path's memory shared out among the workers, from 256 KiB (sixty-odd S3 workers) to
+        // 8 MiB (one per core on local files).
+        retainedWindowBytes = min(8 << 20, max(256 << 10, configuration.fastPathMemory.total / configuration.workerCount))
         window = ByteWindow(
-            initialCapacity: min(1 << 20, configuration.maximumRecordBytes),
+            initialCapacity: min(1 << 20, retainedWindowBytes, configuration.maximumRecordBytes),
             maximumCapacity: configuration.maximumRecordBytes)
         input = .allocate(byteCount: Self.readSize, alignment: 16)
         whole = .allocate(byteCount: Self.wholeObjectLimit, alignment: 16)
+        body = .allocate(byteCount: Self.bodyBytesKept, alignment: 16)
         matcher = RecordMatcher(configuration.rules)
         matches.reserveCapacity(16)
     }
@@ -75,6 +87,7 @@ final class ObjectScanner {
     deinit {
         input.deallocate()
         whole.deallocate()
+        body.deallocate()
     }
 
     /// Scans one object. Alerts go to `output` (formatted), counts to `summary`. Alerts found before an
@@ -84,7 +97,7 @@ final class ObjectScanner {
     func scan(_ object: ObjectRef, output: inout [UInt8], summary: inout ScanSummary) -> ObjectError? {
         decoder.reset()
         splitter.reset()
-        window.reset()
+        window.reset(keepingCapacity: retainedWindowBytes)
         let fd: Int32
         switch object {
         case .standardInput:
@@ -141,17 +154,25 @@ final class ObjectScanner {
         return UnsafeRawBufferPointer(rebasing: whole[..<count])
     }
 
-    /// A small object in memory: libdeflate into the window when it can; otherwise the streaming path on
-    /// the same bytes, which decides every error and limit.
+    /// A small object in memory: libdeflate into the window when it can (and `FastPathMemory` has room
+    /// for its output); otherwise the streaming path on the same bytes, which decides every error and
+    /// limit.
     private func scanWhole(_ bytes: UnsafeRawBufferPointer, source: String, output: inout [UInt8], summary: inout ScanSummary) -> ObjectError? {
         let limit = min(configuration.maximumObjectBytes, Self.wholeOutputLimit)
-        if let inflater, let produced = inflater.inflate(bytes, into: window, outputLimit: limit) {
-            summary.compressedBytes += Int64(bytes.count)
-            summary.uncompressedBytes += Int64(produced)
-            do { try drain(isFinal: true, source: source, output: &output, summary: &summary) } catch { return error }
-            return nil
+        let room = WholeGzipInflater.outputRoom(for: bytes, outputLimit: limit)
+        if let inflater, configuration.fastPathMemory.take(room) {
+            defer {
+                window.reset(keepingCapacity: retainedWindowBytes)
+                configuration.fastPathMemory.give(room)
+            }
+            if let produced = inflater.inflate(bytes, into: window, outputLimit: room) {
+                summary.compressedBytes += Int64(bytes.count)
+                summary.uncompressedBytes += Int64(produced)
+                do { try drain(isFinal: true, source: source, output: &output, summary: &summary) } catch { return error }
+                return nil
+            }
         }
-        window.reset()
+        window.reset(keepingCapacity: retainedWindowBytes)
         let result: ObjectError?
         do throws(ObjectError) {
             var offset = 0
@@ -171,23 +192,29 @@ final class ObjectScanner {
         return result
     }
 
-    /// Scans an S3 object, streaming the response body into the decoder as it arrives. A failed attempt
-    /// that is worth retrying (see `RetryPolicy`) starts over from the first byte; what the failed
-    /// attempt found is discarded, so no alert is reported twice.
+    /// Scans an S3 object. A body of at most `wholeS3BodyLimit` bytes is held whole and goes to the
+    /// fast path once it has arrived complete; a longer one streams into the decoder as it arrives. A
+    /// failed attempt that is worth retrying (see `RetryPolicy`) starts over from the first byte; what
+    /// the failed attempt found is discarded, so no alert is reported twice.
     private func scanS3(bucket: String, key: String, output: inout [UInt8], summary: inout ScanSummary) -> ObjectError? {
         guard let settings = configuration.s3 else { return .s3(S3Error(kind: .other, message: "no S3 settings", resource: "s3://\(bucket)/\(key)")) }
         let name = "s3://\(bucket)/\(key)"
+        defer { resizeBody(to: Self.bodyBytesKept, keeping: 0) }
         var attempt = 0
         while true {
             attempt += 1
             decoder.reset()
             splitter.reset()
-            window.reset()
+            window.reset(keepingCapacity: retainedWindowBytes)
             var attemptOutput: [UInt8] = []
             var attemptSummary = ScanSummary()
             var result: ObjectError?
             do throws(ObjectError) {
-                try fetch(bucket: bucket, key: key, name: name, output: &attemptOutput, summary: &attemptSummary)
+                let body = try fetch(bucket: bucket, key: key, name: name, output: &attemptOutput, summary: &attemptSummary)
+                if case .whole(let count) = body {
+                    // Complete and checked against Content-Length: decoding it cannot call for a retry.
+                    return scanWhole(UnsafeRawBufferPointer(rebasing: self.body[..<count]), source: name, output: &output, summary: &summary)
+                }
                 do { try decoder.finish() } catch { throw ObjectError.gzip(error) }
                 try drain(isFinal: true, source: name, output: &attemptOutput, summary: &attemptSummary)
             } catch {
@@ -206,10 +233,19 @@ final class ObjectScanner {
         }
     }
 
-    /// GETs the object into the decoder. A decoding error stops the transfer and is thrown as it is.
+    /// Where an S3 body went.
+    private enum FetchedBody {
+        /// Held whole in the first `count` bytes of `body`, not decoded yet.
+        case whole(count: Int)
+        /// Decoded as it arrived (records drained to the output; the decoder is not finished).
+        case streamed
+    }
+
+    /// GETs the object: holds the body in `body` while it fits in `wholeS3BodyLimit`, then streams it
+    /// (what was held first) into the decoder. A decoding error stops the transfer and is thrown as it is.
     private func fetch(
         bucket: String, key: String, name: String, output: inout [UInt8], summary: inout ScanSummary
-    ) throws(ObjectError) {
+    ) throws(ObjectError) -> FetchedBody {
         var decodeError: ObjectError?
         let limiter = configuration.s3?.fetchLimiter
         limiter?.acquire()
@@ -217,10 +253,28 @@ final class ObjectScanner {
         var latency: Double?
         var throttled = false
         defer { limiter?.release(latency: latency, throttled: throttled) }
+        var held = 0
+        var streaming = false
         do throws(S3Error) {
             try s3Client().getObject(bucket: bucket, key: key) { chunk in
                 if latency == nil { latency = Self.seconds(ContinuousClock.now - start) }
+                if !streaming {
+                    if held + chunk.count <= Self.wholeS3BodyLimit {
+                        if held + chunk.count > body.count {
+                            resizeBody(to: min(Self.wholeS3BodyLimit, max(2 * body.count, held + chunk.count)), keeping: held)
+                        }
+                        // Safe: held + chunk.count <= body.count.
+                        UnsafeMutableRawBufferPointer(rebasing: body[held..<(held + chunk.count)]).copyMemory(from: chunk)
+                        held += chunk.count
+                        return true
+                    }
+                    streaming = true
+                }
                 do throws(ObjectError) {
+                    if held > 0 {
+                        try feed(UnsafeRawBufferPointer(rebasing: body[..<held]), source: name, output: &output, summary: &summary)
+                        held = 0
+                    }
                     try feed(chunk, source: name, output: &output, summary: &summary)
                     return true
                 } catch {
@@ -233,6 +287,17 @@ final class ObjectScanner {
             throw .s3(error)
         }
         if let decodeError { throw decodeError }
+        return streaming ? .streamed : .whole(count: held)
+    }
+
+    /// Reallocates `body` with room for `count` bytes, keeping its first `kept` bytes; a no-op if it
+    /// already has that size.
+    private func resizeBody(to count: Int, keeping kept: Int) {
+        guard body.count != count else { return }
+        let resized = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
+        resized.copyMemory(from: UnsafeRawBufferPointer(rebasing: body[..<kept]))
+        body.deallocate()
+        body = resized
     }
 
     private static func seconds(_ duration: Duration) -> Double {

@@ -22,10 +22,16 @@ public struct ScanConfiguration: Sendable {
     public var includeInsights: Bool
     /// How to reach S3, for `s3://` inputs.
     public var s3: S3Settings?
+    /// Shared by the workers of one scan: bounds what the whole-object fast path holds at once.
+    let fastPathMemory: FastPathMemory
 
+    /// - Parameter fastPathBytes: decoded bytes that the whole-object fast path may hold at once across
+    ///   all workers (by default 16 MiB per job); 0 turns the fast path off, so that every object
+    ///   streams through zlib.
     public init(
         jobs: Int, maximumObjectBytes: Int, maximumRecordBytes: Int, filter: RecordFilter, rules: RuleSet,
-        format: any AlertFormat, suppressions: Suppressions = .none, includeInsights: Bool = false, s3: S3Settings? = nil
+        format: any AlertFormat, suppressions: Suppressions = .none, includeInsights: Bool = false, s3: S3Settings? = nil,
+        fastPathBytes: Int? = nil
     ) {
         self.jobs = jobs
         self.maximumObjectBytes = maximumObjectBytes
@@ -36,7 +42,11 @@ public struct ScanConfiguration: Sendable {
         self.suppressions = suppressions
         self.includeInsights = includeInsights
         self.s3 = s3
+        fastPathMemory = FastPathMemory(bytes: fastPathBytes ?? max(1, jobs) * ObjectScanner.wholeOutputLimit)
     }
+
+    /// Worker threads: one per job, or with S3 inputs enough to keep `maxFetches` GETs in flight.
+    var workerCount: Int { max(1, jobs, s3?.maxFetches ?? 0) }
 }
 
 /// How a scan ended.
@@ -61,9 +71,7 @@ public enum ScanPipeline {
         let source = makeSource(inputs: inputs, configuration: configuration)
         let total = Mutex(ScanSummary())
         let group = DispatchGroup()
-        // With S3 inputs, enough workers to keep `maxFetches` GETs in flight; otherwise one per job.
-        let workers = max(1, configuration.jobs, configuration.s3?.maxFetches ?? 0)
-        for _ in 0..<workers {
+        for _ in 0..<configuration.workerCount {
             group.enter()
             let thread = Thread {
                 let summary = work(source: source, configuration: configuration, output: output, errors: errors)

@@ -108,10 +108,13 @@ public struct SigV4Signer: Sendable {
 
     public static let emptyHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-    public var credentials: AWSCredentials
-    public var region: String
-    public var service: String
+    public var credentials: AWSCredentials { didSet { keyOfTheDay = nil } }
+    public var region: String { didSet { keyOfTheDay = nil } }
+    public var service: String { didSet { keyOfTheDay = nil } }
     public var pathStyle: PathStyle
+    /// The signing key of one day (`YYYYMMDD`) for the credentials, region and service above; cleared
+    /// when any of them changes.
+    private var keyOfTheDay: (day: String, key: [UInt8])?
 
     public init(credentials: AWSCredentials, region: String, service: String, pathStyle: PathStyle? = nil) {
         self.credentials = credentials
@@ -245,8 +248,21 @@ public struct SigV4Signer: Sendable {
 
     /// HMAC chain: `"AWS4" + secret` → date → region → service → `"aws4_request"`.
     public func signingKey(date: Date) -> [UInt8] {
+        let day = String(Self.timestamp(date).prefix(8))
+        if let keyOfTheDay, keyOfTheDay.day == day { return keyOfTheDay.key }
+        return deriveSigningKey(day: day)
+    }
+
+    /// Derives the signing key of `date`'s day once and keeps it: a signer reused for many requests
+    /// (one per region in `S3Client`) then skips the four HMACs until the day changes.
+    public mutating func prepareSigningKey(for date: Date) {
+        let day = String(Self.timestamp(date).prefix(8))
+        if keyOfTheDay?.day != day { keyOfTheDay = (day, deriveSigningKey(day: day)) }
+    }
+
+    private func deriveSigningKey(day: String) -> [UInt8] {
         var key = Array(("AWS4" + credentials.secretAccessKey).utf8)
-        for part in [String(Self.timestamp(date).prefix(8)), region, service, "aws4_request"] {
+        for part in [day, region, service, "aws4_request"] {
             key = Array(HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: SymmetricKey(data: key)))
         }
         return key
@@ -258,33 +274,74 @@ public struct SigV4Signer: Sendable {
 
     // MARK: - Encoding
 
-    /// `YYYYMMDDTHHMMSSZ` in UTC.
+    /// `YYYYMMDDTHHMMSSZ` in UTC (whole seconds, rounded down), for any date from year 0 to 9999.
     public static func timestamp(_ date: Date) -> String {
-        date.formatted(
-            Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!)
-                .year().month().day().dateSeparator(.omitted)
-                .time(includingFractionalSeconds: false).timeSeparator(.omitted)) + "Z"
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = Int(seconds - days * 86_400)
+        let (year, month, day) = civilDate(daysSince1970: days)
+        var text = [UInt8](repeating: 0, count: 16)
+        func put(_ value: Int, at offset: Int, width: Int) {
+            var value = value
+            for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                text[index] = UInt8(truncatingIfNeeded: 0x30 + value % 10)
+                value /= 10
+            }
+        }
+        put(Int(year), at: 0, width: 4)
+        put(month, at: 4, width: 2)
+        put(day, at: 6, width: 2)
+        text[8] = UInt8(ascii: "T")
+        put(secondOfDay / 3600, at: 9, width: 2)
+        put(secondOfDay / 60 % 60, at: 11, width: 2)
+        put(secondOfDay % 60, at: 13, width: 2)
+        text[15] = UInt8(ascii: "Z")
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's `civil_from_days`:
+    /// eras of 400 years, years starting in March so that the leap day is last).
+    static func civilDate(daysSince1970 days: Int64) -> (year: Int64, month: Int, day: Int) {
+        let shifted = days + 719_468                                   // days since 0000-03-01
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097                         // 0...146096
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthFromMarch = (5 * dayOfYear + 2) / 153                 // 0 = March ... 11 = February
+        let day = Int(dayOfYear - (153 * monthFromMarch + 2) / 5 + 1)
+        let month = Int(monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9)
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
     /// RFC 3986 percent-encoding of everything but the unreserved characters `A-Z a-z 0-9 - . _ ~`
     /// (and `/` when `keepSlash`), with uppercase hex, as SigV4 requires.
     public static func encode(_ text: String, keepSlash: Bool = false) -> String {
-        var output = ""
+        var output: [UInt8] = []
         output.reserveCapacity(text.utf8.count)
         for byte in text.utf8 {
             switch byte {
             case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0x2D, 0x2E, 0x5F, 0x7E:
-                output.unicodeScalars.append(Unicode.Scalar(byte))
+                output.append(byte)
             case 0x2F where keepSlash:
-                output.append("/")
+                output.append(byte)
             default:
-                output += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
+                output += [UInt8(ascii: "%"), upperHexDigits[Int(byte >> 4)], upperHexDigits[Int(byte & 0xF)]]
             }
         }
-        return output
+        return String(decoding: output, as: UTF8.self)
     }
 
+    /// Lowercase hex, as SigV4 writes hashes and signatures.
     static func hex(_ digest: some Sequence<UInt8>) -> String {
-        digest.map { String($0 >> 4, radix: 16) + String($0 & 0xF, radix: 16) }.joined()
+        var output: [UInt8] = []
+        output.reserveCapacity(64)
+        for byte in digest {
+            output.append(lowerHexDigits[Int(byte >> 4)])
+            output.append(lowerHexDigits[Int(byte & 0xF)])
+        }
+        return String(decoding: output, as: UTF8.self)
     }
+
+    private static let upperHexDigits = Array("0123456789ABCDEF".utf8)
+    private static let lowerHexDigits = Array("0123456789abcdef".utf8)
 }

@@ -1,17 +1,6 @@
 import Testing
+import TrailTestSupport
 @testable import TrailJSON
-
-/// A small deterministic generator (SplitMix64), so a failure can be replayed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The bitmask string scan against the scalar scan: wherever the bitmask scan answers, it must give
 /// the scalar scan's answer, and it must not answer for a string the scalar scan rejects.

@@ -130,4 +130,17 @@ func client(secret: String = S3TestServer.secretKey, now: @escaping @Sendable ()
         #expect(denied.kind == .accessDenied && denied.description.contains("kms:Decrypt"))
         #expect(S3Error.from(status: 400, headers: [:], body: Array("<Error><Code>ExpiredToken</Code></Error>".utf8), resource: "", now: Date()).kind == .expiredToken)
     }
+
+    @Test func headerLinesAreSplitTrimmedAndLowercased() {
+        func parse(_ line: String) -> [String]? {
+            Array(line.utf8).withUnsafeBytes { CurlEasy.header($0) }.map { [$0.name, $0.value] }
+        }
+        #expect(parse("Content-Length: 1234\r\n") == ["content-length", "1234"])
+        #expect(parse("X-Amz-Request-Id:\tABC DEF \t\r\n") == ["x-amz-request-id", "ABC DEF"])
+        #expect(parse("ETag: \"a:b\"\r\n") == ["etag", "\"a:b\""])
+        #expect(parse("Empty:\r\n") == ["empty", ""])
+        #expect(parse("Retry-After:   \r\n") == ["retry-after", ""])
+        #expect(parse("\r\n") == nil)
+        #expect(parse("no colon here\r\n") == nil)
+    }
 }

@@ -189,4 +189,43 @@ enum Vectors {
         #expect(request.encodedPath == "/bucket/AWSLogs/o-abc/111/CloudTrail/x%20y.json.gz")
         #expect(request.encodedQuery == "list-type=2&prefix=AWSLogs%2F")
     }
+
+    /// The hand-written UTC timestamp against Foundation's ISO 8601 formatter, on the days where calendar
+    /// arithmetic goes wrong (leap days, century years, year ends, the epoch) and on a spread of others.
+    @Test func timestampsAreFoundationsISO8601InUTC() {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")!
+        formatter.formatOptions = [.withYear, .withMonth, .withDay, .withTime, .withTimeZone]
+        var dates = ["1970-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2000-02-29T12:34:56Z", "2000-03-01T00:00:00Z",
+                     "1900-02-28T23:59:59Z", "1900-03-01T00:00:00Z", "2100-02-28T23:59:59Z", "2100-03-01T00:00:00Z",
+                     "2024-02-29T23:59:59Z", "2026-12-31T23:59:59Z", "2027-01-01T00:00:00Z", "9999-12-31T23:59:59Z"].map { Vectors.date($0) }
+        for step in 0..<2000 { dates.append(Date(timeIntervalSince1970: Double(step) * 1_234_567.891 - 1e9)) }
+        for date in dates {
+            let expected = formatter.string(from: date).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
+            #expect(SigV4Signer.timestamp(date) == expected, "\(date.timeIntervalSince1970)")
+        }
+        #expect(SigV4Signer.timestamp(Date(timeIntervalSince1970: 1_779_444_123.999)) == "20260522T100203Z")
+    }
+
+    /// A signer reused for many requests keeps the day's signing key, and forgets it when the day, the
+    /// credentials or the region change.
+    @Test func aPreparedSigningKeyIsTheDaysKeyForTheCurrentCredentials() {
+        let request = SigV4Request(method: "GET", path: "/trail/AWSLogs/", headers: [.init("Host", "example.com")])
+        let monday = Vectors.date("2026-03-02T10:00:00Z"), tuesday = Vectors.date("2026-03-03T00:00:01Z")
+        let first = AWSCredentials(accessKeyID: "AKID1", secretAccessKey: "secret-1")
+        let second = AWSCredentials(accessKeyID: "AKID2", secretAccessKey: "secret-2")
+        func fresh(_ credentials: AWSCredentials, _ region: String, _ date: Date) -> String? {
+            SigV4Signer(credentials: credentials, region: region, service: "s3").signed(request, date: date).header("Authorization")
+        }
+        var signer = SigV4Signer(credentials: first, region: "us-east-1", service: "s3")
+        signer.prepareSigningKey(for: monday)
+        #expect(signer.signed(request, date: monday).header("Authorization") == fresh(first, "us-east-1", monday))
+        #expect(signer.signed(request, date: tuesday).header("Authorization") == fresh(first, "us-east-1", tuesday))
+        signer.credentials = second
+        #expect(signer.signed(request, date: monday).header("Authorization") == fresh(second, "us-east-1", monday))
+        signer.prepareSigningKey(for: monday)
+        signer.region = "eu-west-1"
+        #expect(signer.signed(request, date: monday).header("Authorization") == fresh(second, "eu-west-1", monday))
+        #expect(fresh(first, "us-east-1", monday) != fresh(second, "us-east-1", monday))
+    }
 }

@@ -83,9 +83,16 @@ enum CLI {
         process.standardOutput = out
         process.standardInput = input
         try process.run()
-        input.fileHandleForWriting.write(data)
-        try input.fileHandleForWriting.close()
+        // Write from another thread: a large input would fill both pipes while nobody reads the output.
+        let writer = input.fileHandleForWriting
+        let written = DispatchSemaphore(value: 0)
+        Thread {
+            writer.write(data)
+            try? writer.close()
+            written.signal()
+        }.start()
         let result = out.fileHandleForReading.readDataToEndOfFile()
+        written.wait()
         process.waitUntilExit()
         return result
     }
@@ -351,6 +358,57 @@ let noise = """
         let counts = server.requestCounts
         #expect(counts[key("slowdown-twice")] == 3 && counts[key("reset")] == 2 && counts[key("truncated")] == 2)
         #expect(counts[key("slow")] == 1 && counts[key("clean")] == 1 && counts[key("always-503")] == 5)
+    }
+
+    /// S3 bodies up to 1 MiB are held whole and inflated by libdeflate; longer ones stream through zlib
+    /// as they arrive. Either way, every object must end as the same file ends on disk.
+    @Test func brokenAndLargeObjectsInABucketEndAsTheSameFilesOnDisk() throws {
+        var random = SplitMix(state: 7)
+        func hex(_ count: Int) -> String {
+            String((0..<count).map { _ in "0123456789abcdef".randomElement(using: &random)! })
+        }
+        // About 2.6 MB of random hex: 1.4 MB of gzip, past the 1 MiB that is held whole.
+        let filler = (0..<10_000).map { index in
+            noise.replacingOccurrences(of: "\"n-1\"", with: "\"n-\(index)\",\"requestParameters\":{\"blob\":\"\(hex(256))\"}")
+        }
+        let large = try CLI.gzip(Data("{\"Records\":[\(([rootLogin] + filler + [rootLogin.replacingOccurrences(of: "root-1", with: "root-2")]).joined(separator: ","))]}".utf8))
+        #expect(large.count > 1 << 20)
+        let small = try CLI.gzip(Data("{\"Records\":[\(noise),\(rootLogin)]}".utf8))
+        let objects: [(String, Data)] = [
+            ("a-large", large),
+            ("b-small", small),
+            ("c-truncated", small.prefix(small.count / 2)),
+            ("d-large-truncated", large.prefix(large.count - 1000)),
+            ("e-not-gzip", Data("not gzip, not json".utf8)),
+            ("f-bad-json", try CLI.gzip(Data("{\"Records\":[\(noise),{\"eventName\":\"x\",}]}".utf8))),
+            ("g-empty", Data()),
+        ]
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try S3TestServer.shared.get()
+        let client = try S3Client(endpoint: S3Endpoint(region: "us-east-1", customURL: server.endpoint),
+                                  credentials: AWSCredentials(accessKeyID: S3TestServer.accessKey, secretAccessKey: S3TestServer.secretKey))
+        let day = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/01"
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent(day), withIntermediateDirectories: true)
+        for (name, bytes) in objects {
+            try bytes.write(to: folder.appendingPathComponent("\(day)/\(name).json.gz"))
+            try client.putObject(bucket: S3TestServer.bucket, key: "edge/\(day)/\(name).json.gz", bytes: [UInt8](bytes))
+        }
+
+        let local = try CLI.run(["scan", "--format", "jsonl", folder.path])
+        let remote = try CLI.run(["scan", "--format", "jsonl", "--endpoint-url", server.endpoint, "s3://trail/edge/"], environment: s3Environment())
+        #expect(remote.status == 2 && local.status == 2)
+        #expect(remote.alerts == local.alerts)
+        #expect(remote.alerts == ["signin.root.success root-1", "signin.root.success root-1", "signin.root.success root-1",
+                                  "signin.root.success root-2", "signin.success root-1", "signin.success root-1",
+                                  "signin.success root-1", "signin.success root-2"])
+        func errorLines(_ run: Run, _ base: String) -> [String] {
+            run.stderr.split(separator: "\n").filter { !$0.contains(" scanned, ") && !$0.contains(" alerts ") }
+                .map { $0.replacingOccurrences(of: base, with: "<base>") }.sorted()
+        }
+        #expect(errorLines(remote, "s3://trail/edge") == errorLines(local, folder.path))
+        #expect(errorLines(remote, "s3://trail/edge").count == 5)
+        #expect(remote.stderr.contains("trailscan: 2 objects scanned, 0 skipped, 5 failed;"))
     }
 
     @Test func s3WithoutCredentialsIsAUsageError() throws {
