@@ -6,12 +6,12 @@ internal import Synchronization
 /// The limit follows the latency of GETs (time to the first byte of the body), in the manner of TCP
 /// Vegas and Netflix's gradient limiter: while GETs are answered about as fast as the fastest seen, the
 /// server is not queueing them and more at once means more objects per second, so the limit grows (by
-/// its square root per batch); when latency rises well above that floor, requests are queueing (a busy
+/// its square root per batch, and at first by doubling); when latency rises well above that floor, requests are queueing (a busy
 /// server, or our own cores saturated by decoding), so the limit shrinks in proportion. Throttling
 /// (503 SlowDown) halves it. A batch is as many GETs as the limit, so the limit moves about once per
 /// round trip of the whole window.
 ///
-/// On a 20 ms round trip the limit climbs from 8 to the cap within a few batches; on loopback, where
+/// On a 20 ms round trip the limit climbs from 8 to a cap of 64 in three batches; on loopback, where
 /// decoding dominates, it settles where latency starts to rise.
 public struct ConcurrencyControl: Sendable, Equatable {
     public let minimum: Double
@@ -20,6 +20,9 @@ public struct ConcurrencyControl: Sendable, Equatable {
     /// The lowest latency seen: the round trip without queueing. Drifts up 1% per batch so that a
     /// changed path is learnt again.
     public private(set) var floor: Double = .infinity
+    /// Doubling the limit once per batch, like TCP's slow start, until the first batch that queues or
+    /// is throttled; from then on the gradient law above.
+    public private(set) var isStartingUp = true
     private var batchLatency: Double = 0
     private var batchCount = 0
     private var throttled = false
@@ -45,10 +48,17 @@ public struct ConcurrencyControl: Sendable, Equatable {
         }
         batchCount += 1
         guard batchCount >= max(4, Int(limit)) else { return }
-        if !self.throttled, batchLatency > 0 {
+        if self.throttled {
+            isStartingUp = false
+        } else if batchLatency > 0 {
             let average = batchLatency / Double(batchCount)
-            let gradient = min(1, max(0.5, Self.tolerance * floor / average))
-            limit = min(maximum, max(minimum, limit * gradient + limit.squareRoot()))
+            if isStartingUp && average <= Self.tolerance * floor {
+                limit = min(maximum, limit * 2)
+            } else {
+                isStartingUp = false
+                let gradient = min(1, max(0.5, Self.tolerance * floor / average))
+                limit = min(maximum, max(minimum, limit * gradient + limit.squareRoot()))
+            }
         }
         floor *= 1.01
         batchLatency = 0

@@ -19,8 +19,24 @@ import TrailS3
             feed(&control, latency: 0.020, batches: 1)
             limits.append(control.limit)
         }
-        #expect(limits == limits.sorted())  // never shrinks while nothing queues
-        #expect(control.limit == 64)
+        #expect(Array(limits.prefix(3)) == [16, 32, 64])  // doubling at first
+        #expect(limits.dropFirst(2).allSatisfy { $0 == 64 })  // never past the cap, never shrinking while nothing queues
+        #expect(control.isStartingUp)
+    }
+
+    @Test func theFirstQueueingBatchEndsTheDoublingForGood() {
+        var control = ConcurrencyControl(maximum: 256)
+        feed(&control, latency: 0.020, batches: 2)
+        #expect(control.limit == 32 && control.isStartingUp)
+        feed(&control, latency: 0.050, batches: 1)  // 2.5 times the floor: queueing
+        #expect(!control.isStartingUp)
+        // The gradient law: 32 × (2 × floor / 50 ms) + √32, the floor being the 20 ms seen last batch,
+        // drifted up 1% at its end.
+        let floor = 0.020 * 1.01
+        #expect(abs(control.limit - (32 * (2 * floor / 0.050) + 32.0.squareRoot())) < 0.001)
+        let before = control.limit
+        feed(&control, latency: 0.020, batches: 1)  // calm again: grows by the square root only
+        #expect(abs(control.limit - (before + before.squareRoot())) < 0.001)
     }
 
     @Test func shrinksWhenRequestsQueueAndSettlesAboveTheMinimum() {
