@@ -1,4 +1,4 @@
-public import TrailJSON
+internal import TrailJSON
 
 /// Rules written by users, in a JSON file: an array of
 ///

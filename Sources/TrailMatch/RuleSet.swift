@@ -1,4 +1,4 @@
-public import TrailEvents
+internal import TrailEvents
 
 /// A set of rules compiled for evaluation on the zero-copy record view.
 ///

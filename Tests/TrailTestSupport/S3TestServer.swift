@@ -59,8 +59,9 @@ public final class S3TestServer: Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
         if let environment { process.environment = environment }
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try? FileHandle(forWritingTo: log)
+        guard FileManager.default.createFile(atPath: log.path, contents: nil), let handle = try? FileHandle(forWritingTo: log) else {
+            throw TestServerError(description: "cannot create the log \(log.path)")
+        }
         process.standardOutput = handle
         process.standardError = handle
         do { try process.run() } catch { throw TestServerError(description: "cannot run \(arguments[0]): \(error)") }
