@@ -80,8 +80,9 @@ public final class GzipDecoder {
     /// Decodes from `input` into `window`'s writable space until the input is used up or the window is
     /// full.
     ///
-    /// - Returns: how many bytes of `input` were consumed. The caller drains the window and calls again
-    ///   with the rest (and, while `mayHaveBufferedOutput`, even with no input left).
+    /// - Returns: how many bytes of `input` were consumed; a call also returns at the end of each gzip
+    ///   member. The caller drains the window and calls again with the rest (and, while
+    ///   `mayHaveBufferedOutput`, even with no input left).
     public func decode(_ input: UnsafeRawBufferPointer, into window: ByteWindow) throws(GzipError) -> Int {
         var consumed = 0
         mayHaveBufferedOutput = false
@@ -125,7 +126,11 @@ public final class GzipDecoder {
                 bytesIn += copied
                 return consumed
             case .betweenMembers:
-                guard consumed < input.count else { return consumed }
+                // A member's output is handed over before what follows it is judged: garbage after the
+                // last member must not swallow the records of the members before it.
+                guard consumed == 0, consumed < input.count else { return consumed }
+                // Another member starts with `1f`; anything else is garbage, even a lone trailing byte.
+                guard input[consumed] == 0x1F else { throw .trailingGarbage(atByte: bytesIn) }
                 try startMember()
                 phase = .member
             case .member:

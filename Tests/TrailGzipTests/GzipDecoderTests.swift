@@ -143,6 +143,18 @@ func sampleText(_ count: Int, seed: UInt64 = 42) -> [UInt8] {
         }
     }
 
+    /// A newline appended by some tool is garbage, not a truncated second member; a lone `1f` could be
+    /// the start of one, cut off.
+    @Test func aSingleByteAfterTheLastMember() throws {
+        let member = gzip(sampleText(500))
+        for chunkSize in [1, 3, 4096] {
+            let newline = #expect(throws: GzipError.self) { _ = try decode(member + [0x0A], chunkSize: chunkSize) }
+            #expect(newline == .trailingGarbage(atByte: member.count), "chunk size \(chunkSize)")
+            let magic = #expect(throws: GzipError.self) { _ = try decode(member + [0x1F], chunkSize: chunkSize) }
+            #expect(magic == .truncated(afterBytes: member.count + 1), "chunk size \(chunkSize)")
+        }
+    }
+
     @Test func aGzipBombStopsAtTheLimit() throws {
         let bomb = gzip([UInt8](repeating: 0x20, count: 20 << 20), level: 9)  // 20 MiB of spaces, ~20 KiB
         #expect(bomb.count < 40_000)

@@ -49,7 +49,7 @@ import TrailScan
         #expect(fast.summary.failures.map { "\($0.source.split(separator: "/").last!): \($0.cause)" } == [
             "bad-crc.json.gz: gzip CRC-32 mismatch in member 1: the data is corrupt",
             "bad-json.json.gz: invalid JSON at byte 284: trailing comma",
-            "trailing-garbage.json.gz: gzip stream truncated after 371 bytes",  // "x" starts a second member
+            "trailing-garbage.json.gz: trailing garbage after the gzip stream at byte 370",
             "truncated.json.gz: gzip stream truncated after 361 bytes",
             "two-members.json.gz: invalid JSON at byte 738: unexpected data after the end of the document",
         ])
