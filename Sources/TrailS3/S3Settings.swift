@@ -5,8 +5,9 @@ public struct S3Settings: Sendable {
     public var endpoint: S3Endpoint
     public var credentials: CredentialProvider
     public var retry: RetryPolicy
-    /// The most objects fetched at once: each fetch streams into its own decoder, and a fetch waiting
-    /// on the network costs no CPU, so this is independent of (and usually above) the number of cores.
+    /// The most objects fetched at once: each fetch has a worker with its own decoder, and a fetch
+    /// waiting on the network costs no CPU, so this is independent of (and usually above) the number of
+    /// cores.
     /// How many are in flight below it adapts to latency (`fetchLimiter`).
     public let maxFetches: Int
     /// The gate all workers' GETs pass, shared by every copy of these settings.

@@ -325,7 +325,9 @@ public struct SigV4Signer: Sendable {
             case 0x2F where keepSlash:
                 output.append(byte)
             default:
-                output += [UInt8(ascii: "%"), upperHexDigits[Int(byte >> 4)], upperHexDigits[Int(byte & 0xF)]]
+                output.append(UInt8(ascii: "%"))
+                output.append(upperHexDigits[Int(byte >> 4)])
+                output.append(upperHexDigits[Int(byte & 0xF)])
             }
         }
         return String(decoding: output, as: UTF8.self)

@@ -71,7 +71,7 @@ struct ScanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("S3-compatible endpoint for s3:// paths, e.g. http://127.0.0.1:9000 (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS).", valueName: "url"))
     var endpointURL: String?
 
-    @Option(help: ArgumentHelp("Most S3 objects fetched at once (each streams into its own decoder); below it, the number adapts to latency.", valueName: "n"))
+    @Option(help: ArgumentHelp("Most S3 objects fetched at once (each by a worker with its own decoder); below it, the number adapts to latency.", valueName: "n"))
     var maxFetches = 64
 
     @Option(help: ArgumentHelp("AWS profile for s3:// paths (default: $AWS_PROFILE, else the environment's credentials or 'default').", valueName: "name"))
