@@ -68,13 +68,11 @@ public struct CloudTrailFields: Sendable {
 
     @inline(__always)
     private mutating func collect(_ table: FieldKeyTable, in object: Int, tape: JSONTape, bytes: UnsafeRawBufferPointer) {
-        let end = Int(tape[object].next)
-        var key = object + 1
-        while key < end {
+        tape.forEachMember(of: object) { key, value in
             if let field = table.field(named: tape[key], in: bytes) {
-                slots[field.rawValue] = Int32(truncatingIfNeeded: key + 1)  // the last duplicate wins
+                slots[field.rawValue] = Int32(truncatingIfNeeded: value)  // the last duplicate wins
             }
-            key = Int(tape[key + 1].next)
+            return true
         }
     }
 }
