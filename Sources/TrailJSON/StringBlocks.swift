@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+
 /// Finds where strings end, 64 bytes at a time, for the parser's fast path.
 ///
 /// Each 64-byte block of the value is classified once with 16-byte SIMD compares into bitmasks: its
@@ -133,18 +137,55 @@ struct StringBlocks {
 }
 
 /// The bitmasks of one 64-byte block: bit `k` describes byte `k`.
-struct BlockClasses {
+///
+/// Two kernels compute the same masks: on x86-64 SSE2's byte compares and `pmovmskb` (part of the
+/// x86-64 baseline, so no CPU check is needed); elsewhere portable 16-byte SIMD whose lanes are
+/// gathered into bits with multiplies. The tests hold the two equal on every kind of block.
+@usableFromInline
+struct BlockClasses: Equatable {
     var quotes: UInt64 = 0
     var backslashes: UInt64 = 0
     /// Some byte is a control character (< 0x20) or not ASCII (≥ 0x80).
     var hasSpecialByte = false
 
-    /// Classifies the 64 bytes at `bytes` with four 16-byte vectors. Only 16-lane byte vectors are used
-    /// (wider byte vectors are scalarized by the compiler), and the lanes are gathered into bits with
-    /// scalar multiplies (SSE2 has no 64-bit vector multiply). Backslashes are rare: their bits are
-    /// gathered only when the block has one.
     @inline(__always)
     init(_ bytes: UnsafeRawPointer) {
+        #if arch(x86_64)
+        self.init(sse2: bytes)
+        #else
+        self.init(portable: bytes)
+        #endif
+    }
+
+    #if arch(x86_64)
+    /// Classifies the 64 bytes at `bytes` with SSE2. One signed compare finds the special bytes: as
+    /// signed bytes, the non-ASCII ones are negative, so `byte < 0x20` holds for them and for the
+    /// control characters, and for nothing else.
+    @usableFromInline
+    @inline(__always)
+    init(sse2 bytes: UnsafeRawPointer) {
+        let quote = _mm_set1_epi8(Int8(bitPattern: Byte.quote))
+        let backslash = _mm_set1_epi8(Int8(bitPattern: Byte.backslash))
+        let space = _mm_set1_epi8(0x20)
+        var special: Int32 = 0
+        for lane in 0..<4 {
+            let vector = _mm_loadu_si128((bytes + lane &* 16).assumingMemoryBound(to: __m128i.self))
+            let shift = UInt64(lane &* 16)
+            quotes |= UInt64(truncatingIfNeeded: _mm_movemask_epi8(_mm_cmpeq_epi8(vector, quote))) &<< shift
+            backslashes |= UInt64(truncatingIfNeeded: _mm_movemask_epi8(_mm_cmpeq_epi8(vector, backslash))) &<< shift
+            special |= _mm_movemask_epi8(_mm_cmplt_epi8(vector, space))
+        }
+        hasSpecialByte = special != 0
+    }
+    #endif
+
+    /// Classifies the 64 bytes at `bytes` with four portable 16-byte vectors. Only 16-lane byte vectors
+    /// are used (wider byte vectors are scalarized by the compiler), and the lanes are gathered into
+    /// bits with scalar multiplies (SSE2 has no 64-bit vector multiply). Backslashes are rare: their
+    /// bits are gathered only when the block has one.
+    @usableFromInline
+    @inline(__always)
+    init(portable bytes: UnsafeRawPointer) {
         let quote = SIMD16<UInt8>(repeating: Byte.quote)
         let backslash = SIMD16<UInt8>(repeating: Byte.backslash)
         let high = SIMD16<UInt8>(repeating: 0x80)
@@ -176,8 +217,8 @@ private func isNonZero(_ vector: SIMD16<UInt8>) -> Bool {
     return halves[0] | halves[1] != 0
 }
 
-/// The 16 lanes of `mask` as bits, lane 0 lowest (what x86's `pmovmskb` does, which Swift does not
-/// expose): in each 8-lane half, one bit per lane is kept and a multiply gathers them into the top byte.
+/// The 16 lanes of `mask` as bits, lane 0 lowest (what x86's `pmovmskb` does): in each 8-lane half,
+/// one bit per lane is kept and a multiply gathers them into the top byte.
 @inline(__always)
 private func bits(of mask: SIMDMask<SIMD16<Int8>>) -> UInt64 {
     let lanes = unsafeBitCast(mask, to: SIMD2<UInt64>.self)  // a lane is all ones where true

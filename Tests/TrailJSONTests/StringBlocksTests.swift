@@ -93,4 +93,36 @@ import TrailTestSupport
             #expect(blocks.closingQuote(after: 0) == nil)  // \u: the scalar scan checks the digits
         }
     }
+
+    /// The block kernel in use (SSE2 on x86-64) against the portable one, which is the reference and
+    /// arm64's kernel: the same masks for every byte value at every position, and for random blocks.
+    @Test func blockKernelsAgree() {
+        func check(_ block: [UInt8]) {
+            block.withUnsafeBytes { bytes in
+                let portable = BlockClasses(portable: bytes.baseAddress!)
+                #expect(BlockClasses(bytes.baseAddress!) == portable, "\(block)")
+            }
+        }
+        for value in 0...255 {
+            for position in [0, 1, 15, 16, 31, 32, 47, 48, 63] {
+                var block = [UInt8](repeating: 0x61, count: 64)
+                block[position] = UInt8(value)
+                check(block)
+            }
+        }
+        var random = SplitMix(state: 0x626C_6F63_6B73)
+        for _ in 0..<5_000 {
+            check((0..<64).map { _ in
+                Int.random(in: 0..<3, using: &random) == 0 ? UInt8.random(in: 0...255, using: &random) : Self.alphabet.randomElement(using: &random)!
+            })
+        }
+        let known = Array(#"a"b\\"c\\\\"#.utf8) + [UInt8](repeating: 0x20, count: 53)
+        precondition(known.count == 64)
+        known.withUnsafeBytes { bytes in
+            let classes = BlockClasses(bytes.baseAddress!)
+            #expect(classes.quotes == 0b10_0010)
+            #expect(classes.backslashes == 0b111_1001_1000)
+            #expect(!classes.hasSpecialByte)
+        }
+    }
 }
