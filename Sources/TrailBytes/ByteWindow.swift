@@ -12,7 +12,12 @@
 ///
 /// A window is owned by one worker and never shared: it is deliberately not `Sendable`.
 public final class ByteWindow {
-    /// Start of the allocation; `capacity` bytes, all initialized (zeroed when allocated).
+    /// Start of the allocation, `capacity` bytes.
+    ///
+    /// Invariant: the bytes below `writerIndex` were written by `write` or a `withWritableBytes` body;
+    /// those above it may be uninitialized and are only ever handed out to be written. So a new
+    /// allocation is not cleared first: clearing it cost a memset and a page fault per page of every
+    /// window that grew (many S3 workers grow and shrink theirs around each large object).
     private var storage: UnsafeMutableRawPointer
     public private(set) var capacity: Int
     public private(set) var readerIndex = 0
@@ -26,7 +31,6 @@ public final class ByteWindow {
         self.capacity = initialCapacity
         self.maximumCapacity = maximumCapacity
         self.storage = .allocate(byteCount: initialCapacity, alignment: 16)
-        self.storage.initializeMemory(as: UInt8.self, repeating: 0, count: initialCapacity)
     }
 
     deinit {
@@ -46,7 +50,7 @@ public final class ByteWindow {
 
     @usableFromInline
     var readableBytes: UnsafeRawBufferPointer {
-        // Safe: 0 <= readerIndex <= writerIndex <= capacity, and all `capacity` bytes are initialized.
+        // Safe: 0 <= readerIndex <= writerIndex <= capacity, and the bytes below writerIndex are written.
         UnsafeRawBufferPointer(start: storage + readerIndex, count: writerIndex - readerIndex)
     }
 
@@ -105,7 +109,6 @@ public final class ByteWindow {
         var newCapacity = capacity
         while newCapacity < needed { newCapacity = min(newCapacity * 2, maximumCapacity) }
         let newStorage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
-        newStorage.initializeMemory(as: UInt8.self, repeating: 0, count: newCapacity)
         newStorage.copyMemory(from: storage, byteCount: writerIndex)
         storage.deallocate()
         storage = newStorage
@@ -121,7 +124,6 @@ public final class ByteWindow {
             storage.deallocate()
             capacity = limit
             storage = .allocate(byteCount: limit, alignment: 16)
-            storage.initializeMemory(as: UInt8.self, repeating: 0, count: limit)
         }
     }
 }
