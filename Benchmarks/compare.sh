@@ -4,8 +4,10 @@
 #   Benchmarks/compare.sh                      # ~1 GB corpus in $CORPUS (generated once), 5 rounds
 #   CORPUS=/data/logs ROUNDS=3 Benchmarks/compare.sh
 #
-# Prints, for each command, the median wall time over the rounds (warm page cache), the decoded JSON
-# throughput and the ratio to trailscan; and trailscan's peak RSS. Nothing here is a test: no threshold.
+# Prints, for each command, the median wall time and CPU time over the rounds (warm page cache), the
+# decoded JSON throughput and the ratio to trailscan; and trailscan's peak RSS. Nothing here is a test:
+# no threshold. Where the host reclaims idle page cache (this one runs DAMON pageout), a corpus under
+# /dev/shm stays in memory between rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,31 +23,38 @@ fi
 swift build -c release >&2
 TRAILSCAN=.build/release/trailscan
 
-LIST=$(mktemp)
-trap 'rm -f "$LIST"' EXIT
+[ -x /usr/bin/time ] || { echo "/usr/bin/time not found: apt-get install time" >&2; exit 64; }
+LIST=$(mktemp) STATS=$(mktemp)
+trap 'rm -f "$LIST" "$STATS"' EXIT
 find "$CORPUS" -name '*.json.gz' -not -path '*CloudTrail-Digest*' -print0 > "$LIST"
 OBJECTS=$(tr -cd '\0' < "$LIST" | wc -c)
 GZIP_BYTES=$(xargs -0 cat < "$LIST" | wc -c)   # also warms the page cache
 JSON_BYTES=$(xargs -0 zcat < "$LIST" | wc -c)
 
-# median_seconds COMMAND...: the median wall time of $ROUNDS runs.
-median_seconds() {
-    local times=()
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# measure COMMAND...: the median wall time and the median CPU time (user + system, the command's
+# processes together) of $ROUNDS runs. CPU time shows what a tool costs when wall time is noisy, and
+# how far a tool on N processes is from using N cores.
+measure() {
+    local walls=() cpus=() wall user system
     for _ in $(seq "$ROUNDS"); do
-        local start end
-        start=$(date +%s.%N)
-        "$@" > /dev/null 2>&1 || true    # trailscan exits 1 when it finds alerts
-        end=$(date +%s.%N)
-        times+=("$(echo "$end - $start" | bc -l)")
+        /usr/bin/time -o "$STATS" -f '%e %U %S' "$@" > /dev/null 2>&1 || true   # trailscan exits 1 on alerts
+        read -r wall user system < <(tail -1 "$STATS")
+        walls+=("$wall")
+        cpus+=("$(echo "$user + $system" | bc -l)")
     done
-    printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+    echo "$(median "${walls[@]}") $(median "${cpus[@]}")"
 }
 
-declare -a NAMES SECONDS_
+declare -a NAMES SECONDS_ CPUS
 run() {
+    local wall cpu
     NAMES+=("$1")
     shift
-    SECONDS_+=("$(median_seconds "$@")")
+    read -r wall cpu < <(measure "$@")
+    SECONDS_+=("$wall")
+    CPUS+=("$cpu")
 }
 
 run "trailscan (--jobs $CORES)" "$TRAILSCAN" scan -q --format jsonl "$CORPUS"
@@ -99,12 +108,12 @@ echo
 echo "corpus: $CORPUS, $OBJECTS objects, $GZIP_BYTES bytes gzip, $JSON_BYTES bytes JSON"
 echo "machine: $CORES cores, $(uname -sr); median of $ROUNDS rounds, warm cache"
 echo
-printf '| %-30s | %9s | %9s | %14s |\n' "command" "wall (s)" "MB/s" "vs trailscan"
-printf '|%s|%s|%s|%s|\n' "--------------------------------" "----------:" "----------:" "---------------:"
+printf '| %-30s | %9s | %9s | %9s | %14s |\n' "command" "wall (s)" "CPU (s)" "MB/s" "vs trailscan"
+printf '|%s|%s|%s|%s|%s|\n' "--------------------------------" "----------:" "----------:" "----------:" "---------------:"
 BASE=${SECONDS_[0]}
 for i in "${!NAMES[@]}"; do
     s=${SECONDS_[$i]}
-    printf '| %-30s | %9.2f | %9.0f | %13.2fx |\n' "${NAMES[$i]}" "$s" \
+    printf '| %-30s | %9.2f | %9.2f | %9.0f | %13.2fx |\n' "${NAMES[$i]}" "$s" "${CPUS[$i]}" \
         "$(echo "$JSON_BYTES / 1000000 / $s" | bc -l)" "$(echo "$s / $BASE" | bc -l)"
 done
 echo

@@ -61,6 +61,7 @@ BYTES=$(find "$OBJECTS" -name "*.json.gz" -not -path "*CloudTrail-Digest*" -prin
 
 python3 Benchmarks/latency_proxy.py "$PROXY_PORT" "$PORT" "$(echo "$RTT_MS / 2" | bc -l)" &
 PIDS+=($!)
+GATEWAY_PID=${PIDS[0]} PROXY_PID=${PIDS[1]}
 sleep 0.5
 ENDPOINT=http://127.0.0.1:$PROXY_PORT
 
@@ -87,6 +88,26 @@ TIMES+=("$(seconds python3 Benchmarks/s3_download_boto3.py "$ENDPOINT" trail 10)
 "$TRAILSCAN" scan -q --format jsonl --endpoint-url "$ENDPOINT" --summary-out "$WORK/summary.json" s3://trail/ > /dev/null || true
 READ=$(python3 -c "import json,sys; s=json.load(open(sys.argv[1])); o=s['objects']; print(o['scanned'], 'objects scanned,', o['failed'], 'failed,', o['listRequests'], 'list requests')" "$WORK/summary.json" 2> /dev/null || echo "?")
 
+# Where the CPU goes: one more run of each client, with its own CPU time (GNU time) and the server's and
+# the proxy's over the same run (/proc/PID/stat utime + stime). Both servers share this machine's cores
+# with the client, so their CPU time bounds how fast any client can go here.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TICKS=$(getconf CLK_TCK)
+cpu_row() {  # cpu_row NAME COMMAND...
+    local name=$1 gateway proxy
+    shift
+    gateway=$(ticks "$GATEWAY_PID") proxy=$(ticks "$PROXY_PID")
+    /usr/bin/time -o "$WORK/time" -f '%e %U %S' "$@" > /dev/null 2>&1 || true
+    read -r wall user system < <(tail -1 "$WORK/time")
+    gateway=$(echo "($(ticks "$GATEWAY_PID") - $gateway) / $TICKS" | bc -l)
+    proxy=$(echo "($(ticks "$PROXY_PID") - $proxy) / $TICKS" | bc -l)
+    CPU_ROWS+=("$(printf '| %-36s | %8.2f | %10.2f | %15.2f | %10.2f | %9.2f |' "$name" "$wall" \
+        "$(echo "$user + $system" | bc -l)" "$(echo "($user + $system) * 1000 / $COUNT" | bc -l)" "$gateway" "$proxy")")
+}
+declare -a CPU_ROWS
+cpu_row "trailscan (default --max-fetches)" "$TRAILSCAN" scan -q --format jsonl --endpoint-url "$ENDPOINT" s3://trail/
+cpu_row "boto3, 10 threads (download only)" python3 Benchmarks/s3_download_boto3.py "$ENDPOINT" trail 10
+
 echo
 echo "objects: $COUNT under $OBJECTS, $BYTES bytes gzip; round trip +$RTT_MS ms (latency_proxy.py); median of $ROUNDS"
 echo "trailscan: $READ"
@@ -99,3 +120,10 @@ for i in "${!NAMES[@]}"; do
     printf '| %-36s | %8.2f | %10.0f | %9.1f | %11.2fx |\n' "${NAMES[$i]}" "$s" "$(echo "$COUNT / $s" | bc -l)" \
         "$(echo "$BYTES / 1000000 / $s" | bc -l)" "$(echo "${TIMES[$LAST]} / $s" | bc -l)"
 done
+
+echo
+echo "CPU seconds of one run each ($(nproc) cores shared by the client, the S3 server and the proxy):"
+echo
+printf '| %-36s | %8s | %10s | %15s | %10s | %9s |\n' "client" "wall (s)" "client CPU" "client ms/object" "server CPU" "proxy CPU"
+printf '|%s|%s|%s|%s|%s|%s|\n' "--------------------------------------" "---------:" "-----------:" "----------------:" "-----------:" "----------:"
+printf '%s\n' "${CPU_ROWS[@]}"

@@ -1,6 +1,6 @@
 // The cost floor of a simdjson-style structural index on this machine, in Swift with SSE2.
 //
-//   find /tmp/corpus1g/AWSLogs/111122223333 -name '*.json.gz' | sort | head -600 | xargs zcat > /tmp/probe.json
+//   find /tmp/corpus1g/AWSLogs/111122223333/CloudTrail -name '*.json.gz' | sort | head -600 | xargs zcat > /tmp/probe.json
 //   swiftc -O Benchmarks/structural_probe.swift -o /tmp/structural_probe && /tmp/structural_probe /tmp/probe.json
 //
 // Not part of trailscan: a measurement behind the performance analysis in BENCHMARKS.md. It times, over
