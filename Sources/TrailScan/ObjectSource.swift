@@ -1,3 +1,4 @@
+internal import Dispatch
 internal import Glibc
 internal import Synchronization
 internal import TrailS3
@@ -53,9 +54,23 @@ final class ObjectSource: Sendable {
         /// The S3 listing in progress: workers take its tasks, list them outside the lock, and return
         /// the pages.
         var plan: ListingPlan?
+        /// Workers blocked on `listed` until a listing task in flight comes back.
+        var waiting = 0
+
+        /// The number of waiting workers, who are now to be woken.
+        mutating func takeWaiting() -> Int {
+            defer { waiting = 0 }
+            return waiting
+        }
     }
 
     private let walk: Mutex<Walk>
+    /// Signalled once for each waiting worker when a listing task completes or is abandoned: the only
+    /// events that change what a worker told to wait can do next. A worker counts itself in
+    /// `Walk.waiting` in the same critical section that tells it to wait, and waits after leaving it;
+    /// a signal sent in between is kept by the semaphore, so no wake-up is lost, and a worker woken
+    /// early only looks again.
+    private let listed = DispatchSemaphore(value: 0)
     private let skippedFolders: Set<String>
     private let prune: @Sendable (String) -> Bool
     private let s3: S3Settings?
@@ -98,21 +113,21 @@ final class ObjectSource: Sendable {
             case .item(let item):
                 return item
             case .wait:
-                usleep(500)
+                listed.wait()
             case .list(let task):
                 var attempt = 0
                 while true {
                     attempt += 1
                     do throws(S3Error) {
                         let page = try client().list(task)
-                        walk.withLock { $0.plan?.complete(task, page: page) }
+                        wakeWaiting(walk.withLock { $0.plan?.complete(task, page: page); return $0.takeWaiting() })
                         break
                     } catch {
                         if let delay = s3?.retry.delay(after: attempt, error: error) {
                             usleep(useconds_t(delay * 1_000_000))
                             continue
                         }
-                        walk.withLock { $0.plan?.abandon(task) }
+                        wakeWaiting(walk.withLock { $0.plan?.abandon(task); return $0.takeWaiting() })
                         return .failure("s3://\(task.bucket)/\(task.prefix)", cause: error.description)
                     }
                 }
@@ -127,7 +142,10 @@ final class ObjectSource: Sendable {
                         return .item(prune(key) ? .skip(count: 1) : .scan(.s3(bucket: bucket, key: key)))
                     }
                     if let task = walk.plan!.takeTask() { return .list(task) }
-                    if walk.plan!.inFlight > 0 { return .wait }
+                    if walk.plan!.inFlight > 0 {
+                        walk.waiting += 1
+                        return .wait
+                    }
                     finishedListRequests.withLock { $0 += walk.plan!.requests }
                     walk.plan = nil
                 } else if var folder = walk.folders.popLast() {
@@ -163,6 +181,10 @@ final class ObjectSource: Sendable {
                     return .item(nil)
                 }
             }
+    }
+
+    private func wakeWaiting(_ count: Int) {
+        for _ in 0..<count { listed.signal() }
     }
 
     private func enter(_ path: String, into walk: inout Walk, skipping: Bool) -> WalkItem? {

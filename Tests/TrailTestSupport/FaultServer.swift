@@ -4,8 +4,9 @@ import Synchronization
 
 /// A small S3 look-alike that answers with scripted faults, for the retry tests.
 ///
-/// `GET /<bucket>?list-type=2…` lists every object (one page); `GET /<bucket>/<key>` serves the object,
-/// or, for the n-th request of a key, the n-th fault of its script. Signatures are not checked (the
+/// `GET /<bucket>?list-type=2…` lists every object (one page), or for the n-th list request gives the
+/// n-th fault of the listing script; `GET /<bucket>/<key>` serves the object, or, for the n-th request
+/// of a key, the n-th fault of its script. Signatures are not checked (the
 /// juicefs tests do that).
 public final class FaultServer: Sendable {
     public enum Fault: Sendable {
@@ -29,32 +30,39 @@ public final class FaultServer: Sendable {
 
     public var endpoint: String { server.endpoint }
 
-    /// How many GETs each key received.
+    /// How many GETs each key received (and the list requests, under `FaultServer.listing`).
     public var requestCounts: [String: Int] { counts.value.withLock { $0 } }
 
-    public init(bucket: String, objects: [String: [UInt8]], scripts: [String: [Fault]]) {
+    /// Where `requestCounts` counts the list requests.
+    public static let listing = "(list requests)"
+
+    /// - Parameters:
+    ///   - scripts: for each key, the answers to its first GETs.
+    ///   - listingScript: the answers to the first list requests, whatever their prefix.
+    public init(bucket: String, objects: [String: [UInt8]], scripts: [String: [Fault]], listingScript: [Fault] = []) {
         let counts = Counts()
         self.counts = counts
         server = LoopbackHTTPServer { request, connection in
             let path = request.path
+            let body: [UInt8], script: [Fault], counted: String
             if path == "/\(bucket)" || path == "/\(bucket)/" {
                 var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><IsTruncated>false</IsTruncated>"
                 for (key, body) in objects.sorted(by: { $0.key < $1.key }) {
                     xml += "<Contents><Key>\(key)</Key><Size>\(body.count)</Size></Contents>"
                 }
-                connection.respond("200 OK", body: Array((xml + "</ListBucketResult>").utf8))
-                return
-            }
-            let key = String(path.dropFirst(bucket.count + 2))
-            guard let body = objects[key] else {
-                connection.respond("404 Not Found", body: Array("<Error><Code>NoSuchKey</Code></Error>".utf8))
-                return
+                (body, script, counted) = (Array((xml + "</ListBucketResult>").utf8), listingScript, FaultServer.listing)
+            } else {
+                let key = String(path.dropFirst(bucket.count + 2))
+                guard let object = objects[key] else {
+                    connection.respond("404 Not Found", body: Array("<Error><Code>NoSuchKey</Code></Error>".utf8))
+                    return
+                }
+                (body, script, counted) = (object, scripts[key] ?? [], key)
             }
             let attempt = counts.value.withLock { counts -> Int in
-                counts[key, default: 0] += 1
-                return counts[key]!
+                counts[counted, default: 0] += 1
+                return counts[counted]!
             }
-            let script = scripts[key] ?? []
             guard attempt <= script.count else {
                 connection.respond("200 OK", body: body)
                 return

@@ -37,7 +37,9 @@ enum CLI {
     static let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
     static let sampleLogs = repository.appendingPathComponent("sample-logs").path
 
-    static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> Run {
+    /// - Parameter timeout: seconds after which the run is killed (SIGKILL): a scan that hangs then
+    ///   fails its test instead of the whole suite.
+    static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:], timeout: Double? = nil) throws -> Run {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -47,6 +49,14 @@ enum CLI {
         process.standardError = err
         process.standardInput = input
         try process.run()
+        let exited = DispatchSemaphore(value: 0)
+        if let timeout {
+            let pid = process.processIdentifier
+            Thread {
+                if exited.wait(timeout: .now() + timeout) == .timedOut { kill(pid, SIGKILL) }
+            }.start()
+        }
+        defer { exited.signal() }
         if let stdin { input.fileHandleForWriting.write(stdin) }
         try input.fileHandleForWriting.close()
         // Read both pipes concurrently so neither can fill up and block the child.
@@ -358,6 +368,28 @@ let noise = """
         let counts = server.requestCounts
         #expect(counts[key("slowdown-twice")] == 3 && counts[key("reset")] == 2 && counts[key("truncated")] == 2)
         #expect(counts[key("slow")] == 1 && counts[key("clean")] == 1 && counts[key("always-503")] == 5)
+    }
+
+    /// While one worker lists, the others wait for its page; they must wake up both when it arrives and
+    /// when the listing fails for good.
+    @Test func workersWaitingForAListingWakeWhenItEndsOrFails() throws {
+        let key = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/01/111122223333_CloudTrail_us-east-1_20260301T0100Z_x.json.gz"
+        let object = [UInt8](try CLI.gzip(Data("{\"Records\":[\(rootLogin)]}".utf8)))
+        let arguments = ["scan", "--format", "jsonl", "--max-fetches", "16"]
+
+        let slow = FaultServer(bucket: "faults", objects: [key: object], scripts: [:], listingScript: [.slow])
+        defer { slow.stop() }
+        let listed = try CLI.run(arguments + ["--endpoint-url", slow.endpoint, "s3://faults/"], environment: s3Environment(), timeout: 60)
+        #expect(listed.status == 1)
+        #expect(listed.alerts == ["signin.root.success root-1", "signin.success root-1"])
+
+        let failing = FaultServer(bucket: "faults", objects: [key: object], scripts: [:],
+                                  listingScript: Array(repeating: .slowDown(retryAfter: 0), count: 10))
+        defer { failing.stop() }
+        let failed = try CLI.run(arguments + ["--endpoint-url", failing.endpoint, "s3://faults/"], environment: s3Environment(), timeout: 60)
+        #expect(failed.status == 2)
+        #expect(failed.stderr.hasPrefix("trailscan: s3://faults/: S3 is unavailable or throttling (HTTP 503, SlowDown)\n"), "\(failed.stderr)")
+        #expect(failing.requestCounts[FaultServer.listing] == 5)
     }
 
     /// S3 bodies up to 1 MiB are held whole and inflated by libdeflate; longer ones stream through zlib
