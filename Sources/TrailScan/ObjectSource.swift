@@ -56,12 +56,6 @@ final class ObjectSource: Sendable {
         var plan: ListingPlan?
         /// Workers blocked on `listed` until a listing task in flight comes back.
         var waiting = 0
-
-        /// The number of waiting workers, who are now to be woken.
-        mutating func takeWaiting() -> Int {
-            defer { waiting = 0 }
-            return waiting
-        }
     }
 
     private let walk: Mutex<Walk>
@@ -120,14 +114,14 @@ final class ObjectSource: Sendable {
                     attempt += 1
                     do throws(S3Error) {
                         let page = try client().list(task)
-                        wakeWaiting(walk.withLock { $0.plan?.complete(task, page: page); return $0.takeWaiting() })
+                        handBack { $0.complete(task, page: page) }
                         break
                     } catch {
                         if let delay = s3?.retry.delay(after: attempt, error: error) {
                             usleep(useconds_t(delay * 1_000_000))
                             continue
                         }
-                        wakeWaiting(walk.withLock { $0.plan?.abandon(task); return $0.takeWaiting() })
+                        handBack { $0.abandon(task) }
                         return .failure("s3://\(task.bucket)/\(task.prefix)", cause: error.description)
                     }
                 }
@@ -183,8 +177,15 @@ final class ObjectSource: Sendable {
             }
     }
 
-    private func wakeWaiting(_ count: Int) {
-        for _ in 0..<count { listed.signal() }
+    /// Returns a listing task to the plan (`change` completes or abandons it) and wakes every worker
+    /// waiting for it.
+    private func handBack(_ change: (inout ListingPlan) -> Void) {
+        let waiting = walk.withLock { walk in
+            if walk.plan != nil { change(&walk.plan!) }
+            defer { walk.waiting = 0 }
+            return walk.waiting
+        }
+        for _ in 0..<waiting { listed.signal() }
     }
 
     private func enter(_ path: String, into walk: inout Walk, skipping: Bool) -> WalkItem? {
