@@ -2,15 +2,17 @@
 //
 // trailscan: audits AWS CloudTrail logs in bulk.
 //
-// The targets form one pipeline with one-way dependencies:
+// The targets form one pipeline with one-way dependencies (each arrow: "is imported by"):
 //
-//     TrailBytes ─┬─▶ TrailGzip ────────────────────────────────┐
-//                 │                                              ▼
-//     TrailJSON ──┴─▶ TrailEvents ─▶ TrailMatch ─▶ TrailReport ─▶ TrailScan ─▶ trailscan (CLI)
+//     TrailBytes ──┬──────────────────▶ TrailGzip (CZlib, CDeflate) ──────┐
+//     TrailJSON ───┼─▶ TrailEvents ─┬─▶ TrailMatch ─────────────────────┐ │
+//     TrailTime ───┘                │                                   ▼ ▼
+//         │                         └─▶ TrailS3 (CCurl) ─────────────▶ TrailScan ─▶ TrailReport ─▶ trailscan
+//         └──────▶ TrailSigV4 (swift-crypto) ──┘                        (searcher)    (sinks)        (CLI)
 //
-//     TrailSigV4 (swift-crypto) ─▶ TrailS3 (CCurl): signed S3 requests over libcurl, for the S3 source.
-//
-// Only TrailGzip imports the C zlib module; nothing above it sees a C type.
+// TrailScan is the searcher: sources, workers, decode, match → owned `Finding`s handed to `ScanSink`s.
+// TrailReport holds the sinks (alerts as text / JSON Lines / templates, the summary); the CLI only wires
+// them. No module imports one to its right. C modules are imported `internal` and never leak a C type.
 import PackageDescription
 
 let package = Package(
@@ -18,7 +20,7 @@ let package = Package(
     products: [
         .executable(name: "trailscan", targets: ["trailscan"]),
         // The pipeline's stages, for the benchmarks package (Benchmarks/Package.swift).
-        .library(name: "TrailScanCore", targets: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch"]),
+        .library(name: "TrailScanCore", targets: ["TrailBytes", "TrailTime", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -41,36 +43,38 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
         ),
         .target(name: "TrailBytes"),
+        .target(name: "TrailTime"),
         .target(name: "TrailGzip", dependencies: ["CZlib", "CDeflate", "TrailBytes"]),
         .target(name: "TrailJSON"),
-        .target(name: "TrailEvents", dependencies: ["TrailJSON", "TrailBytes"]),
+        .target(name: "TrailEvents", dependencies: ["TrailJSON", "TrailBytes", "TrailTime"]),
         .target(name: "TrailMatch", dependencies: ["TrailEvents", "TrailJSON"]),
-        .target(name: "TrailSigV4", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "TrailS3", dependencies: ["CCurl", "TrailSigV4"]),
-        .target(name: "TrailReport", dependencies: ["TrailMatch", "TrailEvents", "TrailJSON"]),
+        .target(name: "TrailSigV4", dependencies: ["TrailTime", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "TrailS3", dependencies: ["CCurl", "TrailSigV4", "TrailBytes", "TrailEvents", "TrailTime"]),
         .target(
             name: "TrailScan",
-            dependencies: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailReport", "TrailS3"]
+            dependencies: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailS3"]
         ),
+        .target(name: "TrailReport", dependencies: ["TrailScan", "TrailMatch", "TrailJSON", "TrailTime"]),
         .executableTarget(
             name: "trailscan",
             dependencies: [
-                "TrailScan", "TrailMatch", "TrailReport", "TrailS3", "TrailSigV4",
+                "TrailScan", "TrailReport", "TrailMatch", "TrailEvents", "TrailGzip", "TrailJSON", "TrailS3", "TrailTime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "TrailGzipTests", dependencies: ["TrailGzip", "TrailBytes", "CZlib"]),
         .testTarget(name: "TrailJSONTests", dependencies: ["TrailJSON", "TrailTestSupport"]),
+        .testTarget(name: "TrailTimeTests", dependencies: ["TrailTime"]),
         .testTarget(name: "TrailEventsTests", dependencies: ["TrailEvents", "TrailBytes", "TrailJSON"]),
-        .testTarget(name: "TrailMatchTests", dependencies: ["TrailMatch", "TrailEvents", "TrailBytes"]),
-        .testTarget(name: "TrailReportTests", dependencies: ["TrailReport", "TrailMatch", "TrailEvents", "TrailBytes"]),
+        .testTarget(name: "TrailMatchTests", dependencies: ["TrailMatch", "TrailEvents", "TrailJSON", "TrailTestSupport"]),
+        .testTarget(name: "TrailReportTests", dependencies: ["TrailReport", "TrailScan", "TrailGzip", "TrailMatch", "TrailS3", "TrailTime"]),
         .testTarget(name: "TrailSigV4Tests", dependencies: ["TrailSigV4"], resources: [.copy("Vectors")]),
-        .target(name: "TrailTestSupport", path: "Tests/TrailTestSupport"),
-        .testTarget(name: "TrailS3Tests", dependencies: ["TrailS3", "TrailSigV4", "TrailTestSupport"]),
+        .target(name: "TrailTestSupport", dependencies: ["TrailEvents", "TrailBytes"], path: "Tests/TrailTestSupport"),
+        .testTarget(name: "TrailS3Tests", dependencies: ["TrailS3", "TrailSigV4", "TrailEvents", "TrailTestSupport"]),
         .testTarget(
             name: "trailscanTests",
-            dependencies: ["trailscan", "TrailTestSupport", "TrailS3", "TrailSigV4", "TrailScan", "TrailMatch", "TrailReport"],
+            dependencies: ["trailscan", "TrailTestSupport", "TrailS3", "TrailSigV4", "TrailScan", "TrailMatch", "TrailReport", "TrailEvents"],
             resources: [.copy("Fixtures")]
         ),
     ],

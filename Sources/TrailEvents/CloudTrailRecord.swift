@@ -1,4 +1,5 @@
 public import TrailJSON
+internal import TrailTime
 
 /// The CloudTrail fields that rules, filters and reports read, by where they sit in a record.
 public enum CloudTrailField: Int, CaseIterable, Sendable {
@@ -192,13 +193,10 @@ public struct CloudTrailRecord {
     public let bytes: UnsafeRawBufferPointer
     public let tape: JSONTape
     public let fields: CloudTrailFields
-    /// Offset of the record's first byte in the decoded object.
-    public let streamOffset: Int
 
-    init(bytes: UnsafeRawBufferPointer, tape: JSONTape, streamOffset: Int) {
+    init(bytes: UnsafeRawBufferPointer, tape: JSONTape) {
         self.bytes = bytes
         self.tape = tape
-        self.streamOffset = streamOffset
         self.fields = CloudTrailFields(tape: tape, bytes: bytes)
     }
 
@@ -234,9 +232,31 @@ public struct CloudTrailRecord {
         return JSONString.bytes(of: token, in: bytes)
     }
 
-    /// `eventTime` as seconds since 1970-01-01T00:00:00Z, when present and well formed.
+    /// The value at `path`, a chain of member names from the record's top level: its decoded text when
+    /// it is a string, its JSON text (minified) for a number, literal, object or array; `nil` when it is
+    /// absent or null. For the few values a finding copies out, not for the hot path.
+    public func text(at path: [String]) -> String? {
+        var index = 0
+        for key in path {
+            guard let member = tape.member(Array(key.utf8), in: index, of: bytes) else { return nil }
+            index = member
+        }
+        let token = tape[index]
+        switch token.kind {
+        case .null:
+            return nil
+        case .string:
+            return JSONString.string(of: token, in: bytes)
+        default:
+            var text: [UInt8] = []
+            JSONText.appendMinified(UnsafeRawBufferPointer(rebasing: bytes[token.range]), to: &text)
+            return String(decoding: text, as: UTF8.self)
+        }
+    }
+
+    /// `eventTime` as seconds since 1970-01-01T00:00:00Z, when present and an RFC 3339 instant.
     public var eventTimeSeconds: Int64? {
         guard let token = token(.eventTime), token.kind == .string, !token.isEscaped else { return nil }
-        return EventTime.seconds(UnsafeRawBufferPointer(rebasing: bytes[token.range]))
+        return UTC.seconds(rfc3339: UnsafeRawBufferPointer(rebasing: bytes[token.range]))
     }
 }

@@ -152,7 +152,7 @@ public final class RecordSplitter {
                 guard let end = try parse(bytes, at: i, isFinal: isFinal) else { return }
                 let recordBytes = UnsafeRawBufferPointer(rebasing: bytes[i..<(i + end)])
                 parser.withTape { tape in
-                    body(CloudTrailRecord(bytes: recordBytes, tape: tape, streamOffset: streamOffset + i))
+                    body(CloudTrailRecord(bytes: recordBytes, tape: tape))
                 }
                 recordCount += 1
                 state = .afterRecord

@@ -29,7 +29,7 @@ public enum GzipError: Error, Equatable, Sendable, CustomStringConvertible {
         case .corruptData(let reason, let offset): "corrupt gzip data near byte \(offset): \(reason)"
         case .trailingGarbage(let offset): "trailing garbage after the gzip stream at byte \(offset)"
         case .limitExceeded(let limit):
-            "decompressed size exceeds the limit of \(limit) bytes (--max-object-size); possible gzip bomb"
+            "decompressed size exceeds the limit of \(limit) bytes; possible gzip bomb"
         case .zlib(let code): "zlib error \(code)"
         }
     }

@@ -87,28 +87,33 @@ public enum BuiltinRules {
              #""eventSource":["iam.amazonaws.com"],"$or":["#
                  + #"{"eventName":["PutUserPolicy"],"requestParameters":{"policyName":["AWSExposedCredentialPolicy_DO_NOT_REMOVE","#
                  + #""AWSCompromisedKeyQuarantine","AWSCompromisedKeyQuarantineV2","AWSCompromisedKeyQuarantineV3"]}},"#
-                 + #"{"eventName":\#(list(attachPolicy)),"requestParameters":{"policyArn":[{"wildcard":"*AWSCompromisedKeyQuarantine*"}]}}]"#),
+                 + #"{"eventName":\#(list(attachPolicy)),"requestParameters":{"policyArn":[{"wildcard":"*AWSCompromisedKeyQuarantine*"}]}}]"#,
+             targets: iamTargets),
         rule("iam.denied-write", .low, "IAM change denied",
              "A sensitive IAM change was attempted without permission: probing or a misconfiguration.",
              #""eventSource":["iam.amazonaws.com"],"errorCode":["AccessDenied","AccessDeniedException","UnauthorizedOperation"],"#
-                 + #""eventName":\#(list(iamEventsInPack))"#),
+                 + #""eventName":\#(list(iamEventsInPack))"#, targets: iamTargets),
 
         // IAM Identity Center, STS, CloudTrail
         rule("sso.permission-set.changed", .medium, "Identity Center permission set changed",
              "An IAM Identity Center permission set was created, changed, deleted or provisioned.",
-             #""eventSource":["sso.amazonaws.com"],"eventName":\#(list(permissionSetEvents)),"# + success),
+             #""eventSource":["sso.amazonaws.com"],"eventName":\#(list(permissionSetEvents)),"# + success,
+             targets: ["requestParameters.permissionSetArn", "requestParameters.instanceArn"]),
         rule("sso.account-assignment.created", .medium, "Identity Center account assignment",
              "A user or group was given a permission set in an account through IAM Identity Center.",
-             #""eventSource":["sso.amazonaws.com"],"eventName":["CreateAccountAssignment"],"# + success),
+             #""eventSource":["sso.amazonaws.com"],"eventName":["CreateAccountAssignment"],"# + success,
+             targets: ["requestParameters.principalId", "requestParameters.permissionSetArn", "requestParameters.targetId"]),
         rule("sso.identity-source.changed", .high, "Identity Center identity source changed",
              "IAM Identity Center's directory or external identity provider was changed.",
              #""eventSource":["sso.amazonaws.com","sso-directory.amazonaws.com"],"eventName":\#(list(identitySourceEvents))"#),
         rule("sts.assume-root", .high, "Root session assumed",
              "A privileged root session was obtained with sts:AssumeRoot.",
-             #""eventSource":["sts.amazonaws.com"],"eventName":["AssumeRoot"],"# + success),
+             #""eventSource":["sts.amazonaws.com"],"eventName":["AssumeRoot"],"# + success,
+             targets: ["requestParameters.targetPrincipal"]),
         rule("cloudtrail.tampering", .high, "CloudTrail logging changed",
              "A trail was stopped, deleted or reconfigured, or an event data store deleted.",
-             #""eventSource":["cloudtrail.amazonaws.com"],"eventName":\#(list(trailTamperingEvents)),"# + success),
+             #""eventSource":["cloudtrail.amazonaws.com"],"eventName":\#(list(trailTamperingEvents)),"# + success,
+             targets: ["requestParameters.name", "requestParameters.trailName", "requestParameters.eventDataStore"]),
     ]
 
     /// The built-in rule with this id.
@@ -124,11 +129,14 @@ public enum BuiltinRules {
     static let loginOK = login + #","responseElements":{"ConsoleLogin":["Success"]}"#
     static let loginFailed = login + #","responseElements":{"ConsoleLogin":["Failure"]}"#
 
-    /// A rule whose pattern is `{"detail": {<detail>}}`.
-    private static func rule(_ id: String, _ severity: Severity, _ title: String, _ description: String, _ detail: String) -> Rule {
+    /// A rule whose pattern is `{"detail": {<detail>}}`, acting on `targets` (dotted paths in the record).
+    private static func rule(
+        _ id: String, _ severity: Severity, _ title: String, _ description: String, _ detail: String, targets: [String] = []
+    ) -> Rule {
         do {
             return Rule(id: id, severity: severity, title: title, description: description,
-                        pattern: try EventPattern(parsing: "{\"detail\":{\(detail)}}"))
+                        pattern: try EventPattern(parsing: "{\"detail\":{\(detail)}}"),
+                        targets: targets.map { $0.split(separator: ".").map(String.init) })
         } catch {
             preconditionFailure("built-in rule \(id): \(error)")  // the pack's tests parse every pattern
         }
@@ -139,8 +147,16 @@ public enum BuiltinRules {
         _ id: String, _ severity: Severity, _ title: String, _ description: String, _ names: [String], and extra: String? = nil
     ) -> Rule {
         let detail = #""eventSource":["iam.amazonaws.com"],"eventName":\#(list(names)),"# + success
-        return rule(id, severity, title, description, extra.map { detail + "," + $0 } ?? detail)
+        return rule(id, severity, title, description, extra.map { detail + "," + $0 } ?? detail, targets: iamTargets)
     }
+
+    /// What IAM calls act on, as their request names it (and the access key a CreateAccessKey made).
+    static let iamTargets = [
+        "requestParameters.userName", "requestParameters.roleName", "requestParameters.groupName",
+        "requestParameters.policyArn", "requestParameters.policyName", "requestParameters.serialNumber",
+        "requestParameters.sAMLProviderArn", "requestParameters.openIDConnectProviderArn",
+        "responseElements.accessKey.accessKeyId",
+    ]
 
     /// A JSON array of strings.
     private static func list(_ names: [String]) -> String {

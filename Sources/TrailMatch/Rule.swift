@@ -35,11 +35,15 @@ public struct Rule: Sendable, Equatable {
     public var pattern: EventPattern
     /// Whether the rule runs when nothing enables or disables it.
     public var enabledByDefault: Bool
+    /// What the action acted on: paths in the record (`["requestParameters", "userName"]`) whose values
+    /// an alert shows as its targets, those present in the record.
+    public var targets: [[String]]
 
     public init(
         id: String, severity: Severity, title: String, description: String, pattern: EventPattern,
-        enabledByDefault: Bool = true
+        enabledByDefault: Bool = true, targets: [[String]] = []
     ) {
+        self.targets = targets
         self.id = id
         self.severity = severity
         self.title = title

@@ -1,86 +1,57 @@
-public import TrailEvents
-public import TrailMatch
+public import TrailScan
 internal import TrailJSON
+public import TrailMatch
 
-/// Turns one alert — a rule that matched a record — into output bytes.
-///
-/// Formats run inside the record callback, on the borrowed record, and append to the worker's
-/// per-object buffer; nothing about the record is copied unless it is printed.
+/// Turns one finding into output bytes, appended to a buffer.
 public protocol AlertFormat: Sendable {
-    func append(rule: Rule, record: CloudTrailRecord, source: String, to output: inout [UInt8])
-}
-
-/// The principal of a record as reports show it.
-struct Principal {
-    var type: String?
-    var arn: String?
-    var userName: String?
-
-    init(_ record: CloudTrailRecord) {
-        type = record.string(.userIdentityType)
-        arn = record.string(.userIdentityArn)
-        userName = record.string(.userIdentityUserName)
-    }
-
-    /// `type arn` or `type userName`, whichever parts exist.
-    var display: String {
-        [type, arn ?? userName].compactMap { $0 }.joined(separator: "  ")
-    }
-}
-
-/// Whether the record is a console sign-in (the records for which `mfaUsed` is meaningful).
-func isConsoleLogin(_ record: CloudTrailRecord) -> Bool {
-    "ConsoleLogin".utf8.withContiguousStorageIfAvailable {
-        record.field(.eventName, equals: UnsafeRawBufferPointer($0))
-    } ?? false
+    func append(_ finding: Finding, to output: inout [UInt8])
 }
 
 // MARK: - JSON Lines
 
-/// One JSON object per alert, one per line, with a fixed set of keys (README, "JSONL schema").
+/// One JSON object per alert, one per line, with a fixed set of keys (README, "JSON Lines schema").
 ///
-/// String fields are copied exactly as they are in the log (still JSON-escaped), the record verbatim;
-/// a field that is absent or not a string is `null`.
+/// A field that is absent or not a string is `null`; the record is copied minified.
 public struct JSONLinesFormat: AlertFormat {
     public init() {}
 
-    public func append(rule: Rule, record: CloudTrailRecord, source: String, to output: inout [UInt8]) {
+    public func append(_ finding: Finding, to output: inout [UInt8]) {
         func key(_ name: StaticString) {
             output.append(0x22)
             output.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
             output.append(contentsOf: [0x22, 0x3A])  // ":
         }
-        func stringField(_ field: CloudTrailField) {
-            if let token = record.token(field), token.kind == .string {
-                output.append(0x22)
-                output.append(contentsOf: UnsafeRawBufferPointer(rebasing: record.bytes[token.range]))
-                output.append(0x22)
-            } else {
-                output.append(contentsOf: "null".utf8)
-            }
+        func string(_ value: String?) {
+            if let value { JSONString.appendQuoted(value, to: &output) } else { output.append(contentsOf: "null".utf8) }
+        }
+        func member(_ name: StaticString, _ value: String?) {
+            key(name)
+            string(value)
+            output.append(0x2C)
         }
         output.append(0x7B)
-        key("rule"); JSONString.appendQuoted(rule.id, to: &output); output.append(0x2C)
-        key("severity"); JSONString.appendQuoted(rule.severity.name, to: &output); output.append(0x2C)
-        key("title"); JSONString.appendQuoted(rule.title, to: &output); output.append(0x2C)
-        key("eventID"); stringField(.eventID); output.append(0x2C)
-        key("eventTime"); stringField(.eventTime); output.append(0x2C)
-        key("eventSource"); stringField(.eventSource); output.append(0x2C)
-        key("eventName"); stringField(.eventName); output.append(0x2C)
-        key("awsRegion"); stringField(.awsRegion); output.append(0x2C)
-        key("recipientAccountId"); stringField(.recipientAccountId); output.append(0x2C)
-        key("principal"); output.append(0x7B)
-        key("type"); stringField(.userIdentityType); output.append(0x2C)
-        key("arn"); stringField(.userIdentityArn); output.append(0x2C)
-        key("userName"); stringField(.userIdentityUserName)
+        member("rule", finding.ruleID)
+        member("severity", finding.severity.name)
+        member("title", finding.title)
+        member("eventID", finding.eventID)
+        member("eventTime", finding.eventTimeText)
+        member("eventSource", finding.eventSource)
+        member("eventName", finding.eventName)
+        member("awsRegion", finding.region)
+        member("recipientAccountId", finding.account)
+        key("principal")
+        output.append(0x7B)
+        member("type", finding.principal.type)
+        member("arn", finding.principal.arn)
+        key("userName")
+        string(finding.principal.userName)
         output.append(contentsOf: [0x7D, 0x2C])
-        key("sourceIPAddress"); stringField(.sourceIPAddress); output.append(0x2C)
-        key("userAgent"); stringField(.userAgent); output.append(0x2C)
-        key("mfaUsed")
-        if isConsoleLogin(record) { stringField(.mfaUsed) } else { output.append(contentsOf: "null".utf8) }
-        output.append(0x2C)
-        key("source"); JSONString.appendQuoted(source, to: &output); output.append(0x2C)
-        key("record"); JSONText.appendMinified(record.bytes, to: &output)
+        member("sourceIPAddress", finding.sourceIPAddress)
+        member("userAgent", finding.userAgent)
+        member("mfaUsed", finding.mfaUsed)
+        member("source", finding.object.name)
+        key("record")
+        finding.record.withUnsafeBytes { JSONText.appendMinified($0, to: &output) }
         output.append(contentsOf: [0x7D, 0x0A])
     }
 }
@@ -97,30 +68,28 @@ public struct TextFormat: AlertFormat {
         self.color = color
     }
 
-    public func append(rule: Rule, record: CloudTrailRecord, source: String, to output: inout [UInt8]) {
-        func value(_ field: CloudTrailField) -> String {
-            record.string(field).map { TerminalText.escaped($0) } ?? "-"
-        }
-        let time = record.eventTimeSeconds.map(clock.format) ?? value(.eventTime)
-        let label = rule.severity.name.uppercased()
-        var text = color ? "\(Self.colors[rule.severity.rawValue])\(label)\u{1B}[0m" : label
-        text += "  \(rule.title)  [\(rule.id)]\n"
+    public func append(_ finding: Finding, to output: inout [UInt8]) {
+        func value(_ text: String?) -> String { text.map { TerminalText.escaped($0) } ?? "-" }
+        let time = finding.eventTime.map(clock.format) ?? value(finding.eventTimeText)
+        let label = finding.severity.name.uppercased()
+        var text = color ? "\(Self.colors[finding.severity.rawValue])\(label)\u{1B}[0m" : label
+        text += "  \(finding.title)  [\(finding.ruleID)]\n"
         text += "  time        \(time)\n"
-        let principal = Principal(record).display
+        let principal = finding.principal.display
         text += "  principal   \(principal.isEmpty ? "-" : TerminalText.escaped(principal))\n"
-        text += "  source IP   \(value(.sourceIPAddress))\n"
-        text += "  account     \(value(.recipientAccountId))  region \(value(.awsRegion))\n"
-        var event = "\(value(.eventSource)) \(value(.eventName))"
-        if isConsoleLogin(record) {
-            event += "  result \(value(.consoleLoginResult))  MFA \(value(.mfaUsed))"
+        text += "  source IP   \(value(finding.sourceIPAddress))\n"
+        text += "  account     \(value(finding.account))  region \(value(finding.region))\n"
+        var event = "\(value(finding.eventSource)) \(value(finding.eventName))"
+        if finding.isConsoleLogin {
+            event += "  result \(value(finding.loginResult))  MFA \(value(finding.mfaUsed))"
         }
-        if let error = record.string(.errorCode) ?? record.string(.errorMessage) {
+        if let error = finding.errorCode ?? finding.errorMessage {
             event += "  error \(TerminalText.escaped(error))"
         }
         text += "  event       \(event)\n"
-        text += "  user agent  \(value(.userAgent))\n"
-        text += "  event ID    \(value(.eventID))\n"
-        text += "  object      \(TerminalText.escaped(source))\n\n"
+        text += "  user agent  \(value(finding.userAgent))\n"
+        text += "  event ID    \(value(finding.eventID))\n"
+        text += "  object      \(TerminalText.escaped(finding.object.name))\n\n"
         output.append(contentsOf: text.utf8)
     }
 
@@ -142,9 +111,11 @@ public struct TemplateFormat: AlertFormat {
         self.global = global
     }
 
-    public func append(rule: Rule, record: CloudTrailRecord, source: String, to output: inout [UInt8]) {
-        guard let transformer = ruleTemplates[rule.id] ?? global else { return }
-        let message = transformer.render(event: Envelope.event(for: record), ruleID: rule.id)
+    public func append(_ finding: Finding, to output: inout [UInt8]) {
+        guard let transformer = ruleTemplates[finding.ruleID] ?? global,
+              let record = try? JSONValue(parsing: finding.record)  // the scan validated it
+        else { return }
+        let message = transformer.render(event: Envelope.event(for: record), ruleID: finding.ruleID)
         output.append(contentsOf: TerminalText.escaped(message, backslashes: false).utf8)
         output.append(0x0A)
     }

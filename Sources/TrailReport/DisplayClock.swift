@@ -1,5 +1,5 @@
 internal import Foundation
-internal import TrailEvents
+internal import TrailTime
 
 /// Shows instants in the time zone the user chose (`--timezone`), with the UTC offset and, where the
 /// tz database has a real one, the zone's abbreviation: `2024-05-01 14:34:56 +02:00 CEST`,
@@ -27,7 +27,7 @@ public struct DisplayClock: Sendable {
     public func format(_ seconds: Int64) -> String {
         let date = Date(timeIntervalSince1970: TimeInterval(seconds))
         let offset = Int64(timeZone.secondsFromGMT(for: date))
-        let local = EventTime.iso8601(seconds + offset)  // YYYY-MM-DDTHH:MM:SSZ in local wall time
+        let local = UTC.iso8601(seconds + offset)  // YYYY-MM-DDTHH:MM:SSZ in local wall time
         let wall = local.dropLast().replacingOccurrences(of: "T", with: " ")
         if timeZone.identifier == "UTC" || timeZone.identifier == "GMT" { return "\(wall) UTC" }
         let sign = offset < 0 ? "-" : "+"

@@ -1,8 +1,8 @@
-public import TrailEvents
 public import TrailMatch
+public import TrailScan
 
-/// What a scan saw, found and failed on. Each worker keeps its own and they are merged at the end
-/// (ripgrep's `Stats` with `+=`).
+/// What a scan saw, found and failed on, added up by `SummaryCollector` (summaries of separate runs
+/// merge with `+=`, as ripgrep's `Stats` do).
 public struct ScanSummary: Sendable, Equatable {
     public struct Failure: Sendable, Equatable {
         /// File path or `s3://bucket/key`.
@@ -49,16 +49,27 @@ public struct ScanSummary: Sendable, Equatable {
         if lastEventTime.map({ seconds > $0 }) ?? true { lastEventTime = seconds }
     }
 
-    /// Counts an alert, copying the few fields the summary groups by.
-    public mutating func countAlert(rule: Rule, record: CloudTrailRecord) {
+    /// Counts an alert by the few fields the summary groups by.
+    public mutating func countAlert(_ finding: Finding) {
         alerts += 1
-        alertsByRule[rule.id, default: 0] += 1
-        alertsBySeverity[rule.severity, default: 0] += 1
-        alertsByAccount[record.string(.recipientAccountId) ?? "-", default: 0] += 1
-        alertsByRegion[record.string(.awsRegion) ?? "-", default: 0] += 1
-        let principal = Principal(record).display
+        alertsByRule[finding.ruleID, default: 0] += 1
+        alertsBySeverity[finding.severity, default: 0] += 1
+        alertsByAccount[finding.account ?? "-", default: 0] += 1
+        alertsByRegion[finding.region ?? "-", default: 0] += 1
+        let principal = finding.principal.display
         alertsByPrincipal[principal.isEmpty ? "-" : principal, default: 0] += 1
-        alertsBySourceIP[record.string(.sourceIPAddress) ?? "-", default: 0] += 1
+        alertsBySourceIP[finding.sourceIPAddress ?? "-", default: 0] += 1
+    }
+
+    /// Adds one object's counts.
+    public mutating func add(_ statistics: ObjectStatistics) {
+        compressedBytes += statistics.compressedBytes
+        uncompressedBytes += statistics.uncompressedBytes
+        records += statistics.records
+        recordsFilteredOut += statistics.recordsFilteredOut
+        if let first = statistics.firstEventTime { noteEventTime(first) }
+        if let last = statistics.lastEventTime { noteEventTime(last) }
+        alertsSuppressedByRule.merge(statistics.suppressedByRule, uniquingKeysWith: +)
     }
 
     public static func += (lhs: inout ScanSummary, rhs: ScanSummary) {

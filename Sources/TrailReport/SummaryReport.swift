@@ -1,4 +1,4 @@
-internal import TrailEvents
+internal import TrailTime
 internal import TrailJSON
 internal import TrailMatch
 
@@ -130,9 +130,9 @@ public enum SummaryReport {
         raw(",\"bytes\":{\"compressed\":\(s.compressedBytes),\"uncompressed\":\(s.uncompressedBytes)}")
         raw(",\"records\":{\"scanned\":\(s.records),\"filteredOut\":\(s.recordsFilteredOut)}")
         raw(",\"eventTime\":{\"first\":")
-        if let first = s.firstEventTime { string(EventTime.iso8601(first)) } else { raw("null") }
+        if let first = s.firstEventTime { string(UTC.iso8601(first)) } else { raw("null") }
         raw(",\"last\":")
-        if let last = s.lastEventTime { string(EventTime.iso8601(last)) } else { raw("null") }
+        if let last = s.lastEventTime { string(UTC.iso8601(last)) } else { raw("null") }
         raw("},\"alerts\":{\"total\":\(s.alerts),\"byRule\":")
         counts(s.alertsByRule.ranked { $0 })
         raw(",\"bySeverity\":")
@@ -194,7 +194,7 @@ public enum SummaryReport {
 
     private static func span(_ s: ScanSummary) -> String? {
         guard let first = s.firstEventTime, let last = s.lastEventTime else { return nil }
-        return "\(EventTime.iso8601(first)) to \(EventTime.iso8601(last))"
+        return "\(UTC.iso8601(first)) to \(UTC.iso8601(last))"
     }
 
     private static func plural(_ count: Int, _ noun: String) -> String { count == 1 ? noun : noun + "s" }

@@ -1,21 +1,7 @@
 internal import Foundation
-
-/// What a listing may skip: the same filters as the scan, applied to the layout.
-public struct ListingFilter: Sendable {
-    public var since: Int64?
-    public var until: Int64?
-    public var accounts: Set<String>
-    public var regions: Set<String>
-    public var includeInsights: Bool
-
-    public init(since: Int64? = nil, until: Int64? = nil, accounts: Set<String> = [], regions: Set<String> = [], includeInsights: Bool = false) {
-        self.since = since
-        self.until = until
-        self.accounts = accounts
-        self.regions = regions
-        self.includeInsights = includeInsights
-    }
-}
+internal import TrailBytes
+public import TrailEvents
+internal import TrailTime
 
 /// One ListObjectsV2 request of a listing: a prefix, what it is in the layout, and where to continue.
 public struct ListingTask: Sendable {
@@ -34,6 +20,8 @@ public struct ListingTask: Sendable {
     public var prefix: String
     public var kind: Kind
     public var continuationToken: String?
+    /// Set when the task is taken from a plan: which slot of the plan its page fills.
+    var ticket: ExpansionTicket?
 
     /// Delimiter listings find the "folders"; object listings go all the way down.
     public var delimiter: String? { kind == .objects ? nil : "/" }
@@ -54,19 +42,22 @@ public struct ListingTask: Sendable {
 /// client — and hand back each page, which yields objects and further tasks. So independent prefixes
 /// (regions, day folders) are listed concurrently.
 public struct ListingPlan: Sendable {
-    private let filter: ListingFilter
-    private var tasks: [ListingTask]
-    /// Objects found; those from `head` on are not taken yet (a head index, not `removeFirst`, keeps
-    /// taking O(1)).
-    private var objects: [(bucket: String, key: String)] = []
-    private var head = 0
-    /// Tasks being listed by someone now.
-    public private(set) var inFlight = 0
+    /// What the plan hands out, in key order.
+    public enum Item: Sendable {
+        case object(bucket: String, key: String)
+        /// A prefix whose listing failed for good: nothing below it is known.
+        case failed(bucket: String, prefix: String, S3Error)
+    }
+
+    private let filter: RecordFilter
+    private let includeInsights: Bool
+    private var expansion: OrderedExpansion<ListingTask, Item>
     /// Requests made so far.
     public private(set) var requests = 0
 
-    public init(bucket: String, prefix: String, filter: ListingFilter) {
+    public init(bucket: String, prefix: String, filter: RecordFilter, includeInsights: Bool = false) {
         self.filter = filter
+        self.includeInsights = includeInsights
         let start = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
         let kind: ListingTask.Kind
         if start.hasSuffix("AWSLogs/") {
@@ -76,84 +67,78 @@ public struct ListingPlan: Sendable {
         } else {
             kind = .findLogs(found: false)
         }
-        tasks = [ListingTask(bucket: bucket, prefix: kind == .objects ? prefix : start, kind: kind)]
+        expansion = OrderedExpansion([.task(ListingTask(bucket: bucket, prefix: kind == .objects ? prefix : start, kind: kind))])
     }
 
     /// Nothing left to list, nothing being listed, nothing found and not taken.
-    public var isFinished: Bool { tasks.isEmpty && inFlight == 0 && head == objects.count }
+    public var isFinished: Bool { expansion.isFinished }
+
+    /// Tasks being listed by someone now.
+    public var inFlight: Int { expansion.inFlight }
 
     /// The next task to list, if any (the caller lists it, then calls `complete` or `abandon`).
     public mutating func takeTask() -> ListingTask? {
-        guard let task = tasks.popLast() else { return nil }
-        inFlight += 1
+        guard let (ticket, task) = expansion.takeTask() else { return nil }
         requests += 1
-        return task
+        var taken = task
+        taken.ticket = ticket
+        return taken
     }
 
-    /// The next object found, if any.
-    public mutating func takeObject() -> (bucket: String, key: String)? {
-        guard head < objects.count else { return nil }
-        defer {
-            head += 1
-            if head == objects.count {
-                objects.removeAll(keepingCapacity: true)
-                head = 0
-            } else if head >= 4096 && head * 2 >= objects.count {
-                objects.removeFirst(head)  // drop what was taken, now and then
-                head = 0
-            }
-        }
-        return objects[head]
+    /// The next object (or failed prefix) in key order, once everything before it has been listed.
+    public mutating func takeItem() -> Item? { expansion.takeItem() }
+
+    /// A task failed for good: its place in the order reports the failure.
+    public mutating func abandon(_ task: ListingTask, error: S3Error) {
+        expansion.complete(task.ticket!, found: [.item(.failed(bucket: task.bucket, prefix: task.prefix, error))])
     }
 
-    /// A task failed: nothing more comes from it.
-    public mutating func abandon(_ task: ListingTask) {
-        inFlight -= 1
-    }
-
-    /// Records the page a task returned: its objects, its folders as new tasks, its continuation.
+    /// Records the page a task returned: its objects, its folders as new tasks, its continuation — in
+    /// place of the task, in key order.
     public mutating func complete(_ task: ListingTask, page: ListObjectsPage) {
-        inFlight -= 1
-        var found = false
-        if case .findLogs(let earlier) = task.kind { found = earlier }
+        var found: [OrderedExpansion<ListingTask, Item>.Found] = []
+        var sawLogs = false
+        if case .findLogs(let earlier) = task.kind { sawLogs = earlier }
+        func child(_ prefix: String, _ kind: ListingTask.Kind) {
+            found.append(.task(ListingTask(bucket: task.bucket, prefix: prefix, kind: kind)))
+        }
         switch task.kind {
         case .objects:
-            objects += page.objects.filter { Self.isLogObject($0.key, includeInsights: filter.includeInsights) }
-                .map { (task.bucket, $0.key) }
+            for object in page.objects where Self.isLogObject(object.key, includeInsights: includeInsights) {
+                found.append(.item(.object(bucket: task.bucket, key: object.key)))
+            }
         case .findLogs:
             if page.prefixes.contains(task.prefix + "AWSLogs/") {
-                found = true
-                tasks.append(ListingTask(bucket: task.bucket, prefix: task.prefix + "AWSLogs/", kind: .logs))
+                sawLogs = true
+                child(task.prefix + "AWSLogs/", .logs)
             }
         case .logs:
-            for child in page.prefixes.reversed() {
-                let name = String(child.dropFirst(task.prefix.count).dropLast())
+            for prefix in page.prefixes {
+                let name = String(prefix.dropFirst(task.prefix.count).dropLast())
                 if Self.isOrganization(name) {
-                    tasks.append(ListingTask(bucket: task.bucket, prefix: child, kind: .logs))
+                    child(prefix, .logs)
                 } else if Self.isAccount(name), filter.accounts.isEmpty || filter.accounts.contains(name) {
-                    if filter.includeInsights {
-                        tasks.append(ListingTask(bucket: task.bucket, prefix: child + "CloudTrail-Insight/", kind: .objects))
-                    }
-                    tasks.append(ListingTask(bucket: task.bucket, prefix: child + "CloudTrail/", kind: .regions))
+                    if includeInsights { child(prefix + "CloudTrail-Insight/", .objects) }  // sorts before CloudTrail/
+                    child(prefix + "CloudTrail/", .regions)
                 }
             }
         case .regions:
-            for child in page.prefixes.reversed() {
-                let region = String(child.dropFirst(task.prefix.count).dropLast())
+            for prefix in page.prefixes {
+                let region = String(prefix.dropFirst(task.prefix.count).dropLast())
                 guard filter.regions.isEmpty || filter.regions.contains(region) else { continue }
-                for folder in (dayFolders() ?? [""]).reversed() {
-                    tasks.append(ListingTask(bucket: task.bucket, prefix: child + folder, kind: .objects))
-                }
+                for folder in dayFolders() ?? [""] { child(prefix + folder, .objects) }
             }
         }
         if let token = page.continuationToken {
             var next = task
+            next.ticket = nil
             next.continuationToken = token
-            if case .findLogs = task.kind { next.kind = .findLogs(found: found) }
-            tasks.append(next)
-        } else if case .findLogs = task.kind, !found {
-            tasks.append(ListingTask(bucket: task.bucket, prefix: task.prefix, kind: .objects))
+            if case .findLogs = task.kind { next.kind = .findLogs(found: sawLogs) }
+            found.append(.task(next))
+        } else if case .findLogs = task.kind, !sawLogs {
+            child(task.prefix, .objects)
         }
+        expansion.complete(task.ticket!, found: found)
     }
 
     /// The `YYYY/MM/DD/` folders the time window can reach, or `nil` for "all".
@@ -164,12 +149,7 @@ public struct ListingPlan: Sendable {
         // `until` is exclusive: the window's last day, then one day of slack for late delivery.
         let last = ((filter.until ?? now) - 1) / 86_400 + 1
         guard last >= first, last - first < 36_600 else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return (first...last).map { day in
-            let parts = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: TimeInterval(day * 86_400)))
-            return String(format: "%04d/%02d/%02d/", parts.year!, parts.month!, parts.day!)
-        }
+        return (first...last).map { UTC.dayFolder(days: $0) }
     }
 
     static func isAccount(_ name: String) -> Bool { name.count == 12 && name.allSatisfy { $0.isASCII && $0.isNumber } }

@@ -1,6 +1,7 @@
 public import Foundation
 internal import FoundationXML
 internal import Synchronization
+internal import TrailTime
 public import TrailSigV4
 
 /// Why credentials could not be found or fetched. Never contains a secret.
@@ -9,6 +10,9 @@ public struct CredentialsError: Error, Equatable, Sendable, CustomStringConverti
     public init(_ description: String) { self.description = description }
 }
 
+/// Resolves credentials once, caches temporary ones, and refreshes them five minutes before they expire:
+/// a long scan never signs with expired credentials. Shared by all workers.
+///
 /// Where credentials come from, in the AWS CLI's order (first match wins):
 /// 1. `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`;
 /// 2. web identity: `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN` (EKS), via STS
@@ -19,21 +23,13 @@ public struct CredentialsError: Error, Equatable, Sendable, CustomStringConverti
 /// 4. container credentials: `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` / `_FULL_URI`, with
 ///    `AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)` (ECS, EKS Pod Identity);
 /// 5. EC2 instance metadata with an IMDSv2 session token (unless `AWS_EC2_METADATA_DISABLED=true`).
-public enum CredentialSource: Sendable, Equatable {
-    case environment
-    case webIdentity(roleARN: String, tokenFile: String, sessionName: String)
-    case profile(String)
-    case container
-    case instanceMetadata
-}
-
-/// Resolves credentials once, caches temporary ones, and refreshes them five minutes before they expire:
-/// a long scan never signs with expired credentials. Shared by all workers.
 public final class CredentialProvider: Sendable {
     private let environment: [String: String]
     private let profileName: String?
     private let region: String
     private let cache = Mutex<AWSCredentials?>(nil)
+    /// Held by the one caller resolving credentials (see `credentials(now:)`).
+    private let resolving = Mutex(())
     /// How early temporary credentials are renewed.
     static let refreshMargin: TimeInterval = 300
 
@@ -50,13 +46,25 @@ public final class CredentialProvider: Sendable {
     }
 
     /// Credentials valid for at least a few more minutes.
+    ///
+    /// Single-flight: when they need renewing, one caller resolves them while the others wait for its
+    /// answer, so sixty-odd workers whose credentials expire together make one STS or metadata request,
+    /// not sixty.
     public func credentials(now: Date = Date()) throws(CredentialsError) -> AWSCredentials {
-        if let cached = cache.withLock({ $0 }), cached.expiration.map({ $0.timeIntervalSince(now) > Self.refreshMargin }) ?? true {
-            return cached
+        if let valid = cached(now: now) { return valid }
+        return try resolving.withLock { _ throws(CredentialsError) in
+            if let valid = cached(now: now) { return valid }  // renewed while this caller waited
+            let fresh = try resolve()
+            cache.withLock { $0 = fresh }
+            return fresh
         }
-        let fresh = try resolve()
-        cache.withLock { $0 = fresh }
-        return fresh
+    }
+
+    private func cached(now: Date) -> AWSCredentials? {
+        guard let cached = cache.withLock({ $0 }),
+              cached.expiration.map({ $0.timeIntervalSince(now) > Self.refreshMargin }) ?? true
+        else { return nil }
+        return cached
     }
 
     // MARK: - The chain
@@ -278,10 +286,7 @@ public final class CredentialProvider: Sendable {
     }
 
     static func parseDate(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        UTC.seconds(rfc3339: text).map { Date(timeIntervalSince1970: TimeInterval($0)) }
     }
 }
 

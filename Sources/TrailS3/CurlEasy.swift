@@ -4,6 +4,7 @@ internal import Synchronization
 
 /// A failed transfer: libcurl's code and message (connection refused, timeout, reset, truncated body…).
 public struct TransportError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// libcurl's `CURLcode`, or `notACurlCode` when libcurl could not be set up at all.
     public var code: Int32
     public var message: String
 
@@ -11,18 +12,24 @@ public struct TransportError: Error, Equatable, Sendable, CustomStringConvertibl
 
     /// Timeouts, resets, refused connections and truncated bodies are worth another attempt.
     public var isRetryable: Bool {
+        guard code >= 0 else { return false }
         switch CURLcode(UInt32(code)) {
         case CURLE_OPERATION_TIMEDOUT, CURLE_COULDNT_CONNECT, CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_SEND_ERROR,
              CURLE_GOT_NOTHING, CURLE_COULDNT_RESOLVE_HOST, CURLE_HTTP2, CURLE_HTTP2_STREAM:
-            true
+            return true
         default:
-            false
+            return false
         }
     }
 }
 
-/// libcurl's global initialisation, done once before the first handle.
-private let curlGlobalInit: Mutex<Bool> = Mutex(false)
+extension TransportError {
+    /// The `code` of a failure that did not come from a transfer (no handle, no global initialisation).
+    static let notACurlCode: Int32 = -1
+}
+
+/// libcurl's global initialisation, done once before the first handle: its result, once tried.
+private let curlGlobalInit: Mutex<CURLcode?> = Mutex(nil)
 
 /// One libcurl easy handle, owned by one worker and reused for all its requests, so that connections
 /// (and TLS sessions) are kept alive between them.
@@ -44,13 +51,16 @@ final class CurlEasy {
     }
 
     init() throws(TransportError) {
-        curlGlobalInit.withLock { done in
-            if !done {
-                curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-                done = true
-            }
+        let initialised = curlGlobalInit.withLock { result in
+            if result == nil { result = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }
+            return result!
         }
-        guard let handle = curl_easy_init() else { throw TransportError(code: -1, message: "cannot create a libcurl handle") }
+        guard initialised == CURLE_OK else {
+            throw TransportError(code: Int32(initialised.rawValue), message: "cannot initialise libcurl: \(String(cString: curl_easy_strerror(initialised)))")
+        }
+        guard let handle = curl_easy_init() else {
+            throw TransportError(code: TransportError.notACurlCode, message: "cannot create a libcurl handle")
+        }
         self.handle = handle
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
@@ -62,10 +72,11 @@ final class CurlEasy {
         errorBuffer.deallocate()
     }
 
-    /// The HTTP status of the response being received (valid from the first body byte on).
-    var responseCode: Int {
+    /// The HTTP status of the response being received (valid from the first body byte on); `nil` if
+    /// libcurl cannot tell.
+    var responseCode: Int? {
         var status = 0
-        _ = trailscan_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        guard trailscan_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK else { return nil }
         return status
     }
 
@@ -137,11 +148,13 @@ final class CurlEasy {
             try check(trailscan_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
 
             let result: CURLcode = try withUpload(upload) { () throws(TransportError) in curl_easy_perform(handle) }
-            let status = responseCode
             if result != CURLE_OK && !(result == CURLE_WRITE_ERROR && transfer.aborted) {
                 let detail = String(cString: errorBuffer)
                 let summary = String(cString: curl_easy_strerror(result))
                 throw TransportError(code: Int32(result.rawValue), message: detail.isEmpty ? summary : "\(summary): \(detail)")
+            }
+            guard let status = responseCode else {
+                throw TransportError(code: TransportError.notACurlCode, message: "libcurl did not report the HTTP status")
             }
             return Response(status: status, headers: transfer.headers)
         }

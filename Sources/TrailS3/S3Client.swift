@@ -147,7 +147,7 @@ public final class S3Client {
         do {
             response = try curl.perform(method: method, url: url, headers: headers, upload: upload) { chunk in
                 if !statusKnown {
-                    status = curl.responseCode
+                    status = curl.responseCode ?? 0  // unknown: kept as an error body; perform() then fails
                     statusKnown = true
                 }
                 if (200..<300).contains(status) { return onBody(chunk) }

@@ -1,4 +1,5 @@
 internal import Foundation
+internal import TrailTime
 
 /// Why an S3 request failed, with what a user needs to act on it.
 public struct S3Error: Error, Equatable, Sendable, CustomStringConvertible {
@@ -93,8 +94,8 @@ public struct S3Error: Error, Equatable, Sendable, CustomStringConvertible {
         case "InvalidAccessKeyId": kind = .invalidAccessKey
         case "SignatureDoesNotMatch": kind = .signatureMismatch
         case "RequestTimeTooSkewed":
-            let server = (fields["ServerTime"]).flatMap(Self.iso8601) ?? headers["date"].flatMap(Self.httpDate)
-            kind = .clockSkew(skewSeconds: server.map { Int((now.timeIntervalSince($0)).rounded()) })
+            let server = fields["ServerTime"].flatMap { UTC.seconds(rfc3339: $0) } ?? headers["date"].flatMap { UTC.seconds(httpDate: $0) }
+            kind = .clockSkew(skewSeconds: server.map { Int((now.timeIntervalSince1970 - Double($0)).rounded()) })
         case "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError", "ServiceUnavailable":
             kind = .unavailable(retryAfter: headers["retry-after"].flatMap(Double.init))
         default:
@@ -106,19 +107,5 @@ public struct S3Error: Error, Equatable, Sendable, CustomStringConvertible {
             }
         }
         return S3Error(kind: kind, status: status, code: code, message: fields["Message"], resource: resource)
-    }
-
-    private static func iso8601(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text)
-    }
-
-    private static func httpDate(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: text)
     }
 }

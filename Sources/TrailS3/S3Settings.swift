@@ -1,24 +1,21 @@
 internal import Foundation
 
-/// How a scan reaches S3, fixed before it starts and shared by all workers (each makes its own client).
+/// How a scan reaches S3: plain settings, fixed before it starts; each worker makes its own client from
+/// them, and what the workers share at run time (the fetch limiter) is made by the scan.
 public struct S3Settings: Sendable {
     public var endpoint: S3Endpoint
     public var credentials: CredentialProvider
     public var retry: RetryPolicy
     /// The most objects fetched at once: each fetch has a worker with its own decoder, and a fetch
     /// waiting on the network costs no CPU, so this is independent of (and usually above) the number of
-    /// cores.
-    /// How many are in flight below it adapts to latency (`fetchLimiter`).
-    public let maxFetches: Int
-    /// The gate all workers' GETs pass, shared by every copy of these settings.
-    public let fetchLimiter: FetchLimiter
+    /// cores. How many are in flight below it adapts to latency (a `FetchLimiter` made for each scan).
+    public var maxFetches: Int
 
     public init(endpoint: S3Endpoint, credentials: CredentialProvider, retry: RetryPolicy = RetryPolicy(), maxFetches: Int = 64) {
         self.endpoint = endpoint
         self.credentials = credentials
         self.retry = retry
         self.maxFetches = maxFetches
-        fetchLimiter = FetchLimiter(maximum: maxFetches)
     }
 
     public func makeClient() throws(S3Error) -> S3Client {

@@ -3,34 +3,15 @@ internal import TrailBytes
 internal import TrailEvents
 internal import TrailGzip
 internal import TrailMatch
-internal import TrailReport
 internal import TrailS3
 
-/// Why one object could not be scanned to its end.
-enum ObjectError: Error, CustomStringConvertible {
-    case read(SystemError)
-    case s3(S3Error)
-    case gzip(GzipError)
-    case format(CloudTrailFormatError)
-    case recordTooLarge(limit: Int)
-
-    var description: String {
-        switch self {
-        case .read(let error): error.description
-        case .s3(let error): error.description
-        case .gzip(let error): error.description
-        case .format(let error): error.description
-        case .recordTooLarge(let limit):
-            "a record is larger than the limit of \(limit) bytes (--max-record-size)"
-        }
-    }
-}
-
-/// One worker's machinery: reads an object, decodes it, cuts it into records, filters, matches and
-/// formats alerts into a per-object buffer. Everything here is owned by one thread and reused from one
-/// object to the next, so the steady state allocates nothing per record.
+/// One worker's machinery: reads an object, decodes it, cuts it into records, filters, matches,
+/// suppresses, and turns each alert into a `Finding` in the object's batch. Everything here is owned by
+/// one thread and reused from one object to the next, so the steady state allocates nothing per record
+/// that matches no rule.
 final class ObjectScanner {
     private let configuration: ScanConfiguration
+    private let shared: ScanResources
     private let decoder: GzipDecoder
     private let window: ByteWindow
     private let splitter = RecordSplitter()
@@ -68,12 +49,13 @@ final class ObjectScanner {
     private static let decodeStep = 256 << 10
     private static let readSize = 256 << 10
 
-    init(configuration: ScanConfiguration) {
+    init(configuration: ScanConfiguration, shared: ScanResources) {
         self.configuration = configuration
+        self.shared = shared
         decoder = GzipDecoder(outputLimit: configuration.maximumObjectBytes)
         // The fast path's memory shared out among the workers, from 256 KiB (sixty-odd S3 workers) to
         // 8 MiB (one per core on local files).
-        retainedWindowBytes = min(8 << 20, max(256 << 10, configuration.fastPathMemory.total / configuration.workerCount))
+        retainedWindowBytes = min(8 << 20, max(256 << 10, shared.fastPathMemory.total / configuration.workerCount))
         window = ByteWindow(
             initialCapacity: min(1 << 20, retainedWindowBytes, configuration.maximumRecordBytes),
             maximumCapacity: configuration.maximumRecordBytes)
@@ -90,11 +72,12 @@ final class ObjectScanner {
         body.deallocate()
     }
 
-    /// Scans one object. Alerts go to `output` (formatted), counts to `summary`. Alerts found before an
-    /// error are kept: a log truncated in its last record still reports the records before it.
+    /// Scans one object. Findings go to `findings` in record order, counts to `statistics`. Findings
+    /// made before an error are kept: a log truncated in its last record still reports the records
+    /// before it.
     ///
     /// - Returns: the error that ended the object early, if any.
-    func scan(_ object: ObjectRef, output: inout [UInt8], summary: inout ScanSummary) -> ObjectError? {
+    func scan(_ object: ObjectRef, findings: inout FindingBatch, statistics: inout ObjectStatistics) -> ObjectFailure? {
         decoder.reset()
         splitter.reset()
         window.reset(keepingCapacity: retainedWindowBytes)
@@ -104,37 +87,36 @@ final class ObjectScanner {
             fd = STDIN_FILENO
         case .file(let path):
             fd = open(path, O_RDONLY | O_CLOEXEC)
-            if fd < 0 { return .read(SystemError(errno: errno)) }
+            if fd < 0 { return .io(errno: errno) }
         case .s3(let bucket, let key):
-            return scanS3(bucket: bucket, key: key, output: &output, summary: &summary)
+            return scanS3(object, bucket: bucket, key: key, findings: &findings, statistics: &statistics)
         }
         defer { if fd != STDIN_FILENO { close(fd) } }
 
-        let name = object.name
         if fd != STDIN_FILENO, let small = readWhole(fd) {
-            return scanWhole(small, source: name, output: &output, summary: &summary)
+            return scanWhole(small, object: object, findings: &findings, statistics: &statistics)
         }
-        let result: ObjectError?
+        let result: ObjectFailure?
         do {
             while true {
                 let count = read(fd, input.baseAddress, input.count)
                 if count < 0 {
                     if errno == EINTR { continue }
-                    throw ObjectError.read(SystemError(errno: errno))
+                    throw ObjectFailure.io(errno: errno)
                 }
                 if count == 0 { break }
-                try feed(UnsafeRawBufferPointer(rebasing: input[..<count]), source: name, output: &output, summary: &summary)
+                try feed(UnsafeRawBufferPointer(rebasing: input[..<count]), object: object, findings: &findings, statistics: &statistics)
             }
-            do { try decoder.finish() } catch { throw ObjectError.gzip(error) }
-            try drain(isFinal: true, source: name, output: &output, summary: &summary)
+            do { try decoder.finish() } catch { throw ObjectFailure.gzip(error) }
+            try drain(isFinal: true, object: object, findings: &findings, statistics: &statistics)
             result = nil
-        } catch let error as ObjectError {
+        } catch let error as ObjectFailure {
             result = error
         } catch {
             preconditionFailure("unexpected error \(error)")
         }
-        summary.compressedBytes += Int64(decoder.bytesIn)
-        summary.uncompressedBytes += Int64(decoder.bytesOut)
+        statistics.compressedBytes += Int64(decoder.bytesIn)
+        statistics.uncompressedBytes += Int64(decoder.bytesOut)
         return result
     }
 
@@ -157,38 +139,38 @@ final class ObjectScanner {
     /// A small object in memory: libdeflate into the window when it can (and `FastPathMemory` has room
     /// for its output); otherwise the streaming path on the same bytes, which decides every error and
     /// limit.
-    private func scanWhole(_ bytes: UnsafeRawBufferPointer, source: String, output: inout [UInt8], summary: inout ScanSummary) -> ObjectError? {
+    private func scanWhole(_ bytes: UnsafeRawBufferPointer, object: ObjectRef, findings: inout FindingBatch, statistics: inout ObjectStatistics) -> ObjectFailure? {
         let limit = min(configuration.maximumObjectBytes, Self.wholeOutputLimit)
         let room = WholeGzipInflater.outputRoom(for: bytes, outputLimit: limit)
-        if let inflater, configuration.fastPathMemory.take(room) {
+        if let inflater, shared.fastPathMemory.take(room) {
             defer {
                 window.reset(keepingCapacity: retainedWindowBytes)
-                configuration.fastPathMemory.give(room)
+                shared.fastPathMemory.give(room)
             }
             if let produced = inflater.inflate(bytes, into: window, outputLimit: room) {
-                summary.compressedBytes += Int64(bytes.count)
-                summary.uncompressedBytes += Int64(produced)
-                do { try drain(isFinal: true, source: source, output: &output, summary: &summary) } catch { return error }
+                statistics.compressedBytes += Int64(bytes.count)
+                statistics.uncompressedBytes += Int64(produced)
+                do { try drain(isFinal: true, object: object, findings: &findings, statistics: &statistics) } catch { return error }
                 return nil
             }
         }
         window.reset(keepingCapacity: retainedWindowBytes)
-        let result: ObjectError?
-        do throws(ObjectError) {
+        let result: ObjectFailure?
+        do throws(ObjectFailure) {
             var offset = 0
             repeat {
                 let end = min(offset + Self.readSize, bytes.count)
-                try feed(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]), source: source, output: &output, summary: &summary)
+                try feed(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]), object: object, findings: &findings, statistics: &statistics)
                 offset = end
             } while offset < bytes.count
-            do { try decoder.finish() } catch { throw ObjectError.gzip(error) }
-            try drain(isFinal: true, source: source, output: &output, summary: &summary)
+            do { try decoder.finish() } catch { throw ObjectFailure.gzip(error) }
+            try drain(isFinal: true, object: object, findings: &findings, statistics: &statistics)
             result = nil
         } catch {
             result = error
         }
-        summary.compressedBytes += Int64(decoder.bytesIn)
-        summary.uncompressedBytes += Int64(decoder.bytesOut)
+        statistics.compressedBytes += Int64(decoder.bytesIn)
+        statistics.uncompressedBytes += Int64(decoder.bytesOut)
         return result
     }
 
@@ -196,9 +178,10 @@ final class ObjectScanner {
     /// fast path once it has arrived complete; a longer one streams into the decoder as it arrives. A
     /// failed attempt that is worth retrying (see `RetryPolicy`) starts over from the first byte; what
     /// the failed attempt found is discarded, so no alert is reported twice.
-    private func scanS3(bucket: String, key: String, output: inout [UInt8], summary: inout ScanSummary) -> ObjectError? {
+    ///
+    /// - Precondition: `findings` and `statistics` are empty (a new object).
+    private func scanS3(_ object: ObjectRef, bucket: String, key: String, findings: inout FindingBatch, statistics: inout ObjectStatistics) -> ObjectFailure? {
         guard let settings = configuration.s3 else { return .s3(S3Error(kind: .other, message: "no S3 settings", resource: "s3://\(bucket)/\(key)")) }
-        let name = "s3://\(bucket)/\(key)"
         defer { resizeBody(to: Self.bodyBytesKept, keeping: 0) }
         var attempt = 0
         while true {
@@ -206,17 +189,17 @@ final class ObjectScanner {
             decoder.reset()
             splitter.reset()
             window.reset(keepingCapacity: retainedWindowBytes)
-            var attemptOutput: [UInt8] = []
-            var attemptSummary = ScanSummary()
-            var result: ObjectError?
-            do throws(ObjectError) {
-                let body = try fetch(bucket: bucket, key: key, name: name, output: &attemptOutput, summary: &attemptSummary)
+            findings.removeAll()
+            statistics = ObjectStatistics()
+            var result: ObjectFailure?
+            do throws(ObjectFailure) {
+                let body = try fetch(object, bucket: bucket, key: key, findings: &findings, statistics: &statistics)
                 if case .whole(let count) = body {
                     // Complete and checked against Content-Length: decoding it cannot call for a retry.
-                    return scanWhole(UnsafeRawBufferPointer(rebasing: self.body[..<count]), source: name, output: &output, summary: &summary)
+                    return scanWhole(UnsafeRawBufferPointer(rebasing: self.body[..<count]), object: object, findings: &findings, statistics: &statistics)
                 }
-                do { try decoder.finish() } catch { throw ObjectError.gzip(error) }
-                try drain(isFinal: true, source: name, output: &attemptOutput, summary: &attemptSummary)
+                do { try decoder.finish() } catch { throw ObjectFailure.gzip(error) }
+                try drain(isFinal: true, object: object, findings: &findings, statistics: &statistics)
             } catch {
                 if case .s3(let s3Error) = error, let delay = settings.retry.delay(after: attempt, error: s3Error) {
                     usleep(useconds_t(delay * 1_000_000))
@@ -225,10 +208,8 @@ final class ObjectScanner {
                 result = error
             }
             // Final: keep what this attempt found (alerts of complete records survive a later failure).
-            output += attemptOutput
-            summary += attemptSummary
-            summary.compressedBytes += Int64(decoder.bytesIn)
-            summary.uncompressedBytes += Int64(decoder.bytesOut)
+            statistics.compressedBytes += Int64(decoder.bytesIn)
+            statistics.uncompressedBytes += Int64(decoder.bytesOut)
             return result
         }
     }
@@ -244,15 +225,15 @@ final class ObjectScanner {
     /// GETs the object: holds the body in `body` while it fits in `wholeS3BodyLimit`, then streams it
     /// (what was held first) into the decoder. A decoding error stops the transfer and is thrown as it is.
     private func fetch(
-        bucket: String, key: String, name: String, output: inout [UInt8], summary: inout ScanSummary
-    ) throws(ObjectError) -> FetchedBody {
-        var decodeError: ObjectError?
-        let limiter = configuration.s3?.fetchLimiter
-        limiter?.acquire()
+        _ object: ObjectRef, bucket: String, key: String, findings: inout FindingBatch, statistics: inout ObjectStatistics
+    ) throws(ObjectFailure) -> FetchedBody {
+        var decodeError: ObjectFailure?
+        let limiter = shared.fetchLimiter
+        limiter.acquire()
         let start = ContinuousClock.now
         var latency: Double?
         var throttled = false
-        defer { limiter?.release(latency: latency, throttled: throttled) }
+        defer { limiter.release(latency: latency, throttled: throttled) }
         var held = 0
         var streaming = false
         do throws(S3Error) {
@@ -270,12 +251,12 @@ final class ObjectScanner {
                     }
                     streaming = true
                 }
-                do throws(ObjectError) {
+                do throws(ObjectFailure) {
                     if held > 0 {
-                        try feed(UnsafeRawBufferPointer(rebasing: body[..<held]), source: name, output: &output, summary: &summary)
+                        try feed(UnsafeRawBufferPointer(rebasing: body[..<held]), object: object, findings: &findings, statistics: &statistics)
                         held = 0
                     }
-                    try feed(chunk, source: name, output: &output, summary: &summary)
+                    try feed(chunk, object: object, findings: &findings, statistics: &statistics)
                     return true
                 } catch {
                     decodeError = error
@@ -306,8 +287,8 @@ final class ObjectScanner {
 
     /// Decodes one chunk of input, draining complete records whenever the window has new bytes.
     private func feed(
-        _ chunk: UnsafeRawBufferPointer, source: String, output: inout [UInt8], summary: inout ScanSummary
-    ) throws(ObjectError) {
+        _ chunk: UnsafeRawBufferPointer, object: ObjectRef, findings: inout FindingBatch, statistics: inout ObjectStatistics
+    ) throws(ObjectFailure) {
         var rest = chunk
         repeat {
             let room = min(Self.decodeStep, window.maximumCapacity - window.readableCount)
@@ -316,40 +297,49 @@ final class ObjectScanner {
             let used: Int
             do { used = try decoder.decode(rest, into: window) } catch { throw .gzip(error) }
             rest = UnsafeRawBufferPointer(rebasing: rest[used...])
-            try drain(isFinal: false, source: source, output: &output, summary: &summary)
+            try drain(isFinal: false, object: object, findings: &findings, statistics: &statistics)
         } while !rest.isEmpty || decoder.mayHaveBufferedOutput
     }
 
-    private func drain(isFinal: Bool, source: String, output: inout [UInt8], summary: inout ScanSummary) throws(ObjectError) {
+    private func drain(isFinal: Bool, object: ObjectRef, findings: inout FindingBatch, statistics: inout ObjectStatistics) throws(ObjectFailure) {
         let filter = configuration.filter
         let rules = configuration.rules
         let matcher = matcher
-        let format = configuration.format
         let suppressions = configuration.suppressions
-        do {
+        var failure: ObjectFailure?
+        do throws(CloudTrailFormatError) {
             try splitter.drain(window, isFinal: isFinal) { record in
+                guard failure == nil else { return }
                 let eventTime = record.eventTimeSeconds
                 guard filter.accepts(record, eventTime: eventTime) else {
-                    summary.recordsFilteredOut += 1
+                    statistics.recordsFilteredOut += 1
                     return
                 }
-                summary.records += 1
-                if let eventTime { summary.noteEventTime(eventTime) }
+                statistics.records += 1
+                if let eventTime { statistics.noteEventTime(eventTime) }
                 matches.removeAll(keepingCapacity: true)
                 matcher.evaluate(record, into: &matches)
+                guard !matches.isEmpty else { return }
+                var bytes: [UInt8]?  // copied once, shared by the record's findings
                 for index in matches {
                     let rule = rules.rules[index]
                     if suppressions.suppresses(ruleID: rule.id, record: record) {
-                        summary.alertsSuppressedByRule[rule.id, default: 0] += 1
+                        statistics.suppressedByRule[rule.id, default: 0] += 1
                         continue
                     }
-                    format.append(rule: rule, record: record, source: source, to: &output)
-                    summary.countAlert(rule: rule, record: record)
+                    if bytes == nil { bytes = Array(record.bytes) }
+                    do throws(ObjectFailure) {
+                        try findings.append(Finding(rule: rule, record: record, bytes: bytes!, object: object))
+                    } catch {
+                        failure = error
+                        return
+                    }
                 }
             }
         } catch {
             throw .format(error)
         }
+        if let failure { throw failure }
     }
 }
 

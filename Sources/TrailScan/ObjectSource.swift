@@ -1,10 +1,12 @@
 internal import Dispatch
 internal import Glibc
 internal import Synchronization
+internal import TrailBytes
+public import TrailEvents
 internal import TrailS3
 
 /// A log object to scan.
-public enum ObjectRef: Sendable, Equatable {
+public enum ObjectRef: Sendable, Equatable, Hashable {
     case file(String)
     case standardInput
     case s3(bucket: String, key: String)
@@ -28,173 +30,260 @@ func s3Location(_ input: String) -> (bucket: String, prefix: String)? {
     return (String(bucket), String(rest.dropFirst(bucket.count + 1)))
 }
 
-/// What the walk yields next.
-enum WalkItem: Sendable {
+/// What the source hands out, in listing order.
+enum SourceItem: Sendable {
     case scan(ObjectRef)
-    /// Objects not scanned because of where they are; counted in the summary.
-    case skip(count: Int)
-    /// A folder that could not be read.
-    case failure(String, cause: String)
+    /// A folder or prefix that could not be listed.
+    case failure(String, ObjectFailure)
 }
 
 /// The objects named on the command line — files, folders walked recursively, and `s3://bucket/prefix`
-/// listings (see `CloudTrailLister`) — handed out one at a time to any number of workers, in the order
-/// of the command line.
+/// listings (see `ListingPlan`) — handed out one at a time to any number of workers, each with its
+/// place in the listing order: the command line's inputs in turn, a folder's entries sorted by name
+/// (depth first), S3 keys in the order S3 lists them.
 ///
-/// Folders are read one at a time and their entries sorted, so memory follows the depth and width of
-/// the tree, not the number of files, and the order is the same on every run. In folders, files named
-/// `*.json.gz` or `*.json` are taken; anything under `CloudTrail-Digest/` (and `CloudTrail-Insight/`
-/// unless asked for) is skipped; symbolic links to folders are not followed. A file named explicitly
-/// is always scanned.
+/// Listing is work the workers share: a worker with nothing to scan reads a folder or lists a prefix,
+/// outside the lock, and hands back what it found in place of the task (`OrderedExpansion`), so
+/// folders and prefixes are read concurrently and no worker waits on another's directory I/O. Memory
+/// follows the folders and pages being expanded, not the number of files. In folders, files named
+/// `*.json.gz` or `*.json` are taken; `CloudTrail-Digest/` (and `CloudTrail-Insight/` unless asked for)
+/// is skipped; symbolic links to folders are not followed. A file named explicitly is always scanned.
 final class ObjectSource: Sendable {
-    private struct Walk {
-        var pending: [String]
-        /// Folders being walked, innermost last: the folder path, its sorted entries, the next index.
-        var folders: [(path: String, entries: [String], next: Int)] = []
-        /// The S3 listing in progress: workers take its tasks, list them outside the lock, and return
-        /// the pages.
-        var plan: ListingPlan?
-        /// Workers blocked on `listed` until a listing task in flight comes back.
-        var waiting = 0
+    /// Listing work on local paths.
+    enum LocalTask: Sendable {
+        /// A path from the command line: a folder to walk, or a file to scan whatever its name.
+        case input(String)
+        case folder(String)
     }
 
-    private let walk: Mutex<Walk>
-    /// Signalled once for each waiting worker when a listing task completes or is abandoned: the only
-    /// events that change what a worker told to wait can do next. A worker counts itself in
-    /// `Walk.waiting` in the same critical section that tells it to wait, and waits after leaving it;
-    /// a signal sent in between is kept by the semaphore, so no wake-up is lost, and a worker woken
-    /// early only looks again.
-    private let listed = DispatchSemaphore(value: 0)
+    private enum Listing: Sendable {
+        case local(OrderedExpansion<LocalTask, SourceItem>)
+        case s3(ListingPlan)
+    }
+
+    private struct State: Sendable {
+        /// Inputs not started, last first.
+        var pending: [String]
+        var listing: Listing?
+        /// Workers blocked until a task in flight comes back.
+        var waiting = WaitList()
+        /// The place in the listing order of the next item handed out.
+        var sequence = 0
+        /// Objects not scanned because of where they are (see `prune`).
+        var skipped = 0
+        /// S3 list requests of the plans already finished.
+        var finishedListRequests = 0
+    }
+
+    /// A task taken under the lock, to run outside it.
+    private enum Work {
+        case local(ExpansionTicket, LocalTask)
+        case s3(ListingTask)
+    }
+
+    /// What a worker does next.
+    private enum Step {
+        case item(SourceItem?)
+        case run(Work)
+        /// Other workers are listing: nothing to hand out yet; wait on this until one hands back.
+        case wait(DispatchSemaphore)
+    }
+
+    /// Handing back a task is the only event that changes what a waiting worker can do: it wakes every
+    /// worker in `State.waiting`.
+    private let state: Mutex<State>
     private let skippedFolders: Set<String>
+    private let includeInsights: Bool
     private let prune: @Sendable (String) -> Bool
     private let s3: S3Settings?
-    private let listingFilter: ListingFilter
+    private let filter: RecordFilter
 
     /// - Parameters:
     ///   - inputs: paths from the command line; `-` is standard input.
     ///   - includeInsights: scan `CloudTrail-Insight/` folders too.
-    ///   - prune: returns `true` for a file that cannot hold wanted records (it is skipped).
+    ///   - filter: what the S3 listing may leave out (accounts, regions, day folders).
+    ///   - prune: returns `true` for a file or key that cannot hold wanted records (it is skipped).
     init(
-        inputs: [String], includeInsights: Bool, s3: S3Settings?, listingFilter: ListingFilter,
+        inputs: [String], includeInsights: Bool, s3: S3Settings?, filter: RecordFilter,
         prune: @escaping @Sendable (String) -> Bool
     ) {
-        walk = Mutex(Walk(pending: inputs.reversed()))
+        state = Mutex(State(pending: inputs.reversed()))
         skippedFolders = includeInsights ? ["CloudTrail-Digest"] : ["CloudTrail-Digest", "CloudTrail-Insight"]
+        self.includeInsights = includeInsights
         self.prune = prune
         self.s3 = s3
-        self.listingFilter = listingFilter
+        self.filter = filter
     }
 
     /// S3 requests made for listing so far.
-    var listRequests: Int { walk.withLock { $0.plan?.requests ?? 0 } + finishedListRequests.withLock { $0 } }
-    private let finishedListRequests = Mutex(0)
-
-    /// What a worker does next.
-    private enum Step {
-        case item(WalkItem?)
-        /// List this task (outside the lock) and hand back the page.
-        case list(ListingTask)
-        /// Other workers are listing: nothing to hand out yet.
-        case wait
+    var listRequests: Int {
+        state.withLock { state in
+            if case .s3(let plan) = state.listing { return state.finishedListRequests + plan.requests }
+            return state.finishedListRequests
+        }
     }
 
-    /// The next object, walking folders and S3 listings; `client` gives the calling worker's S3 client,
-    /// with which it lists a task of the current S3 listing when no object is ready — so idle workers
-    /// list independent prefixes concurrently.
-    func next(client: () throws(S3Error) -> S3Client) -> WalkItem? {
+    /// Objects skipped so far because their name shows the filters exclude them.
+    var skipped: Int { state.withLock { $0.skipped } }
+
+    /// The next item and its place in the listing order (0, 1, 2, … with no gaps), or `nil` at the end.
+    /// `client` gives the calling worker's S3 client, with which it lists a prefix when nothing is
+    /// ready to hand out.
+    func next(client: () throws(S3Error) -> S3Client) -> (sequence: Int, item: SourceItem)? {
         while true {
-            switch walk.withLock({ step(&$0) }) {
+            // An item is numbered in the critical section that takes it, so numbers follow the order.
+            let (taken, sequence) = state.withLock { (state: inout State) -> (Step, Int) in
+                let taken = step(&state)
+                guard case .item(.some) = taken else { return (taken, 0) }
+                state.sequence += 1
+                return (taken, state.sequence - 1)
+            }
+            switch taken {
             case .item(let item):
-                return item
-            case .wait:
-                listed.wait()
-            case .list(let task):
-                var attempt = 0
-                while true {
-                    attempt += 1
-                    do throws(S3Error) {
-                        let page = try client().list(task)
-                        handBack { $0.complete(task, page: page) }
-                        break
-                    } catch {
-                        if let delay = s3?.retry.delay(after: attempt, error: error) {
-                            usleep(useconds_t(delay * 1_000_000))
+                guard let item else { return nil }
+                return (sequence, item)
+            case .wait(let wakeUp):
+                wakeUp.wait()
+            case .run(.local(let ticket, let task)):
+                let (found, skipped) = run(task)
+                handBack { state in
+                    state.skipped += skipped
+                    if case .local(var walk) = state.listing {
+                        state.listing = nil  // no copy of the walk while it changes
+                        walk.complete(ticket, found: found)
+                        state.listing = .local(walk)
+                    }
+                }
+            case .run(.s3(let task)):
+                let result = list(task, client: client)
+                handBack { state in
+                    guard case .s3(var plan) = state.listing else { return }
+                    state.listing = nil
+                    switch result {
+                    case .success(let page): plan.complete(task, page: page)
+                    case .failure(let error): plan.abandon(task, error: error)
+                    }
+                    state.listing = .s3(plan)
+                }
+            }
+        }
+    }
+
+    /// What comes next in the order, under the lock.
+    private func step(_ state: inout State) -> Step {
+        while true {
+            switch state.listing {
+            case .local(var walk):
+                state.listing = nil  // the walk uniquely referenced while it changes: no copy
+                if let item = walk.takeItem() {
+                    state.listing = .local(walk)
+                    return .item(item)
+                }
+                if let (ticket, task) = walk.takeTask() {
+                    state.listing = .local(walk)
+                    return .run(.local(ticket, task))
+                }
+                if walk.inFlight > 0 {
+                    state.listing = .local(walk)
+                    return .wait(state.waiting.enlist())
+                }
+                continue  // walked to its end: the next input
+            case .s3(var plan):
+                state.listing = nil
+                if let item = plan.takeItem() {
+                    state.listing = .s3(plan)
+                    switch item {
+                    case .object(let bucket, let key):
+                        if prune(key) {
+                            state.skipped += 1
                             continue
                         }
-                        handBack { $0.abandon(task) }
-                        return .failure("s3://\(task.bucket)/\(task.prefix)", cause: error.description)
+                        return .item(.scan(.s3(bucket: bucket, key: key)))
+                    case .failed(let bucket, let prefix, let error):
+                        return .item(.failure("s3://\(bucket)/\(prefix)", .s3(error)))
                     }
                 }
-            }
-        }
-    }
-
-    private func step(_ walk: inout Walk) -> Step {
-            while true {
-                if walk.plan != nil {
-                    if let (bucket, key) = walk.plan!.takeObject() {
-                        return .item(prune(key) ? .skip(count: 1) : .scan(.s3(bucket: bucket, key: key)))
+                if let task = plan.takeTask() {
+                    state.listing = .s3(plan)
+                    return .run(.s3(task))
+                }
+                if plan.inFlight > 0 {
+                    state.listing = .s3(plan)
+                    return .wait(state.waiting.enlist())
+                }
+                state.finishedListRequests += plan.requests
+                continue
+            case nil:
+                guard let input = state.pending.popLast() else { return .item(nil) }
+                if input == "-" { return .item(.scan(.standardInput)) }
+                if let (bucket, prefix) = s3Location(input) {
+                    guard s3 != nil else {
+                        return .item(.failure(input, .s3(S3Error(kind: .other, message: "no S3 settings", resource: input))))
                     }
-                    if let task = walk.plan!.takeTask() { return .list(task) }
-                    if walk.plan!.inFlight > 0 {
-                        walk.waiting += 1
-                        return .wait
-                    }
-                    finishedListRequests.withLock { $0 += walk.plan!.requests }
-                    walk.plan = nil
-                } else if var folder = walk.folders.popLast() {
-                    guard folder.next < folder.entries.count else { continue }
-                    let name = folder.entries[folder.next]
-                    folder.next += 1
-                    walk.folders.append(folder)
-                    let path = folder.path.hasSuffix("/") ? folder.path + name : folder.path + "/" + name
-                    switch Self.kind(of: path, following: false) {
-                    case .folder:
-                        if let item = enter(path, into: &walk, skipping: skippedFolders.contains(name)) { return .item(item) }
-                    case .file:
-                        if name.hasSuffix(".json.gz") || name.hasSuffix(".json") {
-                            return .item(prune(path) ? .skip(count: 1) : .scan(.file(path)))
-                        }
-                    case .other:
-                        continue
-                    }
-                } else if let input = walk.pending.popLast() {
-                    if input == "-" { return .item(.scan(.standardInput)) }
-                    if let (bucket, prefix) = s3Location(input) {
-                        guard s3 != nil else { return .item(.failure(input, cause: "no S3 settings")) }
-                        walk.plan = ListingPlan(bucket: bucket, prefix: prefix, filter: listingFilter)
-                        continue
-                    }
-                    if Self.kind(of: input, following: true) == .folder {
-                        if let item = enter(input, into: &walk, skipping: false) { return .item(item) }
-                    } else {
-                        // Explicit files are scanned whatever their name; a missing one fails when opened.
-                        return .item(.scan(.file(input)))
-                    }
+                    state.listing = .s3(ListingPlan(bucket: bucket, prefix: prefix, filter: filter, includeInsights: includeInsights))
                 } else {
-                    return .item(nil)
+                    state.listing = .local(OrderedExpansion([.task(.input(input))]))
                 }
             }
-    }
-
-    /// Returns a listing task to the plan (`change` completes or abandons it) and wakes every worker
-    /// waiting for it.
-    private func handBack(_ change: (inout ListingPlan) -> Void) {
-        let waiting = walk.withLock { walk in
-            if walk.plan != nil { change(&walk.plan!) }
-            defer { walk.waiting = 0 }
-            return walk.waiting
         }
-        for _ in 0..<waiting { listed.signal() }
     }
 
-    private func enter(_ path: String, into walk: inout Walk, skipping: Bool) -> WalkItem? {
-        if skipping { return nil }  // digests, and Insights unless asked: not logs to scan, and not skipped by a filter
-        do {
-            walk.folders.append((path, try Self.entries(of: path), 0))
-            return nil
-        } catch {
-            return .failure(path, cause: error.description)
+    /// Hands back what a task found (`change` puts it in place) and wakes every worker waiting for it.
+    private func handBack(_ change: (inout State) -> Void) {
+        state.withLock { state in
+            change(&state)
+            return state.waiting.takeAll()
+        }.wake()
+    }
+
+    /// Lists one S3 prefix, retrying what is worth retrying.
+    private func list(_ task: ListingTask, client: () throws(S3Error) -> S3Client) -> Result<ListObjectsPage, S3Error> {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do throws(S3Error) {
+                return .success(try client().list(task))
+            } catch {
+                guard let delay = s3?.retry.delay(after: attempt, error: error) else { return .failure(error) }
+                usleep(useconds_t(delay * 1_000_000))
+            }
+        }
+    }
+
+    // MARK: - Local folders
+
+    /// Reads one local path: what it holds in order, and how many files were pruned.
+    private func run(_ task: LocalTask) -> (found: [OrderedExpansion<LocalTask, SourceItem>.Found], skipped: Int) {
+        switch task {
+        case .input(let path):
+            // Explicit files are scanned whatever their name; a missing one fails when opened.
+            guard Self.kind(of: path, following: true) == .folder else { return ([.item(.scan(.file(path)))], 0) }
+            return run(.folder(path))
+        case .folder(let path):
+            let names: [String]
+            do { names = try Self.entries(of: path) } catch {
+                return ([.item(.failure(path, .io(errno: error.errno)))], 0)
+            }
+            var found: [OrderedExpansion<LocalTask, SourceItem>.Found] = []
+            var skipped = 0
+            for name in names {
+                let child = path.hasSuffix("/") ? path + name : path + "/" + name
+                switch Self.kind(of: child, following: false) {
+                case .folder:
+                    // Digests, and Insights unless asked: not logs to scan, and not skipped by a filter.
+                    if !skippedFolders.contains(name) { found.append(.task(.folder(child))) }
+                case .file:
+                    guard name.hasSuffix(".json.gz") || name.hasSuffix(".json") else { continue }
+                    if prune(child) {
+                        skipped += 1
+                    } else {
+                        found.append(.item(.scan(.file(child))))
+                    }
+                case .other:
+                    continue
+                }
+            }
+            return (found, skipped)
         }
     }
 

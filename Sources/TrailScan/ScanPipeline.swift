@@ -1,159 +1,260 @@
+internal import Dispatch
 internal import Foundation
 internal import Synchronization
+public import TrailEvents
 public import TrailMatch
-public import TrailReport
 public import TrailS3
 
-/// Everything a scan needs to know, fixed before it starts.
+/// Everything a scan needs to know, fixed before it starts: plain values, no live objects (what the
+/// workers share at run time, `ScanResources`, is made by each run).
 public struct ScanConfiguration: Sendable {
     /// Worker threads for local objects; each scans one object at a time (S3 scans use
     /// `S3Settings.maxFetches` workers when that is more).
     public var jobs: Int
     /// Decoded bytes allowed per object (a larger object fails: gzip bomb).
     public var maximumObjectBytes: Int
-    /// Largest single record; bounds each worker's memory.
+    /// Largest single record; bounds each worker's decode window.
     public var maximumRecordBytes: Int
     public var filter: RecordFilter
     public var rules: RuleSet
-    public var format: any AlertFormat
     /// Alerts that are expected and silenced (counted in the summary).
     public var suppressions: Suppressions
     /// Scan `CloudTrail-Insight/` folders too.
     public var includeInsights: Bool
     /// How to reach S3, for `s3://` inputs.
     public var s3: S3Settings?
-    /// Shared by the workers of one scan: bounds what the whole-object fast path holds at once.
-    let fastPathMemory: FastPathMemory
+    /// Decoded bytes that the whole-object fast path may hold at once across all workers (by default
+    /// 16 MiB per job); 0 turns the fast path off, so that every object streams through zlib.
+    public var fastPathBytes: Int
+    /// Bytes of findings all the objects waiting to be handed to the sinks may hold in memory; past
+    /// their share of it, an object's findings go to a temporary file.
+    public var findingMemoryBytes: Int
 
-    /// - Parameter fastPathBytes: decoded bytes that the whole-object fast path may hold at once across
-    ///   all workers (by default 16 MiB per job); 0 turns the fast path off, so that every object
-    ///   streams through zlib.
     public init(
         jobs: Int, maximumObjectBytes: Int, maximumRecordBytes: Int, filter: RecordFilter, rules: RuleSet,
-        format: any AlertFormat, suppressions: Suppressions = .none, includeInsights: Bool = false, s3: S3Settings? = nil,
-        fastPathBytes: Int? = nil
+        suppressions: Suppressions = .none, includeInsights: Bool = false, s3: S3Settings? = nil,
+        fastPathBytes: Int? = nil, findingMemoryBytes: Int = 64 << 20
     ) {
         self.jobs = jobs
         self.maximumObjectBytes = maximumObjectBytes
         self.maximumRecordBytes = maximumRecordBytes
         self.filter = filter
         self.rules = rules
-        self.format = format
         self.suppressions = suppressions
         self.includeInsights = includeInsights
         self.s3 = s3
-        fastPathMemory = FastPathMemory(bytes: fastPathBytes ?? max(1, jobs) * ObjectScanner.wholeOutputLimit)
+        self.fastPathBytes = fastPathBytes ?? max(1, jobs) * ObjectScanner.wholeOutputLimit
+        self.findingMemoryBytes = findingMemoryBytes
     }
 
     /// Worker threads: one per job, or with S3 inputs enough to keep `maxFetches` GETs in flight.
     var workerCount: Int { max(1, jobs, s3?.maxFetches ?? 0) }
+
+    /// Objects that may be scanned or waiting to be handed to the sinks at once: a slow object holds
+    /// back the output of at most this many after it.
+    var reorderWindow: Int { max(16, 2 * workerCount) }
 }
 
-/// How a scan ended.
-public struct ScanOutcome: Sendable {
-    public var summary: ScanSummary
-    /// The reader of standard output went away; the scan stopped early.
-    public var outputClosed: Bool
+/// What the workers of one run share: made when the run starts, gone when it ends.
+final class ScanResources: Sendable {
+    /// Bounds what the whole-object fast path holds at once.
+    let fastPathMemory: FastPathMemory
+    /// The gate all workers' S3 GETs pass.
+    let fetchLimiter: FetchLimiter
+
+    init(_ configuration: ScanConfiguration) {
+        fastPathMemory = FastPathMemory(bytes: configuration.fastPathBytes)
+        fetchLimiter = FetchLimiter(maximum: configuration.s3?.maxFetches ?? 1)
+    }
 }
 
-/// Runs a scan: `jobs` worker threads take objects from the source one at a time; each worker scans
-/// its object with its own buffers, then writes the object's alerts in one piece and reports a failure
-/// as one line on stderr. Summaries are merged when the workers finish.
+/// Runs a scan: worker threads take objects from the source, each scanning with its own buffers into
+/// an owned batch of findings; the calling thread hands the objects' findings and outcomes to the
+/// sinks, one object at a time, in listing order (see `ScanSink` for the contract).
 ///
 /// Workers are threads, not tasks: reading files and inflating are blocking, CPU-bound work that
 /// should not occupy Swift's cooperative pool.
 public enum ScanPipeline {
-    public static func run(
-        inputs: [String], configuration: ScanConfiguration,
-        output: OutputWriter = .standardOutput, errors: OutputWriter = .standardError
-    ) -> ScanOutcome {
+    public static func run(inputs: [String], configuration: ScanConfiguration, sinks: [any ScanSink]) {
         let clock = ContinuousClock.now
         let source = makeSource(inputs: inputs, configuration: configuration)
-        let total = Mutex(ScanSummary())
-        let group = DispatchGroup()
+        let shared = ScanResources(configuration)
+        let delivery = Delivery(window: configuration.reorderWindow, workers: configuration.workerCount)
+        let budget = max(256 << 10, configuration.findingMemoryBytes / configuration.reorderWindow)
         for _ in 0..<configuration.workerCount {
-            group.enter()
             let thread = Thread {
-                let summary = work(source: source, configuration: configuration, output: output, errors: errors)
-                total.withLock { $0 += summary }
-                group.leave()
+                let scanner = ObjectScanner(configuration: configuration, shared: shared)
+                while !delivery.isStopped, let (sequence, item) = source.next(client: scanner.s3Client), delivery.waitForRoom(sequence) {
+                    switch item {
+                    case .failure(let location, let failure):
+                        delivery.submit(sequence, .listingFailed(location, failure))
+                    case .scan(let object):
+                        var findings = FindingBatch(budget: budget)
+                        var statistics = ObjectStatistics()
+                        let failure = scanner.scan(object, findings: &findings, statistics: &statistics)
+                        delivery.submit(sequence, .scanned(object, findings, ObjectOutcome(statistics: statistics, failure: failure)))
+                    }
+                }
+                delivery.workerFinished()
             }
             thread.stackSize = 4 << 20
             thread.start()
         }
-        group.wait()
-        var summary = total.withLock { $0 }
-        summary.listRequests = source.listRequests
+        var stoppedEarly = false
+        delivery.consume { result in
+            switch result {
+            case .listingFailed(let location, let failure):
+                for sink in sinks { sink.listingFailed(location, failure) }
+            case .scanned(let object, let findings, var outcome):
+                for sink in sinks { sink.begin(object) }
+                do throws(ObjectFailure) {
+                    try findings.forEach { finding in for sink in sinks { sink.finding(finding) } }
+                } catch {
+                    outcome.failure = outcome.failure ?? error
+                }
+                for sink in sinks { sink.end(object, outcome) }
+            }
+            stoppedEarly = sinks.contains { $0.isDone }
+            return !stoppedEarly
+        }
+        var totals = ScanTotals()
+        totals.objectsSkipped = source.skipped
+        totals.listRequests = source.listRequests
+        totals.stoppedEarly = stoppedEarly
         let elapsed = ContinuousClock.now - clock
-        summary.elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        return ScanOutcome(summary: summary, outputClosed: output.isClosed)
+        totals.elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        for sink in sinks { sink.finish(totals) }
     }
 
-    /// Lists the objects a scan would read, one name per line, without reading them (`--list-only`).
-    public static func list(
-        inputs: [String], configuration: ScanConfiguration,
-        output: OutputWriter = .standardOutput, errors: OutputWriter = .standardError
-    ) -> ScanOutcome {
+    /// Lists the objects a scan would read, without reading them (`--list-only`): each object is handed
+    /// to the sinks as an object with no findings and an empty outcome.
+    public static func list(inputs: [String], configuration: ScanConfiguration, sinks: [any ScanSink]) {
         let source = makeSource(inputs: inputs, configuration: configuration)
-        var summary = ScanSummary()
-        let scanner = ObjectScanner(configuration: configuration)  // for its S3 client
-        while !output.isClosed, let item = source.next(client: scanner.s3Client) {
-            switch item {
-            case .skip(let count): summary.objectsSkipped += count
-            case .failure(let path, let cause): fail(path, cause, summary: &summary, errors: errors)
-            case .scan(let object):
-                summary.objectsScanned += 1
-                output.write(TerminalText.escaped(object.name) + "\n")
-            }
+        var client: S3Client?
+        let makeClient = { () throws(S3Error) -> S3Client in
+            if let client { return client }
+            guard let settings = configuration.s3 else { throw S3Error(kind: .other, message: "no S3 settings", resource: "s3") }
+            let made = try settings.makeClient()
+            client = made
+            return made
         }
-        summary.listRequests = source.listRequests
-        return ScanOutcome(summary: summary, outputClosed: output.isClosed)
+        var stoppedEarly = false
+        while !stoppedEarly, let (_, item) = source.next(client: makeClient) {
+            switch item {
+            case .failure(let location, let failure):
+                for sink in sinks { sink.listingFailed(location, failure) }
+            case .scan(let object):
+                for sink in sinks { sink.begin(object) }
+                for sink in sinks { sink.end(object, ObjectOutcome()) }
+            }
+            stoppedEarly = sinks.contains { $0.isDone }
+        }
+        var totals = ScanTotals()
+        totals.objectsSkipped = source.skipped
+        totals.listRequests = source.listRequests
+        totals.stoppedEarly = stoppedEarly
+        for sink in sinks { sink.finish(totals) }
     }
 
     private static func makeSource(inputs: [String], configuration: ScanConfiguration) -> ObjectSource {
         let filter = configuration.filter
-        let listingFilter = ListingFilter(
-            since: filter.since, until: filter.until, accounts: filter.accounts, regions: filter.regions,
-            includeInsights: configuration.includeInsights)
-        return ObjectSource(
-            inputs: inputs, includeInsights: configuration.includeInsights, s3: configuration.s3, listingFilter: listingFilter
-        ) { path in
+        return ObjectSource(inputs: inputs, includeInsights: configuration.includeInsights, s3: configuration.s3, filter: filter) { path in
             guard !filter.isEmpty, let key = CloudTrailKey(path: path) else { return false }
             return !filter.mayContainRecords(key)
         }
     }
+}
 
-    /// One worker's loop.
-    private static func work(
-        source: ObjectSource, configuration: ScanConfiguration, output: OutputWriter, errors: OutputWriter
-    ) -> ScanSummary {
-        let scanner = ObjectScanner(configuration: configuration)
-        var summary = ScanSummary()
-        var buffer: [UInt8] = []
-        while !output.isClosed, let item = source.next(client: scanner.s3Client) {
-            switch item {
-            case .skip(let count):
-                summary.objectsSkipped += count
-            case .failure(let path, let cause):
-                fail(path, cause, summary: &summary, errors: errors)
-            case .scan(let object):
-                buffer.removeAll(keepingCapacity: true)
-                let error = scanner.scan(object, output: &buffer, summary: &summary)
-                if !buffer.isEmpty { output.write(buffer) }
-                if buffer.capacity > 1 << 20 { buffer = [] }  // give back memory after a noisy object
-                if let error {
-                    fail(object.name, error.description, summary: &summary, errors: errors)
-                } else {
-                    summary.objectsScanned += 1
-                }
-            }
-        }
-        return summary
+/// The reorder window between the workers and the consumer: results come in from the workers in any
+/// order and go out in sequence order.
+///
+/// A worker holding sequence number `n` waits until `n < emitted + window` before it scans, so at most
+/// `window` objects are being scanned or waiting to be emitted: a slow object holds back the output of
+/// those after it, never more memory than the window's. The worker holding `emitted` itself never
+/// waits, so the consumer always gets what it waits for.
+final class Delivery: Sendable {
+    enum Result: Sendable {
+        case scanned(ObjectRef, FindingBatch, ObjectOutcome)
+        case listingFailed(String, ObjectFailure)
     }
 
-    private static func fail(_ source: String, _ cause: String, summary: inout ScanSummary, errors: OutputWriter) {
-        summary.objectsFailed += 1
-        summary.failures.append(.init(source: source, cause: cause))
-        errors.write("trailscan: \(TerminalText.escaped(source)): \(TerminalText.escaped(cause))\n")
+    private struct State: Sendable {
+        var ready: [Int: Result] = [:]
+        /// The sequence number the consumer hands out next.
+        var emitted = 0
+        var workersLeft: Int
+        /// Workers blocked until the window moves or the consumer stops.
+        var waitingForRoom = WaitList()
+        /// The consumer stopped: workers take nothing more.
+        var stopped = false
+    }
+
+    private let state: Mutex<State>
+    private let window: Int
+    /// Signalled on every submission and every worker's end: the consumer looks again.
+    private let arrived = DispatchSemaphore(value: 0)
+
+    init(window: Int, workers: Int) {
+        self.window = window
+        state = Mutex(State(workersLeft: workers))
+    }
+
+    /// The consumer has stopped: workers take nothing more.
+    var isStopped: Bool { state.withLock { $0.stopped } }
+
+    /// Waits until `sequence` is inside the window. Returns `false` when the consumer has stopped.
+    func waitForRoom(_ sequence: Int) -> Bool {
+        while true {
+            let answer: (go: Bool?, wakeUp: DispatchSemaphore?) = state.withLock { state in
+                if state.stopped { return (false, nil) }
+                if sequence < state.emitted + window { return (true, nil) }
+                return (nil, state.waitingForRoom.enlist())
+            }
+            if let go = answer.go { return go }
+            answer.wakeUp!.wait()
+        }
+    }
+
+    func submit(_ sequence: Int, _ result: Result) {
+        state.withLock { $0.ready[sequence] = result }
+        arrived.signal()
+    }
+
+    func workerFinished() {
+        state.withLock { $0.workersLeft -= 1 }
+        arrived.signal()
+    }
+
+    /// Hands each result to `body` in sequence order, on the calling thread, until every worker has
+    /// finished and everything submitted was handed out, or `body` returns `false`.
+    func consume(_ body: (Result) -> Bool) {
+        while true {
+            let (next, finished) = state.withLock { state in
+                (state.ready.removeValue(forKey: state.emitted), state.workersLeft == 0)
+            }
+            guard let next else {
+                if finished { return }
+                arrived.wait()
+                continue
+            }
+            state.withLock { state in
+                state.emitted += 1
+                return state.waitingForRoom.takeAll()
+            }.wake()
+            if !body(next) {
+                stop()
+                return
+            }
+        }
+    }
+
+    /// Stops the workers taking more, wakes those waiting for room, and waits for them to end; what
+    /// they still submit is dropped.
+    private func stop() {
+        state.withLock { state in
+            state.stopped = true
+            return state.waitingForRoom.takeAll()
+        }.wake()
+        while state.withLock({ $0.workersLeft > 0 }) { arrived.wait() }
     }
 }

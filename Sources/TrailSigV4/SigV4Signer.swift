@@ -1,4 +1,5 @@
 internal import Crypto
+internal import TrailTime
 public import Foundation
 
 /// AWS credentials. The secret and the session token never appear in `description`.
@@ -274,43 +275,9 @@ public struct SigV4Signer: Sendable {
 
     // MARK: - Encoding
 
-    /// `YYYYMMDDTHHMMSSZ` in UTC (whole seconds, rounded down), for any date from year 0 to 9999.
+    /// `YYYYMMDDTHHMMSSZ` in UTC (whole seconds, rounded down).
     public static func timestamp(_ date: Date) -> String {
-        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = Int(seconds - days * 86_400)
-        let (year, month, day) = civilDate(daysSince1970: days)
-        var text = [UInt8](repeating: 0, count: 16)
-        func put(_ value: Int, at offset: Int, width: Int) {
-            var value = value
-            for index in stride(from: offset + width - 1, through: offset, by: -1) {
-                text[index] = UInt8(truncatingIfNeeded: 0x30 + value % 10)
-                value /= 10
-            }
-        }
-        put(Int(year), at: 0, width: 4)
-        put(month, at: 4, width: 2)
-        put(day, at: 6, width: 2)
-        text[8] = UInt8(ascii: "T")
-        put(secondOfDay / 3600, at: 9, width: 2)
-        put(secondOfDay / 60 % 60, at: 11, width: 2)
-        put(secondOfDay % 60, at: 13, width: 2)
-        text[15] = UInt8(ascii: "Z")
-        return String(decoding: text, as: UTF8.self)
-    }
-
-    /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's `civil_from_days`:
-    /// eras of 400 years, years starting in March so that the leap day is last).
-    static func civilDate(daysSince1970 days: Int64) -> (year: Int64, month: Int, day: Int) {
-        let shifted = days + 719_468                                   // days since 0000-03-01
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097                         // 0...146096
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthFromMarch = (5 * dayOfYear + 2) / 153                 // 0 = March ... 11 = February
-        let day = Int(dayOfYear - (153 * monthFromMarch + 2) / 5 + 1)
-        let month = Int(monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9)
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+        UTC.basic(Int64(date.timeIntervalSince1970.rounded(.down)))
     }
 
     /// RFC 3986 percent-encoding of everything but the unreserved characters `A-Z a-z 0-9 - . _ ~`

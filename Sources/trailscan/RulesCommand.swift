@@ -2,7 +2,6 @@ import ArgumentParser
 import TrailJSON
 import TrailMatch
 import TrailReport
-import TrailScan
 
 struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

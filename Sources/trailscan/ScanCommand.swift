@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import TrailEvents
+import TrailGzip
 import TrailMatch
 import TrailReport
 import TrailS3
 import TrailScan
-import TrailSigV4
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, jsonl, template
@@ -100,10 +101,10 @@ struct ScanCommand: ParsableCommand {
         guard (1...256).contains(maxFetches) else { throw ValidationError("--max-fetches must be between 1 and 256.") }
     }
 
-    /// The scan settings derived from the flags (rule files and configuration read once), or the usage
-    /// error that explains the first bad one. Thrown from `run()`, a `ValidationError` still prints the
-    /// usage and exits with 64.
-    private func settings() throws -> ScanConfiguration {
+    /// The scan settings derived from the flags (rule files and configuration read once) and the format
+    /// of the alerts, or the usage error that explains the first bad one. Thrown from `run()`, a
+    /// `ValidationError` still prints the usage and exits with 64.
+    private func settings() throws -> (ScanConfiguration, any AlertFormat) {
         let now = Int64(Date().timeIntervalSince1970)
         func time(_ text: String?, _ flag: String, isEnd: Bool) throws -> Int64? {
             guard let text else { return nil }
@@ -153,11 +154,10 @@ struct ScanCommand: ParsableCommand {
             maximumRecordBytes: maxRecord,
             filter: RecordFilter(since: since, until: until, accounts: Set(accounts), regions: Set(regions)),
             rules: RuleSet(rules),
-            format: alertFormat,
             suppressions: suppressions,
             includeInsights: includeInsights,
             s3: try s3Settings())
-        return configuration
+        return (configuration, alertFormat)
     }
 
     /// How to reach S3, when an input is an `s3://` URL. Credentials are found as the AWS CLI finds them
@@ -210,17 +210,33 @@ struct ScanCommand: ParsableCommand {
         }
     }
 
+    /// The text of a failure, naming the flag that sets a limit.
+    @Sendable static func describe(_ failure: ObjectFailure) -> String {
+        switch failure {
+        case .gzip(.limitExceeded(let limit)):
+            "decompressed size exceeds the limit of \(limit) bytes (--max-object-size); possible gzip bomb"
+        case .recordTooLarge(let limit):
+            "a record is larger than the limit of \(limit) bytes (--max-record-size)"
+        default:
+            failure.description
+        }
+    }
+
     func run() throws {
         signal(SIGPIPE, SIG_IGN)  // a closed stdout shows up as EPIPE, handled by OutputWriter
-        let configuration = try settings()
+        let (configuration, format) = try settings()
+        let summarySink = SummaryCollector(describe: Self.describe)
+        let failures = FailureLineWriter(writer: .standardError, describe: Self.describe)
         if listOnly {
-            let outcome = ScanPipeline.list(inputs: paths, configuration: configuration)
-            throw ExitCode(outcome.summary.objectsFailed > 0 ? 2 : 0)
+            let objects = ObjectListWriter(writer: .standardOutput)
+            ScanPipeline.list(inputs: paths, configuration: configuration, sinks: [objects, failures, summarySink])
+            throw ExitCode(summarySink.summary.objectsFailed > 0 ? 2 : 0)
         }
-        let outcome = ScanPipeline.run(inputs: paths, configuration: configuration)
-        let summary = outcome.summary
+        let alerts = AlertWriter(format: format, writer: .standardOutput)
+        ScanPipeline.run(inputs: paths, configuration: configuration, sinks: [alerts, failures, summarySink])
+        let summary = summarySink.summary
         var status: Int32 = summary.objectsFailed > 0 ? 2 : summary.alerts > 0 ? 1 : 0
-        if outcome.outputClosed { throw ExitCode(status) }  // the reader left: end quietly
+        if alerts.isDone { throw ExitCode(status) }  // the reader left: end quietly
         if let summaryOut {
             let text = SummaryReport.render(summary, as: SummaryReport.Format(path: summaryOut))
             do {

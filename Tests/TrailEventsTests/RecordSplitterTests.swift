@@ -167,18 +167,4 @@ let object = Array("""
         try Array(text.utf8).withUnsafeBytes { try window.write($0) }
         try splitter.drain(window, isFinal: true, body)
     }
-
-    @Test func parsesEventTimes() {
-        #expect(EventTime.seconds("1970-01-01T00:00:00Z") == 0)
-        #expect(EventTime.seconds("2024-02-29T23:59:59Z") == 1_709_251_199)
-        #expect(EventTime.seconds("2024-05-01T12:34:56.789Z") == 1_714_566_896)
-        #expect(EventTime.seconds("2024-05-01T12:34:56") == nil)
-        #expect(EventTime.seconds("2024-13-01T12:34:56Z") == nil)
-        #expect(EventTime.seconds("yesterday") == nil)
-        #expect(EventTime.iso8601(1_709_251_199) == "2024-02-29T23:59:59Z")
-        for days: Int64 in [-800_000, -1, 0, 59, 19_000, 2_000_000] {
-            let (y, m, d) = EventTime.civilFromDays(days)
-            #expect(EventTime.daysFromCivil(year: y, month: m, day: d) == days)
-        }
-    }
 }

@@ -1,19 +1,16 @@
 import Foundation
 import Testing
-import TrailBytes
 import TrailEvents
 import TrailJSON
+import TrailTestSupport
 @testable import TrailMatch
 
 /// The ids of the rules of `rules` that `recordJSON` (one record object) triggers.
 func matches(_ recordJSON: String, rules: RuleSet = RuleSet(BuiltinRules.all)) -> Set<String> {
-    let splitter = RecordSplitter()
-    let window = ByteWindow(initialCapacity: 4096, maximumCapacity: 1 << 20)
-    Array("{\"Records\":[\(recordJSON)]}".utf8).withUnsafeBytes { try! window.write($0) }
     var found: [Int] = []
     do {
         let matcher = RecordMatcher(rules)
-        try splitter.drain(window, isFinal: true) { record in
+        try withRecords(recordJSON) { record in
             matcher.evaluate(record, into: &found)
             // The compiled program and the reference evaluator agree on every rule.
             let json = JSONValue(tape: record.tape, at: 0, bytes: record.bytes)

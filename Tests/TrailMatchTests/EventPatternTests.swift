@@ -1,7 +1,7 @@
 import Testing
-import TrailBytes
 import TrailEvents
 import TrailJSON
+import TrailTestSupport
 @testable import TrailMatch
 
 func pattern(_ text: String) throws -> EventPattern { try EventPattern(parsing: text) }
@@ -17,10 +17,7 @@ func matches(_ patternText: String, _ eventText: String) throws -> Bool {
     // The record view applies when the event is exactly the envelope CloudTrail would make of its detail.
     if let detail = json["detail"], case .object = detail, Envelope.event(for: detail) == json {
         let recordText = detail.serialized
-        let splitter = RecordSplitter()
-        let window = ByteWindow(initialCapacity: 4096, maximumCapacity: 1 << 20)
-        Array("{\"Records\":[\(recordText)]}".utf8).withUnsafeBytes { try! window.write($0) }
-        try splitter.drain(window, isFinal: true) { record in
+        try withRecords(recordText) { record in
             #expect(compiled.matches(record) == result, "record view disagrees for \(patternText)")
         }
     }

@@ -1,7 +1,7 @@
 import Testing
-import TrailBytes
 import TrailEvents
 import TrailJSON
+import TrailTestSupport
 @testable import TrailMatch
 
 /// The EC2 event of the EventBridge user guide's "Transforming target input" page.
@@ -130,11 +130,8 @@ func render(_ template: String, event: JSONValue = guideEvent, rule: String = "e
 @Suite struct SuppressionsTests {
     func suppressed(_ config: String, rule: String = "signin.no-mfa", record: String) throws -> Bool {
         let suppressions = try Suppressions(configuration: try JSONValue(parsing: config))
-        let splitter = RecordSplitter()
-        let window = ByteWindow(initialCapacity: 4096, maximumCapacity: 1 << 20)
-        Array("{\"Records\":[\(record)]}".utf8).withUnsafeBytes { try! window.write($0) }
         var result = false
-        try splitter.drain(window, isFinal: true) { result = suppressions.suppresses(ruleID: rule, record: $0) }
+        try withRecords(record) { result = suppressions.suppresses(ruleID: rule, record: $0) }
         return result
     }
 

@@ -1,25 +1,27 @@
 import Foundation
 import Testing
-import TrailBytes
-import TrailEvents
+import TrailGzip
 import TrailMatch
 @testable import TrailReport
+import TrailS3
+import TrailScan
+import TrailTime
 
-/// Runs `body` on the first record of `{"Records":[recordJSON]}`.
-func withRecord(_ recordJSON: String, _ body: (CloudTrailRecord) -> Void) {
-    let splitter = RecordSplitter()
-    let window = ByteWindow(initialCapacity: 4096, maximumCapacity: 1 << 20)
-    Array("{\"Records\":[\(recordJSON)]}".utf8).withUnsafeBytes { try! window.write($0) }
-    try! splitter.drain(window, isFinal: true) { body($0) }
+/// A no-MFA console sign-in whose attacker-chosen fields hold terminal escapes and a bidi override.
+let hostileLogin = Finding(
+    ruleID: "signin.no-mfa", severity: .high, title: "Console sign-in without MFA", eventID: "e-1",
+    eventTime: UTC.seconds(rfc3339: "2026-03-01T09:03:00Z"), eventTimeText: "2026-03-01T09:03:00Z",
+    eventSource: "signin.amazonaws.com", eventName: "ConsoleLogin", account: "111122223333", region: "us-east-1",
+    principal: .init(type: "IAMUser", arn: "arn:aws:iam::1:user/\u{1B}]0;owned\u{07}x", userName: "x"),
+    sourceIPAddress: "203.0.113.9", userAgent: "Mozilla \u{1B}[2J\u{1B}[31mred\u{202E}evil \\ ok",
+    loginResult: "Success", mfaUsed: "No", object: .file("logs/a.json.gz"),
+    record: Array(#"{"eventID":"e-1","userAgent":"Mozilla \u001b[2J"}"#.utf8))
+
+func formatted(_ finding: Finding, _ format: some AlertFormat) -> [UInt8] {
+    var output: [UInt8] = []
+    format.append(finding, to: &output)
+    return output
 }
-
-let hostileLogin = """
-    {"eventVersion":"1.08","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/\\u001b]0;owned\\u0007x",\
-    "userName":"x"},"eventTime":"2026-03-01T09:03:00Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin",\
-    "awsRegion":"us-east-1","sourceIPAddress":"203.0.113.9","userAgent":"Mozilla \\u001b[2J\\u001b[31mred\\u202Eevil \\\\ ok",\
-    "responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"MFAUsed":"No"},"eventID":"e-1",\
-    "recipientAccountId":"111122223333"}
-    """
 
 @Suite struct TerminalTextTests {
     @Test func controlAndBidiCharactersAreEscaped() {
@@ -33,13 +35,8 @@ let hostileLogin = """
 }
 
 @Suite struct AlertFormatTests {
-    let rule = BuiltinRules.rule(id: "signin.no-mfa")!
-
     @Test func textAlertsShowNoRawControlCharacters() {
-        var output: [UInt8] = []
-        withRecord(hostileLogin) { record in
-            TextFormat(clock: .utc, color: false).append(rule: rule, record: record, source: "logs/a.json.gz", to: &output)
-        }
+        let output = formatted(hostileLogin, TextFormat(clock: .utc, color: false))
         let text = String(decoding: output, as: UTF8.self)
         #expect(!output.contains(0x1B) && !output.contains(0x07))
         #expect(!text.unicodeScalars.contains("\u{202E}"))
@@ -50,17 +47,14 @@ let hostileLogin = """
     }
 
     @Test func colourIsOnlyTheSeverityLabel() {
-        var output: [UInt8] = []
-        withRecord(hostileLogin) { record in
-            TextFormat(clock: .utc, color: true).append(rule: rule, record: record, source: "x", to: &output)
-        }
+        let output = formatted(hostileLogin, TextFormat(clock: .utc, color: true))
         #expect(output.filter { $0 == 0x1B }.count == 2)  // one colour on, one reset
         #expect(String(decoding: output, as: UTF8.self).hasPrefix("\u{1B}[1;31mHIGH\u{1B}[0m  "))
     }
 
     @Test func timesAreShownInTheChosenZone() {
-        let march = EventTime.seconds("2026-03-01T09:03:00Z")!
-        let july = EventTime.seconds("2026-07-01T09:03:00Z")!
+        let march = UTC.seconds(rfc3339: "2026-03-01T09:03:00Z")!
+        let july = UTC.seconds(rfc3339: "2026-07-01T09:03:00Z")!
         #expect(DisplayClock(timeZone: "Asia/Tokyo")!.format(march) == "2026-03-01 18:03:00 +09:00")
         #expect(DisplayClock(timeZone: "America/New_York")!.format(march).hasPrefix("2026-03-01 04:03:00 -05:00"))
         #expect(DisplayClock(timeZone: "America/New_York")!.format(july).hasPrefix("2026-07-01 05:03:00 -04:00"))
@@ -70,10 +64,9 @@ let hostileLogin = """
     }
 
     @Test func jsonLinesHaveExactlyTheDocumentedKeys() throws {
-        var output: [UInt8] = []
-        withRecord(hostileLogin) { record in
-            JSONLinesFormat().append(rule: rule, record: record, source: "s3://bucket/key.json.gz", to: &output)
-        }
+        var finding = hostileLogin
+        finding.object = .s3(bucket: "bucket", key: "key.json.gz")
+        let output = formatted(finding, JSONLinesFormat())
         #expect(output.last == 0x0A && output.dropLast().contains(0x0A) == false)
         #expect(!output.contains(0x1B))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
@@ -89,14 +82,15 @@ let hostileLogin = """
         #expect(object["source"] as? String == "s3://bucket/key.json.gz")
         #expect(object["userAgent"] as? String == "Mozilla \u{1B}[2J\u{1B}[31mred\u{202E}evil \\ ok")  // data, still escaped in JSON
         let inner = try #require(object["record"] as? [String: Any])
-        #expect(inner["eventID"] as? String == "e-1")
+        #expect(inner["eventID"] as? String == "e-1" && inner["userAgent"] as? String == "Mozilla \u{1B}[2J")
     }
 
     @Test func absentFieldsAreNullAndMfaIsNullOutsideSignIns() throws {
-        var output: [UInt8] = []
-        withRecord("{\"eventSource\":\"iam.amazonaws.com\",\"eventName\":\"CreateUser\",\"userIdentity\":{\"type\":\"Root\"}}") { record in
-            JSONLinesFormat().append(rule: rule, record: record, source: "f", to: &output)
-        }
+        let finding = Finding(
+            ruleID: "iam.user.created", severity: .medium, title: "IAM user created", eventSource: "iam.amazonaws.com",
+            eventName: "CreateUser", principal: .init(type: "Root"), object: .file("f"),
+            record: Array(#"{"eventSource":"iam.amazonaws.com","eventName":"CreateUser","userIdentity":{"type":"Root"}}"#.utf8))
+        let output = formatted(finding, JSONLinesFormat())
         let object = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
         #expect(object["mfaUsed"] is NSNull && object["eventID"] is NSNull && object["sourceIPAddress"] is NSNull)
         let principal = try #require(object["principal"] as? [String: Any])
@@ -113,10 +107,11 @@ let hostileLogin = """
         summary.uncompressedBytes = 9_000_000
         summary.records = 42
         summary.elapsedSeconds = 0.5
-        withRecord(hostileLogin) { record in
-            summary.countAlert(rule: BuiltinRules.rule(id: "signin.no-mfa")!, record: record)
-            summary.countAlert(rule: BuiltinRules.rule(id: "signin.success")!, record: record)
-        }
+        var success = hostileLogin
+        success.ruleID = "signin.success"
+        success.severity = .info
+        summary.countAlert(hostileLogin)
+        summary.countAlert(success)
         summary.noteEventTime(100)
         summary.noteEventTime(50)
         summary.failures = [.init(source: "bad|\u{1B}.json.gz", cause: "gzip stream truncated after 18 bytes")]
@@ -161,5 +156,67 @@ let hostileLogin = """
             trailscan: 2 alerts (1 high, 1 info) in 0.5 s, 18.0 MB/s
 
             """)
+    }
+}
+
+let denied = S3Error(kind: .accessDenied, status: 403, code: "AccessDenied", resource: "s3://b/p/")
+
+/// The sinks, driven with fixed objects and findings as the pipeline would drive them.
+@Suite struct SinkTests {
+    /// Writes to a pipe and returns what came out.
+    func captured(_ body: (OutputWriter) -> Void) -> String {
+        var fds: [Int32] = [0, 0]
+        pipe(&fds)
+        body(OutputWriter(fd: fds[1]))
+        close(fds[1])
+        let data = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true).readDataToEndOfFile()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func alertWriterWritesEachFindingInOrder() {
+        var second = hostileLogin
+        second.eventID = "e-2"
+        let text = captured { writer in
+            let sink = AlertWriter(format: JSONLinesFormat(), writer: writer)
+            sink.begin(hostileLogin.object)
+            sink.finding(hostileLogin)
+            sink.finding(second)
+            sink.end(hostileLogin.object, ObjectOutcome())
+            #expect(!sink.isDone)
+        }
+        let ids = text.split(separator: "\n").map { line in
+            (try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["eventID"] as! String
+        }
+        #expect(ids == ["e-1", "e-2"])
+    }
+
+    @Test func summaryAndFailureLinesComeFromOutcomes() {
+        var statistics = ObjectStatistics()
+        statistics.records = 7
+        statistics.compressedBytes = 100
+        statistics.suppressedByRule = ["signin.success": 2]
+        let summary = SummaryCollector(describe: { "cause: \($0)" })
+        let lines = captured { writer in
+            let failures = FailureLineWriter(writer: writer)
+            for sink in [summary, failures] as [any ScanSink] {
+                sink.begin(.file("good.json.gz"))
+                sink.finding(hostileLogin)
+                sink.end(.file("good.json.gz"), ObjectOutcome(statistics: statistics))
+                sink.end(.file("bad\u{1B}.json.gz"), ObjectOutcome(failure: .gzip(.truncated(afterBytes: 18))))
+                sink.listingFailed("s3://b/p/", .s3(denied))
+                var totals = ScanTotals()
+                totals.objectsSkipped = 3
+                sink.finish(totals)
+            }
+        }
+        #expect(lines == """
+            trailscan: bad\\x1B.json.gz: gzip stream truncated after 18 bytes
+            trailscan: s3://b/p/: \(denied.description)
+
+            """)
+        let s = summary.summary
+        #expect(s.objectsScanned == 1 && s.objectsFailed == 2 && s.objectsSkipped == 3)
+        #expect(s.records == 7 && s.compressedBytes == 100 && s.alerts == 1 && s.alertsSuppressed == 2)
+        #expect(s.failures.map(\.cause) == ["cause: gzip stream truncated after 18 bytes", "cause: \(denied)"])
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TrailEvents
 @testable import TrailS3
 
 /// The listing plan driven by a fake bucket: which prefixes it asks for, and what it yields.
@@ -25,7 +26,9 @@ import Testing
         var listed: [String] = []
         var keys: [String] = []
         while !plan.isFinished {
-            while let object = plan.takeObject() { keys.append(object.key) }
+            while let item = plan.takeItem() {
+                if case .object(_, let key) = item { keys.append(key) }
+            }
             guard let task = plan.takeTask() else { continue }
             listed.append(task.prefix)
             plan.complete(task, page: bucket.list(task))
@@ -47,7 +50,7 @@ import Testing
 
     @Test func followsTheLayoutAndListsOnlyTheWindowsDays() {
         let since = Int64(ISO8601DateFormatter().date(from: "2026-03-02T00:00:00Z")!.timeIntervalSince1970)
-        var plan = ListingPlan(bucket: "b", prefix: "logs", filter: ListingFilter(since: since, until: since + 86_400, accounts: ["444455556666"], regions: ["eu-west-1"]))
+        var plan = ListingPlan(bucket: "b", prefix: "logs", filter: RecordFilter(since: since, until: since + 86_400, accounts: ["444455556666"], regions: ["eu-west-1"]))
         let (listed, keys) = run(&plan, bucket)
         #expect(listed == [
             "logs/", "logs/AWSLogs/", "logs/AWSLogs/o-abcdefghij/", "logs/AWSLogs/o-abcdefghij/444455556666/CloudTrail/",
@@ -59,23 +62,58 @@ import Testing
     }
 
     @Test func withoutFiltersEveryLogObjectButTheDigest() {
-        var plan = ListingPlan(bucket: "b", prefix: "", filter: ListingFilter())
+        var plan = ListingPlan(bucket: "b", prefix: "", filter: RecordFilter())
         let (_, keys) = run(&plan, bucket)
         #expect(keys.count == 16)
         #expect(!keys.contains { $0.contains("CloudTrail-Digest") || $0 == "readme.txt" })
     }
 
     @Test func aPrefixWithoutTheLayoutIsListedPlainly() {
-        var plan = ListingPlan(bucket: "b", prefix: "elsewhere/", filter: ListingFilter())
+        var plan = ListingPlan(bucket: "b", prefix: "elsewhere/", filter: RecordFilter())
         let (listed, keys) = run(&plan, FakeBucket(keys: ["elsewhere/a.json.gz", "elsewhere/deep/b.json", "elsewhere/c.txt"]))
         #expect(listed == ["elsewhere/", "elsewhere/"])  // the folder probe, then the plain listing
         #expect(keys == ["elsewhere/a.json.gz", "elsewhere/deep/b.json"])
     }
 
     @Test func takingManyObjectsKeepsTheirOrder() {
-        var plan = ListingPlan(bucket: "b", prefix: "p/AWSLogs/111122223333/CloudTrail/x/", filter: ListingFilter())
+        var plan = ListingPlan(bucket: "b", prefix: "p/AWSLogs/111122223333/CloudTrail/x/", filter: RecordFilter())
         let keys = (0..<10_000).map { String(format: "p/AWSLogs/111122223333/CloudTrail/x/%05d.json.gz", $0) }
         let (_, found) = run(&plan, FakeBucket(keys: keys))
         #expect(found == keys)
+    }
+
+    /// Tasks listed concurrently and finished in any order still hand out their objects in key order:
+    /// every task in flight at once, completed last-taken first.
+    @Test func objectsComeInKeyOrderWhateverOrderTasksFinishIn() {
+        var plan = ListingPlan(bucket: "b", prefix: "", filter: RecordFilter())
+        var keys: [String] = []
+        while !plan.isFinished {
+            while let item = plan.takeItem() {
+                if case .object(_, let key) = item { keys.append(key) }
+            }
+            var taken: [ListingTask] = []
+            while let task = plan.takeTask() { taken.append(task) }
+            for task in taken.reversed() { plan.complete(task, page: bucket.list(task)) }
+        }
+        #expect(keys == bucket.keys.filter { $0.hasSuffix(".json.gz") && !$0.contains("Digest") })
+    }
+
+    /// A prefix that fails is reported at its place in the order, between the objects around it.
+    @Test func aFailedPrefixKeepsItsPlace() {
+        var plan = ListingPlan(bucket: "b", prefix: "logs/AWSLogs/", filter: RecordFilter(accounts: ["111122223333"]))
+        for _ in 0..<3 {  // AWSLogs/, the organization, the account's regions
+            let task = plan.takeTask()!
+            plan.complete(task, page: bucket.list(task))
+        }
+        let east = plan.takeTask()!, west = plan.takeTask()!
+        #expect(east.prefix.hasSuffix("/eu-west-1/") && west.prefix.hasSuffix("/us-east-1/"))
+        plan.complete(west, page: bucket.list(west))
+        #expect(plan.takeItem() == nil)  // eu-west-1 comes first and is still being listed
+        plan.abandon(east, error: S3Error(kind: .accessDenied, status: 403, resource: east.prefix))
+        guard case .failed(_, let prefix, _) = plan.takeItem() else { Issue.record("no failure first"); return }
+        #expect(prefix == east.prefix)
+        var rest = 0
+        while case .object = plan.takeItem() { rest += 1 }
+        #expect(rest == 4 && plan.isFinished)
     }
 }

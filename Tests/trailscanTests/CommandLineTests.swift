@@ -157,6 +157,24 @@ let noise = """
         #expect(run.stdout.contains("user agent  Mozilla/5.0 \\x1B[2J\\x1B[31mpwned\\x1B[0m (X11; Linux x86_64)"))
     }
 
+    /// Objects' alerts come out in listing order, whatever the number of workers and however their
+    /// threads interleave: the same bytes on every run.
+    @Test func outputIsByteIdenticalWhateverTheJobs() throws {
+        let reference = try CLI.run(["scan", "--color", "never", "--jobs", "1", CLI.sampleLogs])
+        #expect(reference.status == 1 && reference.stdout.utf8.count > 20_000)
+        for jobs in ["1", "2", "8"] {
+            for _ in 0..<5 {
+                let run = try CLI.run(["scan", "--color", "never", "--jobs", jobs, CLI.sampleLogs])
+                #expect(run.stdout == reference.stdout, "--jobs \(jobs)")
+            }
+            let jsonl = try CLI.run(["scan", "--format", "jsonl", "--jobs", jobs, CLI.sampleLogs])
+            let sources = jsonl.stdout.split(separator: "\n").map { line in
+                (try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["source"] as! String
+            }
+            #expect(sources == sources.sorted(), "objects in sorted path order with --jobs \(jobs)")
+        }
+    }
+
     @Test func exitCodeIsZeroWithoutAlerts() throws {
         let run = try CLI.run(["scan", "-q", "-"], stdin: Data("{\"Records\":[\(noise)]}".utf8))
         #expect(run.status == 0)
@@ -310,6 +328,25 @@ let noise = """
         }
         #expect(counts(remote.stderr) == counts(local.stderr))
         #expect(remote.stderr.contains("S3 list requests"))
+    }
+
+    /// An S3 listing is read by many workers at once, yet alerts come in key order, the same on every run.
+    @Test func aBucketsAlertsComeInKeyOrderWhateverTheFetches() throws {
+        let server = try Self.uploaded.get()
+        var outputs: Set<String> = []
+        for fetches in ["1", "4", "64"] {
+            for _ in 0..<2 {
+                let run = try CLI.run(["scan", "--format", "jsonl", "--max-fetches", fetches, "--endpoint-url", server.endpoint, "s3://trail/cli/"],
+                                      environment: s3Environment())
+                #expect(run.status == 1)
+                outputs.insert(run.stdout)
+            }
+        }
+        #expect(outputs.count == 1)
+        let sources = outputs.first!.split(separator: "\n").map { line in
+            (try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["source"] as! String
+        }
+        #expect(sources.count == 56 && sources == sources.sorted())
     }
 
     @Test func aOneDayWindowListsOnlyThoseDays() throws {

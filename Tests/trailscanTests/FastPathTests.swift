@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TrailEvents
 import TrailMatch
 import TrailReport
 import TrailScan
@@ -9,22 +10,15 @@ import TrailScan
 /// the same failures and the same counts to the byte.
 @Suite struct FastPathTests {
     func scan(_ inputs: [String], fastPathBytes: Int?) throws -> (alerts: [String], summary: ScanSummary) {
-        let folder = try CLI.temporaryFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let outputPath = folder.appendingPathComponent("alerts.jsonl").path
-        let errorsPath = folder.appendingPathComponent("errors.txt").path
-        let output = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600), errors = open(errorsPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        defer { close(output); close(errors) }
         let configuration = ScanConfiguration(
             jobs: 2, maximumObjectBytes: 1 << 30, maximumRecordBytes: 1 << 20, filter: RecordFilter(),
-            rules: RuleSet(try RuleSelection().apply(to: BuiltinRules.all)), format: JSONLinesFormat(),
-            fastPathBytes: fastPathBytes)
-        var summary = ScanPipeline.run(inputs: inputs, configuration: configuration,
-                                       output: OutputWriter(fd: output), errors: OutputWriter(fd: errors)).summary
-        summary.elapsedSeconds = 0
-        summary.failures.sort { $0.source < $1.source }
-        let alerts = try String(contentsOfFile: outputPath, encoding: .utf8).split(separator: "\n").map(String.init).sorted()
-        return (alerts, summary)
+            rules: RuleSet(try RuleSelection().apply(to: BuiltinRules.all)), fastPathBytes: fastPathBytes)
+        let alerts = FindingCollector(), summary = SummaryCollector()
+        ScanPipeline.run(inputs: inputs, configuration: configuration, sinks: [alerts, summary])
+        var total = summary.summary
+        total.elapsedSeconds = 0
+        total.failures.sort { $0.source < $1.source }
+        return (alerts.lines.sorted(), total)
     }
 
     @Test func streamingEveryObjectGivesTheSameScan() throws {
@@ -56,5 +50,16 @@ import TrailScan
         // sample-logs' 56, then two from each object whose records were complete before its error (not
         // from the corrupt one: its CRC fails before its records are matched).
         #expect(fast.summary.alerts == 56 + 3 * 2)
+    }
+}
+
+/// Keeps every finding's JSON line.
+final class FindingCollector: ScanSink {
+    private(set) var lines: [String] = []
+
+    func finding(_ finding: Finding) {
+        var line: [UInt8] = []
+        JSONLinesFormat().append(finding, to: &line)
+        lines.append(String(decoding: line, as: UTF8.self))
     }
 }

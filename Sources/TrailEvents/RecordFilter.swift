@@ -1,4 +1,4 @@
-public import TrailEvents
+internal import TrailTime
 
 /// Which records a scan looks at: `--since`, `--until`, `--account`, `--region`.
 ///
@@ -81,10 +81,10 @@ public struct CloudTrailKey: Sendable, Equatable {
         }
         guard let year = number(0..<4), let month = number(4..<6), let day = number(6..<8),
               let hour = number(9..<11), let minute = number(11..<13),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60
+              UTC.isValid(year: year, month: month, day: day), hour < 24, minute < 60
         else { return nil }
         account = String(parts[0])
         region = String(parts[2])
-        deliveryTime = EventTime.daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60
+        deliveryTime = UTC.days(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60
     }
 }

@@ -1,0 +1,105 @@
+public import TrailScan
+
+/// Writes each finding in a format to an output, an object's alerts at a time: the text, JSON Lines
+/// and template outputs of `scan`.
+///
+/// Findings are formatted into a buffer that is written whole at the end of each object (and sooner,
+/// whole alerts at a time, when an object's alerts pass `flushBytes`), so memory stays bounded and no
+/// alert is ever written in part.
+public final class AlertWriter: ScanSink {
+    private let format: any AlertFormat
+    private let writer: OutputWriter
+    private var buffer: [UInt8] = []
+    private static let flushBytes = 1 << 20
+
+    public init(format: any AlertFormat, writer: OutputWriter) {
+        self.format = format
+        self.writer = writer
+    }
+
+    public func finding(_ finding: Finding) {
+        format.append(finding, to: &buffer)
+        if buffer.count >= Self.flushBytes { flush() }
+    }
+
+    public func end(_ object: ObjectRef, _ outcome: ObjectOutcome) { flush() }
+
+    public var isDone: Bool { writer.isClosed }
+
+    private func flush() {
+        guard !buffer.isEmpty else { return }
+        writer.write(buffer)
+        buffer.removeAll(keepingCapacity: buffer.capacity <= 4 * Self.flushBytes)
+    }
+}
+
+/// Prints the name of each object, one per line, escaped (`scan --list-only`).
+public final class ObjectListWriter: ScanSink {
+    private let writer: OutputWriter
+
+    public init(writer: OutputWriter) {
+        self.writer = writer
+    }
+
+    public func begin(_ object: ObjectRef) {
+        writer.write(TerminalText.escaped(object.name) + "\n")
+    }
+
+    public var isDone: Bool { writer.isClosed }
+}
+
+/// One line on standard error for each object or listing that failed: `trailscan: <name>: <cause>`,
+/// both escaped.
+public final class FailureLineWriter: ScanSink {
+    private let writer: OutputWriter
+    private let describe: @Sendable (ObjectFailure) -> String
+
+    /// - Parameter describe: the text of a failure (the command line adds which flag sets a limit).
+    public init(writer: OutputWriter, describe: @escaping @Sendable (ObjectFailure) -> String = { $0.description }) {
+        self.writer = writer
+        self.describe = describe
+    }
+
+    public func end(_ object: ObjectRef, _ outcome: ObjectOutcome) {
+        if let failure = outcome.failure { line(object.name, failure) }
+    }
+
+    public func listingFailed(_ location: String, _ failure: ObjectFailure) { line(location, failure) }
+
+    private func line(_ name: String, _ failure: ObjectFailure) {
+        writer.write("trailscan: \(TerminalText.escaped(name)): \(TerminalText.escaped(describe(failure)))\n")
+    }
+}
+
+/// Adds up the run into a `ScanSummary`.
+public final class SummaryCollector: ScanSink {
+    public private(set) var summary = ScanSummary()
+    private let describe: @Sendable (ObjectFailure) -> String
+
+    public init(describe: @escaping @Sendable (ObjectFailure) -> String = { $0.description }) {
+        self.describe = describe
+    }
+
+    public func finding(_ finding: Finding) { summary.countAlert(finding) }
+
+    public func end(_ object: ObjectRef, _ outcome: ObjectOutcome) {
+        summary.add(outcome.statistics)
+        if let failure = outcome.failure {
+            summary.objectsFailed += 1
+            summary.failures.append(.init(source: object.name, cause: describe(failure)))
+        } else {
+            summary.objectsScanned += 1
+        }
+    }
+
+    public func listingFailed(_ location: String, _ failure: ObjectFailure) {
+        summary.objectsFailed += 1
+        summary.failures.append(.init(source: location, cause: describe(failure)))
+    }
+
+    public func finish(_ totals: ScanTotals) {
+        summary.objectsSkipped = totals.objectsSkipped
+        summary.listRequests = totals.listRequests
+        summary.elapsedSeconds = totals.elapsedSeconds
+    }
+}

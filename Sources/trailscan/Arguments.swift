@@ -1,0 +1,61 @@
+import TrailTime
+
+/// Parses the values of `--since` and `--until`.
+///
+/// Accepted: an RFC 3339 instant (`2025-01-31T13:45:00Z`, `2025-01-31T13:45:00+09:00`, fraction
+/// allowed), a date (`2025-01-31`, midnight UTC), or an age relative to now (`90s`, `30m`, `12h`, `7d`,
+/// `2w`). Dates that do not exist (`2025-02-30`) are refused.
+enum TimeArgument {
+    struct Invalid: Error, CustomStringConvertible {
+        var text: String
+        var description: String {
+            "'\(text)' is not a time: use 2025-01-31, 2025-01-31T13:45:00Z, or an age such as 12h or 7d"
+        }
+    }
+
+    /// - Parameters:
+    ///   - isEnd: the value is an upper bound (`--until`): a bare date then means the *end* of that day.
+    ///   - now: the current time in Unix seconds (relative ages count back from it).
+    /// - Returns: Unix seconds.
+    static func parse(_ text: String, isEnd: Bool, now: Int64) throws(Invalid) -> Int64 {
+        let bytes = Array(text.utf8)
+        if let last = bytes.last, let unit = unitSeconds(last), bytes.count >= 2,
+           let amount = Int64(String(decoding: bytes.dropLast(), as: UTF8.self)), amount >= 0,
+           amount <= Int64.max / unit {
+            return now - amount * unit
+        }
+        if let midnight = UTC.seconds(date: text) { return isEnd ? midnight + 86_400 : midnight }
+        guard let instant = UTC.seconds(rfc3339: text) else { throw Invalid(text: text) }
+        return instant
+    }
+
+    private static func unitSeconds(_ byte: UInt8) -> Int64? {
+        switch byte {
+        case 0x73: 1  // s
+        case 0x6D: 60  // m
+        case 0x68: 3600  // h
+        case 0x64: 86_400  // d
+        case 0x77: 604_800  // w
+        default: nil
+        }
+    }
+}
+
+/// Parses sizes such as `4G`, `512M`, `64MiB`, `100000` (bytes). Units are binary (K = 1024).
+enum SizeArgument {
+    static func parse(_ text: String) -> Int? {
+        var digits = Substring(text)
+        var unit = 1
+        let suffixes: [(String, Int)] = [
+            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40),
+            ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("T", 1 << 40), ("B", 1),
+        ]
+        for (suffix, size) in suffixes where digits.uppercased().hasSuffix(suffix.uppercased()) {
+            digits = digits.dropLast(suffix.count)
+            unit = size
+            break
+        }
+        guard let value = Int(digits), value > 0, value <= Int.max / unit else { return nil }
+        return value * unit
+    }
+}
