@@ -213,13 +213,6 @@ public struct CloudTrailRecord {
         return JSONString.equals(tape[index], in: bytes, to: literal)
     }
 
-    /// Whether `field` is absent or JSON `null`.
-    @inlinable
-    public func isAbsentOrNull(_ field: CloudTrailField) -> Bool {
-        guard let index = fields[field] else { return true }
-        return tape[index].kind == .null
-    }
-
     /// The decoded value of `field` when it is a string; `nil` when absent or of another kind.
     public func string(_ field: CloudTrailField) -> String? {
         guard let token = token(field), token.kind == .string else { return nil }

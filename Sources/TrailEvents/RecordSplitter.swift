@@ -44,7 +44,7 @@ public final class RecordSplitter {
     private var retryAt = 0
 
     /// Decoded bytes consumed before the window's reader index: the stream offset of `window[0]`.
-    public private(set) var streamOffset = 0
+    private(set) var streamOffset = 0
     /// Records found in the current object.
     public private(set) var recordCount = 0
 

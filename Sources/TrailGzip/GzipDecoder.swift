@@ -46,7 +46,7 @@ public final class GzipDecoder {
     /// Decoded (output) bytes produced in this object.
     public private(set) var bytesOut = 0
     /// Number of gzip members that ended cleanly in this object.
-    public private(set) var membersCompleted = 0
+    private(set) var membersCompleted = 0
     /// Whether the last `decode` call stopped because the window was full, so zlib may hold output
     /// that needs no further input. Call `decode` again (with the rest of the input, or none).
     public private(set) var mayHaveBufferedOutput = false
@@ -225,9 +225,7 @@ public final class GzipDecoder {
             phase = .betweenMembers
         case Z_DATA_ERROR, Z_NEED_DICT:
             throw dataError()
-        case Z_MEM_ERROR:
-            throw .zlib(code: rc)
-        default:
+        default:  // Z_MEM_ERROR, Z_STREAM_ERROR
             throw .zlib(code: rc)
         }
         if bytesOut > outputLimit { throw .limitExceeded(limit: outputLimit) }

@@ -27,7 +27,7 @@ public final class JSONParser {
     private var tokens: UnsafeMutablePointer<JSONToken>
     private var tokenCapacity: Int
     /// Number of tokens of the last complete value.
-    public private(set) var tokenCount = 0
+    private(set) var tokenCount = 0
     /// Token index of each open container, innermost last; `maximumDepth` entries.
     private let stack: UnsafeMutablePointer<Int32>
 
@@ -56,7 +56,7 @@ public final class JSONParser {
     var tape: JSONTape { JSONTape(UnsafeBufferPointer(start: tokens, count: tokenCount)) }
 
     /// Parses a complete document: one value, with only whitespace around it.
-    public func parseDocument(_ bytes: UnsafeRawBufferPointer) throws(JSONError) {
+    func parseDocument(_ bytes: UnsafeRawBufferPointer) throws(JSONError) {
         let start = Self.skipWhitespace(bytes, from: 0)
         guard start < bytes.count else { throw JSONError(offset: bytes.count, reason: .unexpectedEnd) }
         let value = UnsafeRawBufferPointer(rebasing: bytes[start...])

@@ -42,7 +42,8 @@ public enum JSONString {
     ///
     /// - Precondition: `content` was validated by `JSONParser` (escapes are well formed).
     ///   An unpaired surrogate escape decodes to U+FFFD.
-    public static func unescape(_ content: UnsafeRawBufferPointer, into output: inout [UInt8]) {
+    @usableFromInline
+    static func unescape(_ content: UnsafeRawBufferPointer, into output: inout [UInt8]) {
         output.reserveCapacity(output.count + content.count)
         var i = 0
         let n = content.count

@@ -19,7 +19,7 @@ public enum Envelope {
     /// `detail-type` for a record's `eventType` (compared ignoring case: AWS's own samples spell it
     /// `AwsConsoleSignin` too). Records written before `eventType` existed (eventVersion < 1.02) are API
     /// calls, or sign-ins when they come from `signin.amazonaws.com`.
-    public static func detailType(eventType: String?, eventSource: String?) -> String {
+    static func detailType(eventType: String?, eventSource: String?) -> String {
         switch eventType?.lowercased() {
         case "awsapicall": "AWS API Call via CloudTrail"
         case "awsconsolesignin": "AWS Console Sign In via CloudTrail"

@@ -12,11 +12,9 @@ internal import TrailJSON
 ///
 /// One per worker: not `Sendable`.
 public final class RecordMatcher {
-    public let ruleSet: RuleSet
     private let program: Program
 
     public init(_ ruleSet: RuleSet) {
-        self.ruleSet = ruleSet
         var compiler = Compiler()
         var roots: [Int32] = []
         for rule in ruleSet.rules { roots.append(compiler.node(rule.pattern.root)) }
@@ -33,7 +31,7 @@ public final class RecordMatcher {
         program.deallocate()
     }
 
-    /// Appends to `matches` the index (in `ruleSet.rules`) of every rule the record satisfies, in order.
+    /// Appends to `matches` the index (in the rule set's `rules`) of every rule the record satisfies, in order.
     public func evaluate(_ record: CloudTrailRecord, into matches: inout [Int]) {
         let start = matches.count
         var envelope = EnvelopeCache()

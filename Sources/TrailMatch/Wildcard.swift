@@ -3,23 +3,17 @@
 struct Wildcard: Sendable {
     /// The literal pieces between the stars, in order.
     let pieces: [[UInt8]]
-    let startsWithStar: Bool
-    let endsWithStar: Bool
 
     init(_ text: String, at path: String) throws(PatternError) {
         var pieces: [[UInt8]] = [[]]
-        var startsWithStar = false
-        var endsWithStar = false
         var previousWasStar = false
         var bytes = Array(text.utf8)[...]
         while let byte = bytes.popFirst() {
             switch byte {
             case 0x2A:  // *
                 if previousWasStar { throw PatternError(path: path, reason: "consecutive wildcard characters (**) are not allowed") }
-                if pieces.count == 1 && pieces[0].isEmpty { startsWithStar = true }
                 pieces.append([])
                 previousWasStar = true
-                endsWithStar = true
                 continue
             case 0x5C:  // backslash
                 guard let escaped = bytes.popFirst(), escaped == 0x2A || escaped == 0x5C else {
@@ -30,11 +24,8 @@ struct Wildcard: Sendable {
                 pieces[pieces.count - 1].append(byte)
             }
             previousWasStar = false
-            endsWithStar = false
         }
         self.pieces = pieces
-        self.startsWithStar = startsWithStar
-        self.endsWithStar = endsWithStar
     }
 
     /// Whether `text` matches: the first piece is a prefix, the last a suffix, the others appear in order

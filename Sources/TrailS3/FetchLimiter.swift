@@ -13,7 +13,7 @@ internal import Synchronization
 ///
 /// On a 20 ms round trip the limit climbs from 8 to a cap of 64 in three batches; on loopback, where
 /// decoding dominates, it settles where latency starts to rise.
-public struct ConcurrencyControl: Sendable, Equatable {
+struct ConcurrencyControl: Sendable, Equatable {
     public let minimum: Double
     public let maximum: Double
     public private(set) var limit: Double

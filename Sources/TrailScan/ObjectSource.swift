@@ -2,7 +2,7 @@ internal import Dispatch
 internal import Glibc
 internal import Synchronization
 internal import TrailBytes
-public import TrailEvents
+internal import TrailEvents
 internal import TrailS3
 
 /// A log object to scan.

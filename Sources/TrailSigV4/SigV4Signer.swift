@@ -156,7 +156,7 @@ public struct SigV4Signer: Sendable {
     }
 
     /// The request with query authentication (a presigned URL's parameters), valid for `expires` seconds.
-    public func presigned(
+    func presigned(
         _ request: SigV4Request, expires: Int, date: Date, payload: Payload = .unsigned,
         sessionToken placement: SessionTokenPlacement = .signed
     ) -> SigV4Request {
@@ -183,7 +183,7 @@ public struct SigV4Signer: Sendable {
     // MARK: - Stage 1: the canonical request
 
     /// `METHOD \n canonical URI \n canonical query \n canonical headers \n \n signed headers \n payload hash`
-    public func canonicalRequest(_ request: SigV4Request, payloadHash: String) -> String {
+    func canonicalRequest(_ request: SigV4Request, payloadHash: String) -> String {
         let headers = canonicalHeaders(request)
         return [
             request.method,
@@ -235,7 +235,7 @@ public struct SigV4Signer: Sendable {
     // MARK: - Stage 2: the string to sign
 
     /// `AWS4-HMAC-SHA256 \n timestamp \n scope \n hex(SHA-256(canonical request))`
-    public func stringToSign(canonicalRequest: String, date: Date) -> String {
+    func stringToSign(canonicalRequest: String, date: Date) -> String {
         "AWS4-HMAC-SHA256\n\(Self.timestamp(date))\n\(scope(date))\n"
             + Self.hex(SHA256.hash(data: Array(canonicalRequest.utf8)))
     }
@@ -248,7 +248,7 @@ public struct SigV4Signer: Sendable {
     // MARK: - Stage 3: the signing key and the signature
 
     /// HMAC chain: `"AWS4" + secret` → date → region → service → `"aws4_request"`.
-    public func signingKey(date: Date) -> [UInt8] {
+    func signingKey(date: Date) -> [UInt8] {
         let day = String(Self.timestamp(date).prefix(8))
         if let keyOfTheDay, keyOfTheDay.day == day { return keyOfTheDay.key }
         return deriveSigningKey(day: day)

@@ -115,9 +115,9 @@ let object = Array("""
             #expect(record.string(.consoleLoginResult) == "Success")
             #expect(record.string(.mfaUsed) == "No")
             #expect(record.string(.recipientAccountId) == "111122223333")
-            #expect(record.isAbsentOrNull(.userIdentityInvokedBy))  // present, null
-            #expect(record.isAbsentOrNull(.errorCode))  // absent
-            #expect(!record.isAbsentOrNull(.readOnly))
+            #expect(record.token(.userIdentityInvokedBy)?.kind == .null)  // present, null
+            #expect(record.token(.errorCode) == nil)  // absent
+            #expect(record.token(.readOnly)?.kind == .false)
             #expect(record.token(.requestParameters)?.kind == .null)
             #expect(record.fields[.policyArn] == nil)  // requestParameters is null: nothing nested
             #expect(record.eventTimeSeconds == 1_714_566_896)

@@ -1,6 +1,6 @@
 import Testing
 import Synchronization
-import TrailS3
+@testable import TrailS3
 
 /// The control law of the adaptive GET concurrency, fed latencies as a network would give them.
 @Suite struct ConcurrencyControlTests {
