@@ -38,6 +38,11 @@ public final class GzipDecoder {
         case plain
     }
     private var phase = Phase.detecting
+    /// A data error found by an inflate call that also produced output: that output is handed over
+    /// first (its complete records still count), and the error is thrown by the next `decode` or by
+    /// `finish`. So a corrupt trailer costs the same records whether the error comes in the first call
+    /// or the hundredth, i.e. whatever the object's size and the chunking.
+    private var pendingError: GzipError?
 
     /// Decoded bytes allowed per object.
     public let outputLimit: Int
@@ -75,6 +80,7 @@ public final class GzipDecoder {
         bytesOut = 0
         membersCompleted = 0
         mayHaveBufferedOutput = false
+        pendingError = nil
     }
 
     /// Decodes from `input` into `window`'s writable space until the input is used up or the window is
@@ -84,6 +90,7 @@ public final class GzipDecoder {
     ///   member. The caller drains the window and calls again with the rest (and, while
     ///   `mayHaveBufferedOutput`, even with no input left).
     public func decode(_ input: UnsafeRawBufferPointer, into window: ByteWindow) throws(GzipError) -> Int {
+        if let pendingError { throw pendingError }
         var consumed = 0
         mayHaveBufferedOutput = false
         while true {
@@ -140,6 +147,7 @@ public final class GzipDecoder {
                 }
                 let before = consumed
                 consumed += try inflateStep(UnsafeRawBufferPointer(rebasing: input[consumed...]), into: window)
+                if pendingError != nil { return consumed }  // hand over the output; the error comes next
                 if phase == .member {
                     // inflate stops only when it needs more input or more output space.
                     if window.writableCount == 0 { mayHaveBufferedOutput = true }
@@ -156,6 +164,7 @@ public final class GzipDecoder {
     /// - Throws: `.empty` for an object with no bytes, `.truncated` when the input ended inside a
     ///   gzip member.
     public func finish() throws(GzipError) {
+        if let pendingError { throw pendingError }
         switch phase {
         case .detecting:
             if bytesIn == 0 { throw .empty }
@@ -193,6 +202,7 @@ public final class GzipDecoder {
     private func inflateStep(_ input: UnsafeRawBufferPointer, into window: ByteWindow) throws(GzipError) -> Int {
         var rc: Int32 = Z_OK
         var consumed = 0
+        var producedHere = 0
         try window.withWritableBytes { (output) throws(GzipError) -> Int in
             // Never let zlib write more than one byte past the limit: that byte proves the overrun.
             let allowed = min(output.count, outputLimit - bytesOut + 1)
@@ -214,6 +224,7 @@ public final class GzipDecoder {
             let produced = allowed - Int(stream.pointee.avail_out)
             bytesIn += consumed
             bytesOut += produced
+            producedHere = produced
             return produced
         }
         switch rc {
@@ -224,7 +235,9 @@ public final class GzipDecoder {
             membersCompleted += 1
             phase = .betweenMembers
         case Z_DATA_ERROR, Z_NEED_DICT:
-            throw dataError()
+            guard producedHere > 0 else { throw dataError() }
+            pendingError = dataError()
+            return consumed
         default:  // Z_MEM_ERROR, Z_STREAM_ERROR
             throw .zlib(code: rc)
         }
@@ -261,7 +274,7 @@ public final class GzipDecoder {
             return copied
         }
         bytesOut += copied
-        if bytesOut > outputLimit { throw .limitExceeded(limit: outputLimit) }
+        if bytesOut > outputLimit { throw .plainLimitExceeded(limit: outputLimit) }
         return copied
     }
 

@@ -16,6 +16,8 @@ public enum GzipError: Error, Equatable, Sendable, CustomStringConvertible {
     case trailingGarbage(atByte: Int)
     /// The object decodes to more than the allowed number of bytes.
     case limitExceeded(limit: Int)
+    /// A plain (not gzip) object is longer than the allowed number of bytes.
+    case plainLimitExceeded(limit: Int)
     /// zlib itself failed (out of memory, or a version mismatch); carries zlib's return code.
     case zlib(code: Int32)
 
@@ -30,6 +32,7 @@ public enum GzipError: Error, Equatable, Sendable, CustomStringConvertible {
         case .trailingGarbage(let offset): "trailing garbage after the gzip stream at byte \(offset)"
         case .limitExceeded(let limit):
             "decompressed size exceeds the limit of \(limit) bytes; possible gzip bomb"
+        case .plainLimitExceeded(let limit): "the object is larger than the limit of \(limit) bytes"
         case .zlib(let code): "zlib error \(code)"
         }
     }

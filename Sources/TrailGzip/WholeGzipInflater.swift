@@ -8,7 +8,8 @@ public import TrailBytes
 /// length mismatch, trailing bytes, an ISIZE trailer that lies (it is attacker-controlled and only the
 /// size modulo 2^32), output larger than `outputLimit` or than the window can hold — makes it return
 /// `nil`, and the caller decodes the same bytes with the streaming `GzipDecoder`, which reports the exact
-/// error. So both paths give the same records, the same errors and the same limits.
+/// error. So both paths give the same records, the same errors and the same limits. A member whose header
+/// carries a CRC (FHCRC) is declined too: libdeflate skips that CRC, zlib checks it.
 ///
 /// One per worker: not `Sendable`.
 public final class WholeGzipInflater {
@@ -44,7 +45,9 @@ public final class WholeGzipInflater {
         var offset = 0
         var total = 0
         while offset < input.count {
-            guard input.count - offset >= 18, input[offset] == 0x1F, input[offset + 1] == 0x8B else { return nil }
+            guard input.count - offset >= 18, input[offset] == 0x1F, input[offset + 1] == 0x8B,
+                  input[offset + 3] & 0x02 == 0  // FHCRC
+            else { return nil }
             var consumed = 0
             var produced = 0
             var result = LIBDEFLATE_BAD_DATA

@@ -8,7 +8,11 @@ public import TrailJSON
 ///   replaced by the variable's raw text: a string without quotes, anything else as minified JSON.
 /// - A *JSON* template gives JSON: a placeholder outside quotes becomes the variable's JSON (strings
 ///   quoted), inside quotes its raw text. The result is minified, as EventBridge minifies what it sends.
-/// - Values are not escaped (EventBridge does not escape them either).
+/// - In a JSON template a value inserted inside quotes is JSON-escaped, so the result is always the JSON
+///   the template's author wrote with only values varying. Here trailscan knowingly differs from
+///   EventBridge, which inserts the raw text: there a `"` in a log value (a user agent, a user name)
+///   ends the string and can add keys to the message. String templates insert the raw text, as
+///   EventBridge does.
 /// - A variable whose path is not in the event is not created. EventBridge documents only that it "won't
 ///   appear in the output"; trailscan renders it as nothing inside a string and as `null` outside one, so
 ///   JSON output stays valid.
@@ -19,7 +23,8 @@ public import TrailJSON
 public struct InputTransformer: Sendable, Equatable {
     public let paths: [(name: String, path: JSONPath)]
     public let template: String
-    private let isJSONTemplate: Bool
+    /// The template is JSON (it starts with `{` or `[`): it renders to JSON.
+    public let isJSONTemplate: Bool
 
     public static func == (lhs: InputTransformer, rhs: InputTransformer) -> Bool {
         lhs.template == rhs.template && lhs.paths.map(\.name) == rhs.paths.map(\.name)
@@ -87,7 +92,7 @@ public struct InputTransformer: Sendable, Equatable {
             if character == "<", let close = rest.firstIndex(of: ">") {
                 let name = String(rest[rest.index(after: rest.startIndex)..<close])
                 if variables[name] != nil || paths.contains(where: { $0.name == name }) || Self.predefined.contains(name) {
-                    output += Self.text(of: variables[name], quotedContext: inString || !isJSONTemplate)
+                    output += text(of: variables[name], quotedContext: inString || !isJSONTemplate)
                     rest = rest[rest.index(after: close)...]
                     continue
                 }
@@ -112,11 +117,17 @@ public struct InputTransformer: Sendable, Equatable {
         return output
     }
 
-    /// A variable's text: raw inside a string, JSON outside one.
-    private static func text(of value: JSONValue?, quotedContext: Bool) -> String {
+    /// A variable's text: JSON outside a string; inside a string its raw text (a string's characters,
+    /// another value's JSON), JSON-escaped in a JSON template.
+    private func text(of value: JSONValue?, quotedContext: Bool) -> String {
         guard let value else { return quotedContext ? "" : "null" }
-        if quotedContext, case .string(let raw) = value { return raw }
-        return value.serialized
+        guard quotedContext else { return value.serialized }
+        let raw: String
+        if case .string(let text) = value { raw = text } else { raw = value.serialized }
+        guard isJSONTemplate else { return raw }
+        var quoted: [UInt8] = []
+        JSONString.appendQuoted(raw, to: &quoted)
+        return String(decoding: quoted.dropFirst().dropLast(), as: UTF8.self)
     }
 }
 

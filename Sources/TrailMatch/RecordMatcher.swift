@@ -38,14 +38,26 @@ public final class RecordMatcher {
         let p = program
         for position in p.indexes.indices {
             let index = p.indexes[position]
-            guard let token = record.token(index.field), token.kind == .string else { continue }
-            let candidates: Range<Int>
-            if token.isEscaped {
-                candidates = JSONString.bytes(of: token, in: record.bytes).withUnsafeBytes { index.lookup($0) }
-            } else {
-                candidates = index.lookup(UnsafeRawBufferPointer(rebasing: record.bytes[token.range]))
+            guard let at = record.fields[index.field] else { continue }
+            let token = record.tape[at]
+            if token.kind == .array {
+                // A pattern matches an array when it matches one of its elements: the candidates are
+                // those of every string element (rare: CloudTrail writes these fields as strings).
+                var rules: [Int] = []
+                record.tape.forEachElement(of: at) { element in
+                    let value = record.tape[element]
+                    if value.kind == .string {
+                        for slot in Self.candidates(of: value, in: record, index) { rules.append(index.values[slot]) }
+                    }
+                    return true
+                }
+                for rule in Set(rules).sorted() where p.matches(node: Int(p.roots[rule]), record, &envelope) {
+                    matches.append(rule)
+                }
+                continue
             }
-            for slot in candidates {
+            guard token.kind == .string else { continue }
+            for slot in Self.candidates(of: token, in: record, index) {
                 let rule = index.values[slot]
                 if p.matches(node: Int(p.roots[rule]), record, &envelope) { matches.append(rule) }
             }
@@ -54,6 +66,15 @@ public final class RecordMatcher {
             matches.append(rule)
         }
         if matches.count - start > 1 { matches[start...].sort() }
+    }
+
+    /// The slots of the rules `index` keys by the string `token`.
+    @inline(__always)
+    private static func candidates(of token: JSONToken, in record: CloudTrailRecord, _ index: ProgramIndex) -> Range<Int> {
+        if token.isEscaped {
+            return JSONString.bytes(of: token, in: record.bytes).withUnsafeBytes { index.lookup($0) }
+        }
+        return index.lookup(UnsafeRawBufferPointer(rebasing: record.bytes[token.range]))
     }
 
     /// Whether one rule's pattern matches (for tests that compare with the tree evaluator).

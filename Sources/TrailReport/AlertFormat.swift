@@ -73,7 +73,7 @@ public struct TextFormat: AlertFormat {
         let time = finding.eventTime.map(clock.format) ?? value(finding.eventTimeText)
         let label = finding.severity.name.uppercased()
         var text = color ? "\(Self.colors[finding.severity.rawValue])\(label)\u{1B}[0m" : label
-        text += "  \(finding.title)  [\(finding.ruleID)]\n"
+        text += "  \(TerminalText.escaped(finding.title))  [\(TerminalText.escaped(finding.ruleID))]\n"
         text += "  time        \(time)\n"
         let principal = finding.principal.display
         text += "  principal   \(principal.isEmpty ? "-" : TerminalText.escaped(principal))\n"
@@ -101,7 +101,8 @@ public struct TextFormat: AlertFormat {
 
 /// One message per alert, rendered from an EventBridge input transformer on the record's envelope: the
 /// rule's own template when it has one, else the global one (`--template`). Control and bidirectional
-/// characters in the result are escaped (the rest is byte-for-byte what EventBridge would send).
+/// characters in the result are escaped: as `\x1B`, `\u{202E}` in a string template, as JSON `\u001b`,
+/// `\u202e` in a JSON template, whose output stays valid JSON.
 public struct TemplateFormat: AlertFormat {
     public let ruleTemplates: [String: InputTransformer]
     public let global: InputTransformer?
@@ -116,7 +117,8 @@ public struct TemplateFormat: AlertFormat {
               let record = try? JSONValue(parsing: finding.record)  // the scan validated it
         else { return }
         let message = transformer.render(event: Envelope.event(for: record), ruleID: finding.ruleID)
-        output.append(contentsOf: TerminalText.escaped(message, backslashes: false).utf8)
+        let safe = transformer.isJSONTemplate ? TerminalText.jsonSafe(message) : TerminalText.escaped(message, backslashes: false)
+        output.append(contentsOf: safe.utf8)
         output.append(0x0A)
     }
 }

@@ -8,18 +8,41 @@ internal import TrailTime
 public struct DisplayClock: Sendable {
     private let timeZone: TimeZone
 
-    /// - Parameter name: an IANA zone name (`Europe/Berlin`), `UTC`, or `local` for the system zone.
-    /// - Returns: `nil` when the zone is unknown.
+    /// - Parameter name: an IANA zone name (`Europe/Berlin`), `UTC`, `local` for the system zone, or a
+    ///   fixed offset from UTC (`+09:00`, `-05:30`).
+    /// - Returns: `nil` when the zone is unknown. POSIX-style names such as `UTC+5` are refused: in POSIX
+    ///   they mean five hours *behind* UTC, and read as ISO 8601 five hours ahead; neither guess is safe.
     public init?(timeZone name: String) {
         if name == "local" {
             timeZone = .current
         } else if name.uppercased() == "UTC" || name == "Z" {
             timeZone = TimeZone(identifier: "UTC")!
-        } else if let zone = TimeZone(identifier: name) {
+        } else if let offset = Self.fixedOffset(name), let zone = TimeZone(secondsFromGMT: offset) {
+            timeZone = zone
+        } else if Self.isTZDatabaseName(name), let zone = TimeZone(identifier: name) {
             timeZone = zone
         } else {
             return nil
         }
+    }
+
+    /// Whether `name` is a zone of the tz database (Foundation alone also takes `UTC+5`, as +05:00).
+    private static func isTZDatabaseName(_ name: String) -> Bool {
+        if TimeZone.knownTimeZoneIdentifiers.contains(name) { return true }
+        guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else { return false }
+        let directory = ProcessInfo.processInfo.environment["TZDIR"] ?? "/usr/share/zoneinfo"
+        return FileManager.default.fileExists(atPath: directory + "/" + name)
+    }
+
+    /// Seconds east of UTC of `±HH:MM`.
+    private static func fixedOffset(_ text: String) -> Int? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 6, bytes[0] == 0x2B || bytes[0] == 0x2D, bytes[3] == 0x3A,
+              [1, 2, 4, 5].allSatisfy({ bytes[$0] &- 0x30 < 10 }),
+              let hours = Int(String(decoding: bytes[1..<3], as: UTF8.self)), let minutes = Int(String(decoding: bytes[4..<6], as: UTF8.self)),
+              hours <= 14, minutes < 60
+        else { return nil }
+        return (hours * 3600 + minutes * 60) * (bytes[0] == 0x2B ? 1 : -1)
     }
 
     public static let utc = DisplayClock(timeZone: "UTC")!

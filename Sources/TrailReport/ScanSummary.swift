@@ -41,6 +41,8 @@ public struct ScanSummary: Sendable, Equatable {
     /// S3 ListObjectsV2 requests made to find the objects.
     public var listRequests = 0
     public var elapsedSeconds: Double = 0
+    /// The scan was interrupted (SIGINT, SIGTERM): the counts cover what was read before.
+    public var interrupted = false
 
     public init() {}
 

@@ -1,3 +1,8 @@
+// TrailReport: the sinks people read. Owns the alert formats (text, JSON Lines, templates), the
+// failure lines, the summary and its renderings; every value from a log is escaped for the format it
+// goes into. It consumes `Finding`s from TrailScan and must never reach back into the searcher's
+// workers or sources.
+
 public import TrailScan
 
 /// Writes each finding in a format to an output, an object's alerts at a time: the text, JSON Lines
@@ -101,5 +106,6 @@ public final class SummaryCollector: ScanSink {
         summary.objectsSkipped = totals.objectsSkipped
         summary.listRequests = totals.listRequests
         summary.elapsedSeconds = totals.elapsedSeconds
+        summary.interrupted = totals.interrupted
     }
 }

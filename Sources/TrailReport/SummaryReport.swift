@@ -28,7 +28,8 @@ public enum SummaryReport {
 
     /// The short summary printed to stderr at the end of a scan.
     public static func digest(_ s: ScanSummary) -> String {
-        var lines = "trailscan: \(s.objectsScanned) \(plural(s.objectsScanned, "object")) scanned"
+        var lines = s.interrupted ? "trailscan: interrupted: the counts cover the objects read before it\n" : ""
+        lines += "trailscan: \(s.objectsScanned) \(plural(s.objectsScanned, "object")) scanned"
         lines += ", \(s.objectsSkipped) skipped, \(s.objectsFailed) failed"
         lines += "; \(bytes(s.compressedBytes)) read, \(bytes(s.uncompressedBytes)) of JSON"
         if s.listRequests > 0 { lines += "; \(s.listRequests) S3 list \(plural(s.listRequests, "request"))" }
@@ -75,15 +76,16 @@ public enum SummaryReport {
     // MARK: - Markdown
 
     private static func markdown(_ s: ScanSummary) -> String {
-        /// Table cell text: terminal-safe, and no `|`, backtick or `<` to break the table or add markup.
+        /// Table cell text: terminal-safe, then every ASCII punctuation character backslash-escaped (as
+        /// CommonMark allows for all of them), so a log value can neither break the table nor make
+        /// emphasis, code, links, images, HTML or autolinks.
         func cell(_ text: String) -> String {
-            TerminalText.escaped(text).reduce(into: "") { out, character in
-                switch character {
-                case "|": out += "\\|"
-                case "`": out += "\\`"
-                case "<": out += "&lt;"
-                default: out.append(character)
+            TerminalText.escaped(text).unicodeScalars.reduce(into: "") { out, scalar in
+                if scalar.isASCII, scalar.properties.generalCategory != .uppercaseLetter, scalar.properties.generalCategory != .lowercaseLetter,
+                   scalar.properties.generalCategory != .decimalNumber, scalar != " " {
+                    out += "\\"
                 }
+                out.unicodeScalars.append(scalar)
             }
         }
         var out = "# trailscan scan summary\n\n| | |\n|---|---|\n"
@@ -156,7 +158,7 @@ public enum SummaryReport {
             string(failure.cause)
             raw("}")
         }
-        raw("],\"elapsedSeconds\":\(rounded(s.elapsedSeconds)),\"throughputMBps\":\(rounded(s.throughputMBps))}\n")
+        raw("],\"interrupted\":\(s.interrupted),\"elapsedSeconds\":\(rounded(s.elapsedSeconds)),\"throughputMBps\":\(rounded(s.throughputMBps))}\n")
         return String(decoding: out, as: UTF8.self)
     }
 
@@ -165,7 +167,8 @@ public enum SummaryReport {
     /// The headline figures of the full report, as (label, value) rows. Values hold no log text.
     private static func overview(_ s: ScanSummary) -> [(String, String)] {
         [
-            ("objects", "\(s.objectsScanned) scanned, \(s.objectsSkipped) skipped, \(s.objectsFailed) failed"),
+            ("objects", "\(s.objectsScanned) scanned, \(s.objectsSkipped) skipped, \(s.objectsFailed) failed"
+                + (s.interrupted ? " (interrupted)" : "")),
             ("S3 listing", "\(s.listRequests) requests"),
             ("bytes", "\(s.compressedBytes) read, \(s.uncompressedBytes) decoded"),
             ("records", "\(s.records) scanned, \(s.recordsFilteredOut) outside the filters"),

@@ -26,6 +26,22 @@ public enum TerminalText {
         return output
     }
 
+    /// JSON text made safe for a terminal without ceasing to be the same JSON: the characters `escaped`
+    /// would change (which valid JSON can hold only inside strings) become `\uXXXX` escapes.
+    public static func jsonSafe(_ json: some StringProtocol) -> String {
+        var output = ""
+        output.reserveCapacity(json.utf8.count)
+        for scalar in json.unicodeScalars {
+            switch scalar.value {
+            case 0x00..<0x20 where scalar != "\n" && scalar != "\t" && scalar != "\r", 0x7F, 0x80...0x9F, 0x061C, 0x200B...0x200F,
+                 0x2028...0x202E, 0x2060...0x2069, 0xFEFF:
+                output += "\\u" + hex(scalar.value, width: 4).lowercased()
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+        return output
+    }
+
     private static func hex(_ value: UInt32, width: Int) -> String {
         let digits = String(value, radix: 16, uppercase: true)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits

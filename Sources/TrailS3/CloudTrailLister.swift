@@ -94,8 +94,18 @@ public struct ListingPlan: Sendable {
     }
 
     /// Records the page a task returned: its objects, its folders as new tasks, its continuation — in
-    /// place of the task, in key order.
+    /// place of the task, in key order. A truncated page that repeats the token it was asked with, or
+    /// brings nothing, would make the listing loop forever: the prefix fails instead.
     public mutating func complete(_ task: ListingTask, page: ListObjectsPage) {
+        if let token = page.continuationToken {
+            let reason: String? = token == task.continuationToken
+                ? "the server repeated the continuation token it was given"
+                : page.objects.isEmpty && page.prefixes.isEmpty ? "a truncated page with no keys and no prefixes" : nil
+            if let reason {
+                let error = S3Error(kind: .badResponse(reason), status: 200, resource: "s3://\(task.bucket)/\(task.prefix)")
+                return expansion.complete(task.ticket!, found: [.item(.failed(bucket: task.bucket, prefix: task.prefix, error))])
+            }
+        }
         var found: [OrderedExpansion<ListingTask, Item>.Found] = []
         var sawLogs = false
         if case .findLogs(let earlier) = task.kind { sawLogs = earlier }

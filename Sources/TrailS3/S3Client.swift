@@ -72,10 +72,11 @@ public final class S3Client {
             body.append(contentsOf: chunk)
             return true
         }
-        guard let page = ListObjectsPage.parse(body) else {
-            throw S3Error(kind: .other, status: 200, message: "unreadable ListObjectsV2 response", resource: resource)
+        do {
+            return try ListObjectsPage.parse(body)
+        } catch {
+            throw S3Error(kind: .badResponse("not a complete ListObjectsV2 result: \(error.reason)"), status: 200, resource: resource)
         }
-        return page
     }
 
     /// Streams an object's bytes, as they arrive, to `body`; returning `false` stops the transfer.

@@ -21,6 +21,9 @@ public struct S3Error: Error, Equatable, Sendable, CustomStringConvertible {
         case credentials(String)
         /// The bucket is in `region`, not in the one the request was signed for.
         case wrongRegion(String)
+        /// A 2xx response whose body is not what the request returns (a listing that is not a complete
+        /// `ListBucketResult`, one that repeats its continuation token): worth another attempt.
+        case badResponse(String)
         case other
     }
 
@@ -42,7 +45,7 @@ public struct S3Error: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var isRetryable: Bool {
         switch kind {
-        case .unavailable, .truncated: true
+        case .unavailable, .truncated, .badResponse: true
         case .transport(let error): error.isRetryable
         default: false
         }
@@ -72,6 +75,8 @@ public struct S3Error: Error, Equatable, Sendable, CustomStringConvertible {
             "cannot get AWS credentials: \(reason)"
         case .wrongRegion(let region):
             "the bucket is in \(region) (PermanentRedirect)"
+        case .badResponse(let reason):
+            "unusable response: \(reason)"
         case .other:
             "HTTP \(status)" + (code.map { " \($0)" } ?? "") + (message.map { ": \($0)" } ?? "")
         }

@@ -14,14 +14,35 @@ public struct ListObjectsPage: Sendable, Equatable {
     /// Set when the listing goes on: pass it to the next request.
     public var continuationToken: String?
 
-    /// Parses the XML of a ListObjectsV2 response.
-    static func parse(_ body: [UInt8]) -> ListObjectsPage? {
+    /// Why a body is not a complete ListObjectsV2 result.
+    struct Malformed: Error, Equatable {
+        var reason: String
+    }
+
+    /// Parses the XML of a ListObjectsV2 response, strictly: the document must be well formed and
+    /// complete, its root `ListBucketResult` with `IsTruncated`, every `Contents` with a `Key`, and a
+    /// truncated page must say where to continue. Anything else — an HTML page, an empty body, XML cut
+    /// short — is not taken for a page (it would read as a listing with fewer objects).
+    static func parse(_ body: [UInt8]) throws(Malformed) -> ListObjectsPage {
+        guard !body.isEmpty else { throw Malformed(reason: "the body is empty") }
         let reader = ListReader()
         let parser = XMLParser(data: Data(body))
         parser.delegate = reader
-        guard parser.parse() else { return nil }
+        let parsed = parser.parse()
+        if let problem = reader.problem { throw Malformed(reason: problem) }
+        guard parsed else {
+            throw Malformed(reason: "invalid XML (\(parser.parserError.map { "\($0.localizedDescription)" } ?? "unknown error"))")
+        }
+        guard reader.complete else { throw Malformed(reason: "no complete ListBucketResult element") }
+        guard let truncated = reader.truncated else { throw Malformed(reason: "IsTruncated is missing") }
         var page = reader.page
-        if !reader.truncated { page.continuationToken = nil }
+        if truncated {
+            guard let token = page.continuationToken, !token.isEmpty else {
+                throw Malformed(reason: "IsTruncated is true but NextContinuationToken is missing")
+            }
+        } else {
+            page.continuationToken = nil
+        }
         return page
     }
 }
@@ -29,14 +50,22 @@ public struct ListObjectsPage: Sendable, Equatable {
 /// SAX reader of `ListBucketResult`: keys and sizes of `Contents`, `CommonPrefixes`, the continuation.
 private final class ListReader: NSObject, XMLParserDelegate {
     var page = ListObjectsPage()
-    var truncated = false
+    /// `IsTruncated`, once read.
+    var truncated: Bool?
+    /// The root element was `ListBucketResult` and it ended.
+    var complete = false
+    /// What made the document unusable, if anything.
+    var problem: String?
     private var path: [String] = []
     private var text = ""
-    private var key = ""
+    private var key: String?
     private var size = 0
 
     func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
                 attributes: [String: String] = [:]) {
+        if path.isEmpty && name != "ListBucketResult" { fail("the root element is <\(name)>, not <ListBucketResult>", parser) }
+        if complete { fail("content after </ListBucketResult>", parser) }
+        if name == "Contents" { key = nil }
         path.append(name)
         text = ""
     }
@@ -50,14 +79,24 @@ private final class ListReader: NSObject, XMLParserDelegate {
         switch (parent, name) {
         case ("Contents", "Key"): key = text
         case ("Contents", "Size"): size = Int(text) ?? 0
-        case (_, "Contents"): page.objects.append(.init(key: key, size: size))
+        case ("ListBucketResult", "Contents"):
+            guard let key, !key.isEmpty else { return fail("a Contents element has no Key", parser) }
+            page.objects.append(.init(key: key, size: size))
         case ("CommonPrefixes", "Prefix"): page.prefixes.append(text)
-        case ("ListBucketResult", "IsTruncated"): truncated = text == "true"
+        case ("ListBucketResult", "IsTruncated"):
+            guard text == "true" || text == "false" else { return fail("IsTruncated is '\(text)'", parser) }
+            truncated = text == "true"
         case ("ListBucketResult", "NextContinuationToken"): page.continuationToken = text
+        case ("", "ListBucketResult"): complete = true
         default: break
         }
         path.removeLast()
         text = ""
+    }
+
+    private func fail(_ reason: String, _ parser: XMLParser) {
+        if problem == nil { problem = reason }
+        parser.abortParsing()
     }
 }
 

@@ -154,6 +154,8 @@ public enum ObjectFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case recordTooLarge(limit: Int)
     /// The object's findings outgrew memory and could not be written to a temporary file: the `errno`.
     case spill(errno: Int32)
+    /// The scan was cancelled while the object was being read (it is abandoned, never reported).
+    case interrupted
 
     public var description: String {
         switch self {
@@ -163,6 +165,7 @@ public enum ObjectFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .format(let error): error.description
         case .recordTooLarge(let limit): "a record is larger than the limit of \(limit) bytes"
         case .spill(let errno): "cannot keep the object's alerts in a temporary file: \(SystemError(errno: errno))"
+        case .interrupted: "the scan was interrupted"
         }
     }
 }

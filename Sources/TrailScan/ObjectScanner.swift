@@ -45,6 +45,9 @@ final class ObjectScanner {
         client = made
         return made
     }
+    /// Room in the window beyond the largest record, for the separators and whitespace around it; the
+    /// limit itself is checked on each record's length.
+    private static let windowSlack = 4096
     /// How much decoded data to ask for per decode step.
     private static let decodeStep = 256 << 10
     private static let readSize = 256 << 10
@@ -58,7 +61,7 @@ final class ObjectScanner {
         retainedWindowBytes = min(8 << 20, max(256 << 10, shared.fastPathMemory.total / configuration.workerCount))
         window = ByteWindow(
             initialCapacity: min(1 << 20, retainedWindowBytes, configuration.maximumRecordBytes),
-            maximumCapacity: configuration.maximumRecordBytes)
+            maximumCapacity: configuration.maximumRecordBytes + Self.windowSlack)
         input = .allocate(byteCount: Self.readSize, alignment: 16)
         whole = .allocate(byteCount: Self.wholeObjectLimit, alignment: 16)
         body = .allocate(byteCount: Self.bodyBytesKept, alignment: 16)
@@ -124,7 +127,9 @@ final class ObjectScanner {
     /// (or on a read error: the streaming path then reports it).
     private func readWhole(_ fd: Int32) -> UnsafeRawBufferPointer? {
         var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size <= Self.wholeObjectLimit else { return nil }
+        // A size of 0 may be a file that is not empty (procfs, sysfs): read it as a stream.
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0, info.st_size <= Self.wholeObjectLimit
+        else { return nil }
         var count = 0
         while count < Int(info.st_size) {
             let n = read(fd, whole.baseAddress! + count, whole.count - count)
@@ -289,11 +294,12 @@ final class ObjectScanner {
     private func feed(
         _ chunk: UnsafeRawBufferPointer, object: ObjectRef, findings: inout FindingBatch, statistics: inout ObjectStatistics
     ) throws(ObjectFailure) {
+        if shared.cancellation.isCancelled { throw .interrupted }
         var rest = chunk
         repeat {
             let room = min(Self.decodeStep, window.maximumCapacity - window.readableCount)
-            guard room > 0 else { throw .recordTooLarge(limit: window.maximumCapacity) }
-            do { try window.reserveWritable(room) } catch { throw .recordTooLarge(limit: window.maximumCapacity) }
+            guard room > 0 else { throw .recordTooLarge(limit: configuration.maximumRecordBytes) }
+            do { try window.reserveWritable(room) } catch { throw .recordTooLarge(limit: configuration.maximumRecordBytes) }
             let used: Int
             do { used = try decoder.decode(rest, into: window) } catch { throw .gzip(error) }
             rest = UnsafeRawBufferPointer(rebasing: rest[used...])
@@ -306,10 +312,15 @@ final class ObjectScanner {
         let rules = configuration.rules
         let matcher = matcher
         let suppressions = configuration.suppressions
+        let recordLimit = configuration.maximumRecordBytes
         var failure: ObjectFailure?
         do throws(CloudTrailFormatError) {
             try splitter.drain(window, isFinal: isFinal) { record in
                 guard failure == nil else { return }
+                guard record.bytes.count <= recordLimit else {
+                    failure = .recordTooLarge(limit: recordLimit)
+                    return
+                }
                 let eventTime = record.eventTimeSeconds
                 guard filter.accepts(record, eventTime: eventTime) else {
                     statistics.recordsFilteredOut += 1

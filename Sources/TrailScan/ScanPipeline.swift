@@ -1,3 +1,8 @@
+// TrailScan: the searcher. Owns the sources (local walks, S3 listings), the workers that read, decode,
+// split, filter, match and suppress, and what leaves them: `Finding`, `ObjectOutcome`, `ObjectFailure`,
+// delivered in listing order to `ScanSink`s. It formats nothing and must never import TrailReport or
+// anything else that consumes findings: sinks plug in from above.
+
 internal import Dispatch
 internal import Foundation
 internal import Synchronization
@@ -61,47 +66,69 @@ final class ScanResources: Sendable {
     let fastPathMemory: FastPathMemory
     /// The gate all workers' S3 GETs pass.
     let fetchLimiter: FetchLimiter
+    let cancellation: ScanCancellation
 
-    init(_ configuration: ScanConfiguration) {
+    init(_ configuration: ScanConfiguration, cancellation: ScanCancellation) {
         fastPathMemory = FastPathMemory(bytes: configuration.fastPathBytes)
         fetchLimiter = FetchLimiter(maximum: configuration.s3?.maxFetches ?? 1)
+        self.cancellation = cancellation
     }
 }
 
-/// Runs a scan: worker threads take objects from the source, each scanning with its own buffers into
-/// an owned batch of findings; the calling thread hands the objects' findings and outcomes to the
-/// sinks, one object at a time, in listing order (see `ScanSink` for the contract).
+/// Runs a scan: workers take objects from the source, each scanning with its own buffers into an owned
+/// batch of findings; the calling thread hands the objects' findings and outcomes to the sinks, one
+/// object at a time, in listing order (see `ScanSink` for the contract).
 ///
-/// Workers are threads, not tasks: reading files and inflating are blocking, CPU-bound work that
-/// should not occupy Swift's cooperative pool.
+/// On local files the calling thread is one of the workers: when nothing is ready to hand to the sinks
+/// it scans an object itself rather than sleep, so `--jobs 1` runs on one thread with no hand-off at
+/// all, and with more jobs the consumer costs no context switch per object. (Not on S3 or standard
+/// input, where a read can take long and the consumer must stay free to notice a cancellation.) The other workers are threads, not tasks:
+/// reading files and inflating are blocking, CPU-bound work that should not occupy Swift's cooperative
+/// pool.
 public enum ScanPipeline {
-    public static func run(inputs: [String], configuration: ScanConfiguration, sinks: [any ScanSink]) {
+    public static func run(
+        inputs: [String], configuration: ScanConfiguration, sinks: [any ScanSink], cancellation: ScanCancellation = ScanCancellation()
+    ) {
         let clock = ContinuousClock.now
         let source = makeSource(inputs: inputs, configuration: configuration)
-        let shared = ScanResources(configuration)
-        let delivery = Delivery(window: configuration.reorderWindow, workers: configuration.workerCount)
+        let shared = ScanResources(configuration, cancellation: cancellation)
+        // Not with S3 (a GET can take long) nor standard input (a read can block): the consumer must be
+        // free to notice a cancellation at once.
+        let callerScans = configuration.s3 == nil && !inputs.contains("-")
+        let threads = callerScans ? configuration.workerCount - 1 : configuration.workerCount
+        let delivery = Delivery(window: configuration.reorderWindow, threads: threads)
+        cancellation.onCancel { delivery.cancel() }
         let budget = max(256 << 10, configuration.findingMemoryBytes / configuration.reorderWindow)
-        for _ in 0..<configuration.workerCount {
+        /// Scans one item and submits what it gave.
+        @Sendable func process(_ sequence: Int, _ item: SourceItem, with scanner: ObjectScanner) {
+            switch item {
+            case .failure(let location, let failure):
+                delivery.submit(sequence, .listingFailed(location, failure))
+            case .scan(let object):
+                var findings = FindingBatch(budget: budget)
+                var statistics = ObjectStatistics()
+                let failure = scanner.scan(object, findings: &findings, statistics: &statistics)
+                delivery.submit(sequence, .scanned(object, findings, ObjectOutcome(statistics: statistics, failure: failure)))
+            }
+        }
+        for _ in 0..<threads {
             let thread = Thread {
                 let scanner = ObjectScanner(configuration: configuration, shared: shared)
                 while !delivery.isStopped, let (sequence, item) = source.next(client: scanner.s3Client), delivery.waitForRoom(sequence) {
-                    switch item {
-                    case .failure(let location, let failure):
-                        delivery.submit(sequence, .listingFailed(location, failure))
-                    case .scan(let object):
-                        var findings = FindingBatch(budget: budget)
-                        var statistics = ObjectStatistics()
-                        let failure = scanner.scan(object, findings: &findings, statistics: &statistics)
-                        delivery.submit(sequence, .scanned(object, findings, ObjectOutcome(statistics: statistics, failure: failure)))
-                    }
+                    process(sequence, item, with: scanner)
                 }
-                delivery.workerFinished()
+                delivery.threadFinished()
             }
             thread.stackSize = 4 << 20
             thread.start()
         }
+        let scanner = ObjectScanner(configuration: configuration, shared: shared)
         var stoppedEarly = false
-        delivery.consume { result in
+        delivery.consume(work: {
+            guard callerScans, !cancellation.isCancelled, let (sequence, item) = source.next(client: scanner.s3Client) else { return false }
+            process(sequence, item, with: scanner)
+            return true
+        }) { result in
             switch result {
             case .listingFailed(let location, let failure):
                 for sink in sinks { sink.listingFailed(location, failure) }
@@ -121,6 +148,7 @@ public enum ScanPipeline {
         totals.objectsSkipped = source.skipped
         totals.listRequests = source.listRequests
         totals.stoppedEarly = stoppedEarly
+        totals.interrupted = cancellation.isCancelled
         let elapsed = ContinuousClock.now - clock
         totals.elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         for sink in sinks { sink.finish(totals) }
@@ -182,11 +210,14 @@ final class Delivery: Sendable {
         var ready: [Int: Result] = [:]
         /// The sequence number the consumer hands out next.
         var emitted = 0
-        var workersLeft: Int
+        /// Worker threads still running (the consumer's own work is not counted).
+        var threadsLeft: Int
         /// Workers blocked until the window moves or the consumer stops.
         var waitingForRoom = WaitList()
         /// The consumer stopped: workers take nothing more.
         var stopped = false
+        /// Cancelled: the consumer returns without waiting for the workers.
+        var cancelled = false
     }
 
     private let state: Mutex<State>
@@ -194,9 +225,9 @@ final class Delivery: Sendable {
     /// Signalled on every submission and every worker's end: the consumer looks again.
     private let arrived = DispatchSemaphore(value: 0)
 
-    init(window: Int, workers: Int) {
+    init(window: Int, threads: Int) {
         self.window = window
-        state = Mutex(State(workersLeft: workers))
+        state = Mutex(State(threadsLeft: threads))
     }
 
     /// The consumer has stopped: workers take nothing more.
@@ -220,20 +251,31 @@ final class Delivery: Sendable {
         arrived.signal()
     }
 
-    func workerFinished() {
-        state.withLock { $0.workersLeft -= 1 }
+    func threadFinished() {
+        state.withLock { $0.threadsLeft -= 1 }
         arrived.signal()
     }
 
-    /// Hands each result to `body` in sequence order, on the calling thread, until every worker has
-    /// finished and everything submitted was handed out, or `body` returns `false`.
-    func consume(_ body: (Result) -> Bool) {
+    /// Hands each result to `body` in sequence order, on the calling thread, until all the work is done
+    /// and everything submitted was handed out, or `body` returns `false`.
+    ///
+    /// - Parameter work: called when nothing is ready to hand out: takes and does one item of the work
+    ///   on this thread (submitting its result), or returns `false` when no work is left to take. It is
+    ///   not called while the window's worth of results waits to be handed out, so the consumer never
+    ///   runs far ahead of the output.
+    func consume(work: () -> Bool, _ body: (Result) -> Bool) {
+        var workLeft = true
         while true {
-            let (next, finished) = state.withLock { state in
-                (state.ready.removeValue(forKey: state.emitted), state.workersLeft == 0)
+            let (next, threadsDone, full, cancelled) = state.withLock { state in
+                (state.ready.removeValue(forKey: state.emitted), state.threadsLeft == 0, state.ready.count >= window, state.cancelled)
             }
+            if cancelled { return }
             guard let next else {
-                if finished { return }
+                if workLeft && !full {
+                    workLeft = work()
+                    continue
+                }
+                if !workLeft && threadsDone { return }
                 arrived.wait()
                 continue
             }
@@ -248,6 +290,17 @@ final class Delivery: Sendable {
         }
     }
 
+    /// Stops the consumer at once (from any thread): it returns after the result it is handing out, if
+    /// any, without waiting for the workers, whose objects in flight are abandoned.
+    func cancel() {
+        state.withLock { state in
+            state.cancelled = true
+            state.stopped = true
+            return state.waitingForRoom.takeAll()
+        }.wake()
+        arrived.signal()
+    }
+
     /// Stops the workers taking more, wakes those waiting for room, and waits for them to end; what
     /// they still submit is dropped.
     private func stop() {
@@ -255,6 +308,6 @@ final class Delivery: Sendable {
             state.stopped = true
             return state.waitingForRoom.takeAll()
         }.wake()
-        while state.withLock({ $0.workersLeft > 0 }) { arrived.wait() }
+        while state.withLock({ $0.threadsLeft > 0 }) { arrived.wait() }
     }
 }

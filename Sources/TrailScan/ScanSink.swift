@@ -1,3 +1,5 @@
+internal import Synchronization
+
 /// A consumer of what a scan finds: alerts printed as text or JSON Lines, the summary, and later the
 /// state store, notifiers, reports.
 ///
@@ -40,6 +42,41 @@ public struct ScanTotals: Sendable, Equatable {
     public var elapsedSeconds: Double = 0
     /// A sink stopped the scan before every object was read.
     public var stoppedEarly = false
+    /// The scan was cancelled (`ScanCancellation`, e.g. on SIGINT): the run covers the objects handed
+    /// to the sinks before that; those in flight were abandoned.
+    public var interrupted = false
 
     public init() {}
+}
+
+/// Stops a running scan from another thread (a signal handler's): the workers take no more objects and
+/// abandon the ones in flight at their next chunk, the consumer hands nothing more to the sinks after
+/// the object it is handing over, and `ScanSink.finish` comes with `interrupted` set.
+public final class ScanCancellation: Sendable {
+    private let state = Mutex<(cancelled: Bool, wake: [@Sendable () -> Void])>((false, []))
+    private let flag = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func cancel() {
+        let wake = state.withLock { state in
+            state.cancelled = true
+            defer { state.wake = [] }
+            return state.wake
+        }
+        flag.store(true, ordering: .releasing)
+        for action in wake { action() }
+    }
+
+    /// Cheap enough to ask once per chunk of an object.
+    public var isCancelled: Bool { flag.load(ordering: .acquiring) }
+
+    /// Runs `action` when the scan is cancelled (at once if it already is).
+    func onCancel(_ action: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state in
+            if !state.cancelled { state.wake.append(action) }
+            return state.cancelled
+        }
+        if now { action() }
+    }
 }

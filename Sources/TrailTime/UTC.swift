@@ -38,11 +38,15 @@ public enum UTC {
     }
 
     /// Whether `day` exists in that month (February 29 only in leap years).
+    @inline(__always)
     public static func isValid(year: Int64, month: Int64, day: Int64) -> Bool {
-        guard (1...12).contains(month), day >= 1 else { return false }
-        let lengths: [Int64] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        return day <= lengths[Int(month - 1)] + (month == 2 && leap ? 1 : 0)
+        guard month >= 1, month <= 12, day >= 1 else { return false }
+        if day <= 28 { return true }  // most days: no table, no leap-year arithmetic
+        switch month {
+        case 2: return day == 29 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        case 4, 6, 9, 11: return day <= 30
+        default: return day <= 31
+        }
     }
 
     /// The day and the second within it of an instant in Unix seconds (floor division, so instants

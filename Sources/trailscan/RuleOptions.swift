@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TrailJSON
 import TrailMatch
+import TrailReport
 
 /// Which rules a command works with: the built-in pack and rule files, narrowed by enable/disable and
 /// a minimum severity. Shared by `scan` and `rules`.
@@ -84,5 +85,20 @@ func readJSON(_ path: String, flag: String) throws -> JSONValue {
         return try JSONValue(parsing: try readFile(path, flag: flag))
     } catch let error as JSONError {
         throw ValidationError("\(flag): \(path): \(error)")
+    }
+}
+
+/// Writes `text` to standard output; a failed write other than the reader going away (a full disk, a
+/// closed descriptor) is one line on stderr and exit status 2.
+func writeStandardOutput(_ text: String) throws {
+    OutputWriter.standardOutput.write(text)
+    try checkStandardOutput()
+}
+
+/// Exit status 2, after one line on stderr, if writing to standard output failed (not `EPIPE`).
+func checkStandardOutput() throws {
+    if let failure = OutputWriter.standardOutput.failure {
+        OutputWriter.standardError.write("trailscan: standard output: \(failure.message)\n")
+        throw ExitCode(2)
     }
 }

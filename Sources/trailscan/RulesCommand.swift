@@ -19,17 +19,18 @@ struct RulesCommand: ParsableCommand {
 
         func run() throws {
             let rules = try ruleOptions.selectedRules().rules
-            let idWidth = rules.map(\.id.count).max() ?? 0
+            let ids = rules.map { TerminalText.escaped($0.id) }
+            let idWidth = ids.map(\.count).max() ?? 0
             var text = ""
-            for rule in rules {
-                let id = rule.id + String(repeating: " ", count: idWidth - rule.id.count)
+            for (rule, escapedID) in zip(rules, ids) {
+                let id = escapedID + String(repeating: " ", count: idWidth - escapedID.count)
                 let severity = rule.severity.name + String(repeating: " ", count: 8 - rule.severity.name.count)
                 text += "\(id)  \(severity)  \(TerminalText.escaped(rule.title))\n"
                 if !rule.description.isEmpty {
                     text += String(repeating: " ", count: idWidth + 12) + TerminalText.escaped(rule.description) + "\n"
                 }
             }
-            OutputWriter.standardOutput.write(text)
+            try writeStandardOutput(text)
         }
     }
 
@@ -44,9 +45,9 @@ struct RulesCommand: ParsableCommand {
         func run() throws {
             let (rules, templates) = try ruleOptions.allRules()
             guard let rule = rules.first(where: { $0.id == id }) else {
-                throw ValidationError("unknown rule id '\(id)' (trailscan rules lists them)")
+                throw ValidationError("unknown rule id '\(TerminalText.escaped(id))' (trailscan rules lists them)")
             }
-            var text = "id           \(rule.id)\nseverity     \(rule.severity.name)\n"
+            var text = "id           \(TerminalText.escaped(rule.id))\nseverity     \(rule.severity.name)\n"
             text += "title        \(TerminalText.escaped(rule.title))\n"
             text += "description  \(TerminalText.escaped(rule.description))\n"
             let pattern = rule.pattern.json.prettyPrinted.split(separator: "\n").map { TerminalText.escaped($0, backslashes: false) }
@@ -54,7 +55,7 @@ struct RulesCommand: ParsableCommand {
             if let template = templates[rule.id] {
                 text += "template     \(TerminalText.escaped(template.template, backslashes: false))\n"
             }
-            OutputWriter.standardOutput.write(text)
+            try writeStandardOutput(text)
         }
     }
 
@@ -90,7 +91,7 @@ struct RulesCommand: ParsableCommand {
                 subject = Envelope.event(for: record)
             }
             let matched = compiled.matches(event: subject)
-            OutputWriter.standardOutput.write(matched ? "true\n" : "false\n")
+            try writeStandardOutput(matched ? "true\n" : "false\n")
             throw ExitCode(matched ? 0 : 1)
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import TrailEvents
 import TrailGzip
 import TrailMatch
@@ -97,7 +98,7 @@ struct ScanCommand: ParsableCommand {
         guard !paths.isEmpty else {
             throw ValidationError("Give at least one file or folder to scan, e.g. 'trailscan scan sample-logs'.")
         }
-        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1.") }
+        if let jobs, !(1...256).contains(jobs) { throw ValidationError("--jobs must be between 1 and 256.") }
         guard (1...256).contains(maxFetches) else { throw ValidationError("--max-fetches must be between 1 and 256.") }
     }
 
@@ -118,7 +119,7 @@ struct ScanCommand: ParsableCommand {
             throw ValidationError("--since must be before --until.")
         }
         guard let clock = DisplayClock(timeZone: timezone) else {
-            throw ValidationError("--timezone: unknown time zone '\(timezone)' (use an IANA name such as Europe/Paris, UTC or local).")
+            throw ValidationError("--timezone: unknown time zone '\(timezone)' (use an IANA name such as Europe/Paris, UTC, local, or an offset such as +09:00).")
         }
         guard let maxObject = SizeArgument.parse(maxObjectSize) else {
             throw ValidationError("--max-object-size: '\(maxObjectSize)' is not a size (e.g. 4G, 512M).")
@@ -215,6 +216,8 @@ struct ScanCommand: ParsableCommand {
         switch failure {
         case .gzip(.limitExceeded(let limit)):
             "decompressed size exceeds the limit of \(limit) bytes (--max-object-size); possible gzip bomb"
+        case .gzip(.plainLimitExceeded(let limit)):
+            "the object is larger than the limit of \(limit) bytes (--max-object-size)"
         case .recordTooLarge(let limit):
             "a record is larger than the limit of \(limit) bytes (--max-record-size)"
         default:
@@ -230,13 +233,22 @@ struct ScanCommand: ParsableCommand {
         if listOnly {
             let objects = ObjectListWriter(writer: .standardOutput)
             ScanPipeline.list(inputs: paths, configuration: configuration, sinks: [objects, failures, summarySink])
+            try checkStandardOutput()
             throw ExitCode(summarySink.summary.objectsFailed > 0 ? 2 : 0)
         }
         let alerts = AlertWriter(format: format, writer: .standardOutput)
-        ScanPipeline.run(inputs: paths, configuration: configuration, sinks: [alerts, failures, summarySink])
+        let interruption = Interruption()
+        ScanPipeline.run(inputs: paths, configuration: configuration, sinks: [alerts, failures, summarySink],
+                         cancellation: interruption.cancellation)
         let summary = summarySink.summary
         var status: Int32 = summary.objectsFailed > 0 ? 2 : summary.alerts > 0 ? 1 : 0
-        if alerts.isDone { throw ExitCode(status) }  // the reader left: end quietly
+        if let failure = OutputWriter.standardOutput.failure {
+            OutputWriter.standardError.write("trailscan: standard output: \(failure.message); the alerts are incomplete\n")
+            status = 2
+        } else if alerts.isDone {
+            throw ExitCode(status)  // the reader left: end quietly
+        }
+        if let signal = interruption.signalNumber { status = 128 + signal }
         if let summaryOut {
             let text = SummaryReport.render(summary, as: SummaryReport.Format(path: summaryOut))
             do {
@@ -249,4 +261,40 @@ struct ScanCommand: ParsableCommand {
         if !quiet { OutputWriter.standardError.write(SummaryReport.digest(summary)) }
         throw ExitCode(status)
     }
+}
+
+/// SIGINT and SIGTERM during a scan: the first cancels it — no more objects are taken, those in flight
+/// are abandoned, the summary is still written (marked as interrupted) and the exit status is 128 + the
+/// signal (130, 143); a second SIGINT ends the process at once.
+final class Interruption {
+    let cancellation = ScanCancellation()
+    private let received = Received()
+    private let sources: [any DispatchSourceSignal]
+
+    /// The first signal received.
+    private final class Received: Sendable {
+        let number = Mutex<Int32?>(nil)
+    }
+
+    init() {
+        let cancellation = cancellation
+        let received = received
+        sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)  // delivered to the dispatch source instead of killing the process
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                let first = received.number.withLock { received in
+                    defer { received = received ?? number }
+                    return received == nil
+                }
+                if !first && number == SIGINT { _exit(128 + SIGINT) }
+                cancellation.cancel()
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    /// The signal that interrupted the scan, if one did.
+    var signalNumber: Int32? { received.number.withLock { $0 } }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 
 @main
 struct TrailScanCommand: ParsableCommand {
@@ -13,4 +14,24 @@ struct TrailScanCommand: ParsableCommand {
         subcommands: [ScanCommand.self, RulesCommand.self],
         defaultSubcommand: ScanCommand.self
     )
+
+    static func main() {
+        reserveStandardDescriptors()
+        main(nil)
+    }
+
+    /// Started with standard input, output or error closed (`trailscan … >&-`), the process would hand
+    /// that descriptor number to the next file it opens — a log it scans — and alerts written to
+    /// "standard output" would go there. Each closed one is taken by `/dev/null` opened the other way
+    /// round (read-only for output), so writing to it fails with EBADF and is reported.
+    private static func reserveStandardDescriptors() {
+        for (fd, flags) in [(STDIN_FILENO, O_WRONLY), (STDOUT_FILENO, O_RDONLY), (STDERR_FILENO, O_RDONLY)] {
+            guard fcntl(fd, F_GETFD) == -1, errno == EBADF else { continue }
+            let reserved = open("/dev/null", flags)
+            if reserved >= 0 && reserved != fd {
+                dup2(reserved, fd)
+                close(reserved)
+            }
+        }
+    }
 }

@@ -28,9 +28,17 @@ func gzip(_ data: [UInt8], level: Int32 = 6) -> [UInt8] {
 func decode(
     _ input: [UInt8], chunkSize: Int, windowCapacity: Int = 1 << 16, limit: Int = 1 << 30
 ) throws -> [UInt8] {
+    var output: [UInt8] = []
+    try decode(input, chunkSize: chunkSize, windowCapacity: windowCapacity, limit: limit, into: &output)
+    return output
+}
+
+/// `decode`, keeping in `output` what was handed over before an error.
+func decode(
+    _ input: [UInt8], chunkSize: Int, windowCapacity: Int = 1 << 16, limit: Int = 1 << 30, into output: inout [UInt8]
+) throws {
     let decoder = GzipDecoder(outputLimit: limit)
     let window = ByteWindow(initialCapacity: windowCapacity, maximumCapacity: windowCapacity)
-    var output: [UInt8] = []
     func drain() {
         window.withReadableBytes { output.append(contentsOf: $0) }
         window.moveReaderIndex(forwardBy: window.readableCount)
@@ -49,7 +57,6 @@ func decode(
         } while offset < bytes.count
     }
     try decoder.finish()
-    return output
 }
 
 /// Deterministic, compressible but not trivial test data (looks like JSON).
@@ -110,6 +117,20 @@ func sampleText(_ count: Int, seed: UInt64 = 42) -> [UInt8] {
         let error = #expect(throws: GzipError.self) { _ = try decode(compressed, chunkSize: 1000) }
         #expect(error == .crcMismatch(member: 1))
         #expect(error?.description == "gzip CRC-32 mismatch in member 1: the data is corrupt")
+    }
+
+    /// The data before a corrupt trailer is handed over before the error, whatever the chunking: the
+    /// records it holds are not lost with the trailer.
+    @Test(arguments: [1, 7, 1000, 1 << 20])
+    func aCorruptTrailerComesAfterAllTheData(chunkSize: Int) throws {
+        for trailerByte in [8, 1] {  // the CRC-32, then ISIZE
+            var compressed = gzip(text)
+            compressed[compressed.count - trailerByte] ^= 0xFF
+            var output: [UInt8] = []
+            let error = #expect(throws: GzipError.self) { try decode(compressed, chunkSize: chunkSize, into: &output) }
+            #expect(error == (trailerByte == 8 ? .crcMismatch(member: 1) : .lengthMismatch(member: 1)))
+            #expect(output.count == text.count && output == text, "chunk size \(chunkSize), trailer byte \(trailerByte): \(output.count) of \(text.count) bytes")
+        }
     }
 
     @Test func wrongLengthTrailerIsReported() throws {
@@ -178,7 +199,7 @@ func sampleText(_ count: Int, seed: UInt64 = 42) -> [UInt8] {
 
     @Test func plainInputIsLimitedToo() throws {
         let error = #expect(throws: GzipError.self) { _ = try decode(sampleText(5000), chunkSize: 100, limit: 1000) }
-        #expect(error == .limitExceeded(limit: 1000))
+        #expect(error == .plainLimitExceeded(limit: 1000))
     }
 
     @Test func emptyInputIsAnError() throws {

@@ -141,7 +141,7 @@ func formatted(_ finding: Finding, _ format: some AlertFormat) -> [UInt8] {
 
     @Test func markdownAndTextEscapeWhatCameFromLogs() {
         let markdown = SummaryReport.render(summary(), as: .markdown)
-        #expect(markdown.contains("| bad\\|\\x1B.json.gz | gzip stream truncated after 18 bytes |"))
+        #expect(markdown.contains("| bad\\|\\\\x1B\\.json\\.gz | gzip stream truncated after 18 bytes |"))
         #expect(!markdown.contains("\u{1B}"))
         let text = SummaryReport.render(summary(), as: .text)
         #expect(!text.contains("\u{1B}") && text.contains("alerts by rule\n"))

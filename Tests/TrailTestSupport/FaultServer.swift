@@ -18,6 +18,8 @@ public final class FaultServer: Sendable {
         case truncated
         /// The whole body, in 8 pieces 50 ms apart.
         case slow
+        /// `200 OK` with this body instead (an HTML page, XML cut short, a listing that loops).
+        case body(String)
     }
 
     private let server: LoopbackHTTPServer
@@ -87,6 +89,8 @@ public final class FaultServer: Sendable {
                     usleep(50_000)
                 }
                 connection.close()
+            case .body(let text):
+                connection.respond("200 OK", body: Array(text.utf8))
             }
         }
     }

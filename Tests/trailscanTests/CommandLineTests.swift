@@ -39,9 +39,12 @@ enum CLI {
 
     /// - Parameter timeout: seconds after which the run is killed (SIGKILL): a scan that hangs then
     ///   fails its test instead of the whole suite.
-    static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:], timeout: Double? = nil) throws -> Run {
+    /// - Parameter shell: run `/bin/sh` with `arguments` instead of trailscan.
+    static func run(
+        _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:], timeout: Double? = nil, shell: Bool = false
+    ) throws -> Run {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = shell ? URL(fileURLWithPath: "/bin/sh") : executable
         process.arguments = arguments
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe(), input = Pipe()
@@ -252,7 +255,9 @@ let noise = """
             (["scan", "--min-severity", "urgent", "x"], "'urgent' is not a severity"),
             (["scan", "--timezone", "Mars/Base", "x"], "--timezone: unknown time zone 'Mars/Base'"),
             (["scan", "--format", "xml", "x"], "--format"),
-            (["scan", "--jobs", "0", "x"], "--jobs must be at least 1"),
+            (["scan", "--jobs", "0", "x"], "--jobs must be between 1 and 256"),
+            (["scan", "--jobs", "1000000000", "x"], "--jobs must be between 1 and 256"),
+            (["scan", "--max-fetches", "100000", "x"], "--max-fetches must be between 1 and 256"),
             (["scan", "--max-fetches", "0", "s3://b/"], "--max-fetches must be between 1 and 256"),
             (["scan", "--since", "2026-03-02", "--until", "2026-03-01", "x"], "--since must be before --until"),
             (["scan"], "Give at least one file or folder"),

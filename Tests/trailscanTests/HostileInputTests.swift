@@ -1,0 +1,238 @@
+import Foundation
+import Testing
+import TrailEvents
+import TrailMatch
+import TrailReport
+import TrailScan
+import TrailTestSupport
+
+/// Defects a hostile-input probe found: each case ends with its exact outcome — a failure that says what
+/// happened and an exit status that says it, or the exact alerts — never a hang or a silent drop.
+@Suite struct HostileInputTests {
+    /// Runs the binary with standard output sent to `/dev/full` (every write fails with ENOSPC), or closed.
+    func runWithBrokenStdout(_ arguments: [String], closed: Bool = false) throws -> Run {
+        let quoted = ([CLI.executable.path] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        return try CLI.run(["-c", "exec \(quoted) \(closed ? ">&-" : ">/dev/full")"], shell: true)
+    }
+
+    @Test func writeErrorsOnStandardOutputAreReportedAndExit2() throws {
+        let scan = try runWithBrokenStdout(["scan", CLI.sampleLogs])
+        #expect(scan.status == 2)
+        #expect(scan.stderr.hasPrefix("trailscan: standard output: No space left on device; the alerts are incomplete\n"), "\(scan.stderr)")
+        #expect(scan.stderr.contains(" objects scanned"))  // the summary still comes
+        let closed = try runWithBrokenStdout(["scan", "--format", "jsonl", CLI.sampleLogs], closed: true)
+        #expect(closed.status == 2)
+        #expect(closed.stderr.hasPrefix("trailscan: standard output: Bad file descriptor; the alerts are incomplete\n"))
+        let list = try runWithBrokenStdout(["scan", "--list-only", CLI.sampleLogs])
+        #expect(list.status == 2 && list.stderr == "trailscan: standard output: No space left on device\n")
+        let rules = try runWithBrokenStdout(["rules"])
+        #expect(rules.status == 2 && rules.stderr == "trailscan: standard output: No space left on device\n")
+    }
+
+    /// A listing that lies — the same continuation token again, an HTML page, XML cut short, an empty
+    /// body — fails for its prefix (retried when it may be passing), in bounded time, with exit 2.
+    @Test func listingsThatLieFailTheirPrefix() throws {
+        let key = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/01/111122223333_CloudTrail_us-east-1_20260301T0100Z_x.json.gz"
+        let object = [UInt8](try CLI.gzip(Data("{\"Records\":[\(rootLogin)]}".utf8)))
+        let contents = "<Contents><Key>\(key)</Key><Size>\(object.count)</Size></Contents>"
+        let looping = "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>again</NextContinuationToken>\(contents)</ListBucketResult>"
+        let loops = FaultServer(bucket: "faults", objects: [key: object], scripts: [:], listingScript: Array(repeating: .body(looping), count: 100))
+        defer { loops.stop() }
+        let looped = try CLI.run(["scan", "--format", "jsonl", "--endpoint-url", loops.endpoint, "s3://faults/\(key.prefix(62))"],
+                                 environment: s3Environment(), timeout: 60)
+        #expect(looped.status == 2)
+        #expect(looped.alerts == ["signin.root.success root-1", "signin.success root-1"])  // the first page's object
+        #expect(looped.stderr.hasPrefix("trailscan: s3://faults/\(key.prefix(62)): unusable response: the server repeated the continuation token it was given\n"),
+                "\(looped.stderr)")
+        #expect(loops.requestCounts[FaultServer.listing] == 2)
+
+        for (body, reason) in [
+            ("<html><body>Service Temporarily Unavailable</body></html>", "the root element is <html>, not <ListBucketResult>"),
+            ("<ListBucketResult><IsTruncated>false</IsTruncated>\(contents)<Contents><Key>AWSLogs/x", "no complete ListBucketResult element"),
+            ("", "the body is empty"),
+            ("<ListBucketResult><IsTruncated>true</IsTruncated>\(contents)</ListBucketResult>", "IsTruncated is true but NextContinuationToken is missing"),
+        ] {
+            let server = FaultServer(bucket: "faults", objects: [key: object], scripts: [:], listingScript: Array(repeating: .body(body), count: 10))
+            defer { server.stop() }
+            let run = try CLI.run(["scan", "-q", "--endpoint-url", server.endpoint, "s3://faults/\(key.prefix(62))"], environment: s3Environment(), timeout: 60)
+            #expect(run.status == 2, "\(body)")
+            #expect(run.stdout == "")
+            #expect(run.stderr.hasPrefix("trailscan: s3://faults/\(key.prefix(62)): unusable response: not a complete ListObjectsV2 result: \(reason)"),
+                    "\(run.stderr)")
+            #expect(server.requestCounts[FaultServer.listing] == 5)  // retried, then reported
+        }
+    }
+
+    /// A corrupt CRC or ISIZE trailer (the data itself intact) fails the object, and every record before
+    /// it still raises its alerts — the same records whatever the object's size, and on both paths.
+    @Test(arguments: [1, 600, 12_000])
+    func corruptTrailersKeepEveryRecordAtEverySize(logins: Int) throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let records = (0..<logins).map { rootLogin.replacingOccurrences(of: "root-1", with: "root-\($0)") + "," + noise }
+        let good = try CLI.gzip(Data("{\"Records\":[\(records.joined(separator: ","))]}".utf8))
+        var crc = good, length = good
+        crc[crc.count - 8] ^= 0xFF
+        length[length.count - 1] ^= 0xFF
+        try crc.write(to: folder.appendingPathComponent("crc.json.gz"))
+        try length.write(to: folder.appendingPathComponent("length.json.gz"))
+        for fastPath in [nil, 0] as [Int?] {
+            let configuration = ScanConfiguration(
+                jobs: 2, maximumObjectBytes: 1 << 30, maximumRecordBytes: 1 << 20, filter: RecordFilter(),
+                rules: RuleSet(BuiltinRules.all.filter { $0.id == "signin.root.success" }), fastPathBytes: fastPath)
+            let alerts = FindingCollector(), summary = SummaryCollector()
+            ScanPipeline.run(inputs: [folder.path], configuration: configuration, sinks: [alerts, summary])
+            #expect(alerts.lines.count == 2 * logins, "fast path \(fastPath == nil)")
+            #expect(summary.summary.failures.map(\.cause) == [
+                "gzip CRC-32 mismatch in member 1: the data is corrupt", "gzip length (ISIZE) mismatch in member 1: the data is corrupt",
+            ])
+        }
+    }
+
+    @Test func aBadHeaderChecksumIsRejectedOnBothPaths() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var object = [UInt8](try CLI.gzip(Data("{\"Records\":[\(rootLogin)]}".utf8)))
+        object[3] |= 0x02  // FHCRC: a CRC-16 of the header follows it, here a wrong one
+        object.insert(contentsOf: [0xDE, 0xAD], at: 10)
+        try Data(object).write(to: folder.appendingPathComponent("fhcrc.json.gz"))
+        let run = try CLI.run(["scan", "-q", "--format", "jsonl", folder.path])
+        #expect(run.status == 2 && run.stdout == "")
+        #expect(run.stderr == "trailscan: \(folder.path)/fhcrc.json.gz: not a valid gzip header: header crc mismatch\n")
+    }
+
+    /// `rules test` and `scan` agree on an `eventName` that is an array.
+    @Test func anArrayEventNameMatchesAsItDoesInRulesTest() throws {
+        let record = """
+            {"eventSource":"iam.amazonaws.com","eventName":["CreateUser","Other"],"eventID":"array-1","eventTime":"2026-03-01T09:00:00Z",\
+            "userIdentity":{"type":"IAMUser"},"recipientAccountId":"111122223333"}
+            """
+        let scan = try CLI.run(["scan", "--format", "jsonl", "-q", "-"], stdin: Data("{\"Records\":[\(record)]}".utf8))
+        #expect(scan.alerts == ["iam.user.created array-1"])
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let recordFile = folder.appendingPathComponent("record.json"), patternFile = folder.appendingPathComponent("pattern.json")
+        try Data(record.utf8).write(to: recordFile)
+        try Data(#"{"detail":{"eventSource":["iam.amazonaws.com"],"eventName":["CreateUser"]}}"#.utf8).write(to: patternFile)
+        let test = try CLI.run(["rules", "test", "--pattern", patternFile.path, "--record", recordFile.path])
+        #expect(test.stdout == "true\n")
+    }
+
+    /// A JSON template's output is the JSON its author wrote, with only the values varying, whatever a
+    /// log value holds (a quote that would end the string and add a key, an ANSI escape, a bidi override).
+    @Test func aJSONTemplateStaysTheAuthorsJSON() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let template = folder.appendingPathComponent("t.json")
+        try Data(#"{"InputPathsMap":{"ua":"$.detail.userAgent","who":"$.detail.userIdentity"},"InputTemplate":"{\"severity\": \"critical\", \"ua\": \"<ua>\", \"who\": \"<who>\", \"raw\": <ua>}"}"#.utf8).write(to: template)
+        let hostile = "x\\\",\\\"severity\\\":\\\"none\\u001b[2J\\u202e"
+        let record = rootLogin.replacingOccurrences(of: "\"userAgent\":\"Mozilla\"", with: "\"userAgent\":\"\(hostile)\"")
+        let run = try CLI.run(["scan", "-q", "--format", "template", "--template", template.path, "--enable", "signin.root.success",
+                               "--min-severity", "critical", "-"], stdin: Data("{\"Records\":[\(record)]}".utf8))
+        #expect(run.status == 1)
+        #expect(!run.stdout.contains("\u{1B}") && !run.stdout.unicodeScalars.contains("\u{202E}"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["severity", "ua", "who", "raw"])
+        #expect(object["severity"] as? String == "critical")
+        #expect(object["ua"] as? String == "x\",\"severity\":\"none\u{1B}[2J\u{202E}")
+        #expect(object["raw"] as? String == "x\",\"severity\":\"none\u{1B}[2J\u{202E}")
+        #expect((object["who"] as? String)?.hasPrefix("{\"type\":\"Root\"") == true)
+    }
+
+    @Test func ruleIDsAndTitlesFromFilesNeverReachTheTerminalRaw() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let rules = folder.appendingPathComponent("rules.json")
+        try Data(#"[{"id":"evil\u001b[31m","severity":"high","title":"T\u001b]0;owned\u0007","pattern":{"detail":{"eventName":["ConsoleLogin"]}}}]"#.utf8)
+            .write(to: rules)
+        let scan = try CLI.run(["scan", "-q", "--no-builtin", "--rules", rules.path, "-"], stdin: Data("{\"Records\":[\(rootLogin)]}".utf8))
+        #expect(scan.status == 1)
+        #expect(scan.stdout.hasPrefix("HIGH  T\\x1B]0;owned\\x07  [evil\\x1B[31m]\n"))
+        let list = try CLI.run(["rules", "--no-builtin", "--rules", rules.path])
+        #expect(list.status == 0 && list.stdout.hasPrefix("evil\\x1B[31m  high      T\\x1B]0;owned\\x07\n"))
+        let show = try CLI.run(["rules", "show", "--no-builtin", "--rules", rules.path, "evil\u{1B}[31m"])
+        #expect(show.stdout.hasPrefix("id           evil\\x1B[31m\n"))
+        for output in [scan.stdout, list.stdout, show.stdout, show.stderr] { #expect(!output.contains("\u{1B}")) }
+    }
+
+    @Test func limitsAndTimesMeanWhatTheySay() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // --max-record-size 4K admits a record of exactly 4096 bytes, not one more.
+        func record(_ size: Int) -> String {
+            let base = "{\"eventName\":\"x\",\"pad\":\"\"}"
+            return "{\"eventName\":\"x\",\"pad\":\"\(String(repeating: "y", count: size - base.utf8.count))\"}"
+        }
+        try Data("{\"Records\":[\(record(4096))]}".utf8).write(to: folder.appendingPathComponent("exact.json"))
+        #expect(try CLI.run(["scan", "-q", "--max-record-size", "4K", folder.appendingPathComponent("exact.json").path]).status == 0)
+        try Data("{\"Records\":[\(record(4097))]}".utf8).write(to: folder.appendingPathComponent("over.json"))
+        let over = try CLI.run(["scan", "-q", "--max-record-size", "4K", folder.appendingPathComponent("over.json").path])
+        #expect(over.status == 2 && over.stderr.hasSuffix("a record is larger than the limit of 4096 bytes (--max-record-size)\n"))
+        // A plain object over the size limit is not called a gzip bomb.
+        let plain = try CLI.run(["scan", "-q", "--max-object-size", "1K", folder.appendingPathComponent("exact.json").path])
+        #expect(plain.stderr.hasSuffix(": the object is larger than the limit of 1024 bytes (--max-object-size)\n"))
+        // A file whose size stat does not know is read, not called empty.
+        let proc = try CLI.run(["scan", "-q", "/proc/self/status"])
+        #expect(proc.status == 2 && proc.stderr.hasPrefix("trailscan: /proc/self/status: invalid JSON at byte 0"), "\(proc.stderr)")
+        // Dates that do not exist are refused, in flags and in records.
+        let since = try CLI.run(["scan", "--since", "2025-02-30", "x"])
+        #expect(since.status == 64 && since.stderr.contains("--since: '2025-02-30' is not a time"))
+        let february = rootLogin.replacingOccurrences(of: "2026-03-01T09:03:00Z", with: "2026-02-30T09:03:00Z")
+        let shown = try CLI.run(["scan", "-q", "--min-severity", "critical", "-"], stdin: Data("{\"Records\":[\(february)]}".utf8))
+        #expect(shown.stdout.contains("  time        2026-02-30T09:03:00Z\n"))
+        // POSIX-style zone names are refused; fixed offsets are taken as written.
+        let posix = try CLI.run(["scan", "--timezone", "UTC+5", "x"])
+        #expect(posix.status == 64 && posix.stderr.contains("--timezone: unknown time zone 'UTC+5'"))
+        let offset = try CLI.run(["scan", "-q", "--timezone", "+09:00", "--min-severity", "critical", "-"], stdin: Data("{\"Records\":[\(rootLogin)]}".utf8))
+        #expect(offset.stdout.contains("  time        2026-03-01 18:03:00 +09:00\n"))
+        // Records with an offset in eventTime are inside a window that contains the instant.
+        let tokyo = rootLogin.replacingOccurrences(of: "2026-03-01T09:03:00Z", with: "2026-03-01T18:03:00+09:00")
+        let window = try CLI.run(["scan", "-q", "--format", "jsonl", "--since", "2026-03-01T09:00:00Z", "--until", "2026-03-01T09:05:00Z", "-"],
+                                 stdin: Data("{\"Records\":[\(tokyo)]}".utf8))
+        #expect(window.alerts == ["signin.root.success root-1", "signin.success root-1"])
+    }
+
+    /// SIGTERM and SIGINT stop the scan, write the summary marked as interrupted, and exit 128 + the
+    /// signal; a second SIGINT ends it at once. The scan reads standard input, which the test keeps open,
+    /// so it is still running whenever the signal comes.
+    @Test(arguments: [(SIGTERM, 1), (SIGINT, 1), (SIGINT, 2)])
+    func signalsEndTheScanWithASummary(signal: Int32, count: Int) throws {
+        let process = Process()
+        process.executableURL = CLI.executable
+        process.arguments = ["scan", "--format", "jsonl", "-"]
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        input.fileHandleForWriting.write(Data("{\"Records\":[\(rootLogin),".utf8))
+        // The handlers are in place once the process ignores the signal's default action.
+        let deadline = Date().addingTimeInterval(20)
+        while !Self.ignores(process.processIdentifier, signal), Date() < deadline { usleep(10_000) }
+        for _ in 0..<count {
+            kill(process.processIdentifier, signal)
+            usleep(100_000)
+        }
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        try input.fileHandleForWriting.close()
+        #expect(process.terminationStatus == 128 + signal)
+        if count == 1 {
+            #expect(stderr.hasPrefix("trailscan: interrupted: the counts cover the objects read before it\ntrailscan: 0 objects scanned"), "\(stderr)")
+        }
+        #expect(output.fileHandleForReading.readDataToEndOfFile().isEmpty)
+    }
+
+    /// Whether `/proc/<pid>/status` shows `signal` as ignored.
+    static func ignores(_ pid: Int32, _ signal: Int32) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigIgn:") }),
+              let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16)
+        else { return false }
+        return mask & (1 << UInt64(signal - 1)) != 0
+    }
+
+    func s3Environment() -> [String: String] {
+        ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1"]
+    }
+}
