@@ -102,21 +102,34 @@ public enum JSONString {
     /// Appends `value` as a JSON string literal: quotes, `\"`, `\\`, and `\uXXXX` (or the short forms)
     /// for every control character, including U+007F, so the output is safe to print as it is.
     public static func appendQuoted(_ value: some StringProtocol, to output: inout [UInt8]) {
+        var text = String(value)
+        text.withUTF8 { appendQuoted(utf8: UnsafeRawBufferPointer($0), to: &output) }
+    }
+
+    /// `appendQuoted` on UTF-8 bytes: runs that need no escape are copied whole (user agents and
+    /// request parameters can be megabytes long).
+    public static func appendQuoted(utf8 bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
+        output.reserveCapacity(output.count + bytes.count + 2)
         output.append(Byte.quote)
-        for byte in value.utf8 {
+        var runStart = 0
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            guard byte < 0x20 || byte == Byte.quote || byte == Byte.backslash || byte == 0x7F else { continue }
+            output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index]))
+            runStart = index + 1
             switch byte {
             case Byte.quote: output.append(contentsOf: [Byte.backslash, Byte.quote])
             case Byte.backslash: output.append(contentsOf: [Byte.backslash, Byte.backslash])
             case 0x0A: output.append(contentsOf: [Byte.backslash, Byte.n])
             case 0x0D: output.append(contentsOf: [Byte.backslash, Byte.r])
             case 0x09: output.append(contentsOf: [Byte.backslash, Byte.t])
-            case 0x00..<0x20, 0x7F:
+            default:
                 output.append(contentsOf: [Byte.backslash, Byte.u, Byte.zero, Byte.zero])
                 output.append(hexDigit(byte >> 4))
                 output.append(hexDigit(byte & 0xF))
-            default: output.append(byte)
             }
         }
+        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<bytes.count]))
         output.append(Byte.quote)
     }
 
@@ -137,11 +150,13 @@ public enum JSONText {
             output.append(contentsOf: json)
             return
         }
+        // Whitespace outside strings is dropped; everything between is copied in runs.
         var inString = false
         var escaped = false
-        for byte in json {
+        var runStart = 0
+        for index in 0..<json.count {
+            let byte = json[index]
             if inString {
-                output.append(byte)
                 if escaped {
                     escaped = false
                 } else if byte == Byte.backslash {
@@ -149,14 +164,13 @@ public enum JSONText {
                 } else if byte == Byte.quote {
                     inString = false
                 }
-            } else {
-                switch byte {
-                case 0x20, 0x0A, 0x0D, 0x09: continue
-                case Byte.quote: inString = true
-                default: break
-                }
-                output.append(byte)
+            } else if byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
+                output.append(contentsOf: UnsafeRawBufferPointer(rebasing: json[runStart..<index]))
+                runStart = index + 1
+            } else if byte == Byte.quote {
+                inString = true
             }
         }
+        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: json[runStart..<json.count]))
     }
 }

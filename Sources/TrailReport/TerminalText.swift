@@ -12,6 +12,11 @@ public enum TerminalText {
     ///   always be told from text; pass `false` for text whose backslashes are part of its syntax (the
     ///   `\"` of a rendered JSON template), where only the dangerous characters must change.
     public static func escaped(_ text: some StringProtocol, backslashes: Bool = true) -> String {
+        // Printable ASCII without a backslash (most log values) needs no change: no per-character work.
+        let plain = text.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F && ($0 != 0x5C || !backslashes) }
+        }
+        if plain == true { return String(text) }
         var output = ""
         output.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {

@@ -236,3 +236,38 @@ import TrailTestSupport
         ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1"]
     }
 }
+
+/// Memory bounds, asserted from the scanning process's own peak RSS.
+@Suite struct MemoryBoundTests {
+    /// Peak RSS in KiB of one run of trailscan, read by a Python parent from `getrusage` (its only child).
+    func peakKiB(_ arguments: [String]) throws -> (status: Int32, kib: Int) {
+        let script = """
+            import resource, subprocess, sys
+            status = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+            print(status, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+            """
+        let run = try CLI.run(["-c", "exec python3 -c '\(script)' '\(CLI.executable.path)' " + arguments.map { "'\($0)'" }.joined(separator: " ")], shell: true)
+        let parts = run.stdout.split(separator: " ").map { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
+        return (Int32(parts[0]), parts[1])
+    }
+
+    /// Root sign-ins with 4 MB user agents: each matches three rules, and JSON Lines repeat the record per
+    /// alert. The alerts of one object used to be held in memory (about 33 MB a record here, 400 MB in
+    /// all); past their budget they now wait in a temporary file.
+    @Test func hugeAlertsOfOneObjectDoNotGrowMemory() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let agent = String(repeating: "A", count: 4 << 20)
+        let records = (0..<12).map { index in
+            rootLogin.replacingOccurrences(of: "\"Mozilla\"", with: "\"\(agent)\"").replacingOccurrences(of: "root-1", with: "root-\(index)")
+                .replacingOccurrences(of: "\"MFAUsed\":\"Yes\"", with: "\"MFAUsed\":\"No\"")
+        }
+        let object = folder.appendingPathComponent("huge.json.gz")
+        try CLI.gzip(Data("{\"Records\":[\(records.joined(separator: ","))]}".utf8)).write(to: object)
+        for format in ["jsonl", "text"] {
+            let (status, kib) = try peakKiB(["scan", "-q", "--format", format, object.path])
+            #expect(status == 1)
+            #expect(kib < 200 << 10, "peak RSS \(kib / 1024) MiB with --format \(format)")
+        }
+    }
+}
