@@ -23,6 +23,9 @@ public struct RecordFilter: Sendable {
 
     public var isEmpty: Bool { since == nil && until == nil && accounts.isEmpty && regions.isEmpty }
 
+    /// `since` or `until` is set: records without a readable `eventTime` are left out.
+    public var hasTimeWindow: Bool { since != nil || until != nil }
+
     /// Whether the record is inside the filters. `eventTime` is passed in because the caller reads it
     /// anyway; a record without a readable `eventTime` is outside any time window.
     public func accepts(_ record: CloudTrailRecord, eventTime: Int64?) -> Bool {

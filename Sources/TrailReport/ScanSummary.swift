@@ -25,6 +25,10 @@ public struct ScanSummary: Sendable, Equatable {
     public var records = 0
     /// Records left out by `--since`, `--until`, `--account` or `--region`.
     public var recordsFilteredOut = 0
+    /// Of those, records left out by the time window for want of a readable `eventTime`.
+    public var recordsWithoutTime = 0
+    /// Folder entries not scanned, by reason.
+    public var ignored: [IgnoredEntry: Int] = [:]
     /// The span of `eventTime` over the records inside the filters, in Unix seconds.
     public var firstEventTime: Int64?
     public var lastEventTime: Int64?
@@ -69,6 +73,7 @@ public struct ScanSummary: Sendable, Equatable {
         uncompressedBytes += statistics.uncompressedBytes
         records += statistics.records
         recordsFilteredOut += statistics.recordsFilteredOut
+        recordsWithoutTime += statistics.recordsWithoutTime
         if let first = statistics.firstEventTime { noteEventTime(first) }
         if let last = statistics.lastEventTime { noteEventTime(last) }
         alertsSuppressedByRule.merge(statistics.suppressedByRule, uniquingKeysWith: +)
@@ -82,6 +87,8 @@ public struct ScanSummary: Sendable, Equatable {
         lhs.uncompressedBytes += rhs.uncompressedBytes
         lhs.records += rhs.records
         lhs.recordsFilteredOut += rhs.recordsFilteredOut
+        lhs.recordsWithoutTime += rhs.recordsWithoutTime
+        lhs.ignored.merge(rhs.ignored, uniquingKeysWith: +)
         if let first = rhs.firstEventTime { lhs.noteEventTime(first) }
         if let last = rhs.lastEventTime { lhs.noteEventTime(last) }
         lhs.alerts += rhs.alerts

@@ -104,6 +104,7 @@ public final class SummaryCollector: ScanSink {
 
     public func finish(_ totals: ScanTotals) {
         summary.objectsSkipped = totals.objectsSkipped
+        summary.ignored = totals.ignored
         summary.listRequests = totals.listRequests
         summary.elapsedSeconds = totals.elapsedSeconds
         summary.interrupted = totals.interrupted

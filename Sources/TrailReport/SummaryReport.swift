@@ -1,6 +1,7 @@
 internal import TrailTime
 internal import TrailJSON
 internal import TrailMatch
+internal import TrailScan
 
 /// Renders a `ScanSummary`: a two-line digest for stderr, or the full report as text, Markdown or JSON.
 ///
@@ -31,10 +32,14 @@ public enum SummaryReport {
         var lines = s.interrupted ? "trailscan: interrupted: the counts cover the objects read before it\n" : ""
         lines += "trailscan: \(s.objectsScanned) \(plural(s.objectsScanned, "object")) scanned"
         lines += ", \(s.objectsSkipped) skipped, \(s.objectsFailed) failed"
+        if let ignored = ignoredText(s) { lines += "; \(ignored)" }
         lines += "; \(bytes(s.compressedBytes)) read, \(bytes(s.uncompressedBytes)) of JSON"
         if s.listRequests > 0 { lines += "; \(s.listRequests) S3 list \(plural(s.listRequests, "request"))" }
         lines += "; \(s.records) \(plural(s.records, "record"))"
         if let span = span(s) { lines += " (\(span))" }
+        if s.recordsWithoutTime > 0 {
+            lines += "; \(s.recordsWithoutTime) \(plural(s.recordsWithoutTime, "record")) without a readable eventTime, left out by the time window"
+        }
         lines += "\ntrailscan: \(s.alerts) \(plural(s.alerts, "alert"))"
         if s.alerts > 0 {
             let bySeverity = Severity.allCases.reversed().compactMap { severity in
@@ -130,7 +135,9 @@ public enum SummaryReport {
         }
         raw("{\"objects\":{\"scanned\":\(s.objectsScanned),\"skipped\":\(s.objectsSkipped),\"failed\":\(s.objectsFailed),\"listRequests\":\(s.listRequests)}")
         raw(",\"bytes\":{\"compressed\":\(s.compressedBytes),\"uncompressed\":\(s.uncompressedBytes)}")
-        raw(",\"records\":{\"scanned\":\(s.records),\"filteredOut\":\(s.recordsFilteredOut)}")
+        raw(",\"records\":{\"scanned\":\(s.records),\"filteredOut\":\(s.recordsFilteredOut),\"withoutEventTime\":\(s.recordsWithoutTime)}")
+        raw(",\"ignored\":")
+        counts(s.ignored.sorted { $0.key < $1.key }.map { ($0.key.rawValue, $0.value) })
         raw(",\"eventTime\":{\"first\":")
         if let first = s.firstEventTime { string(UTC.iso8601(first)) } else { raw("null") }
         raw(",\"last\":")
@@ -171,7 +178,9 @@ public enum SummaryReport {
                 + (s.interrupted ? " (interrupted)" : "")),
             ("S3 listing", "\(s.listRequests) requests"),
             ("bytes", "\(s.compressedBytes) read, \(s.uncompressedBytes) decoded"),
-            ("records", "\(s.records) scanned, \(s.recordsFilteredOut) outside the filters"),
+            ("records", "\(s.records) scanned, \(s.recordsFilteredOut) outside the filters"
+                + (s.recordsWithoutTime > 0 ? " (\(s.recordsWithoutTime) without a readable eventTime)" : "")),
+            ("ignored", ignoredText(s) ?? "none"),
             ("event time", span(s) ?? "-"),
             ("elapsed", "\(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps))"),
             ("alerts", "\(s.alerts)"),
@@ -195,12 +204,22 @@ public enum SummaryReport {
         ].filter { !$0.1.isEmpty }
     }
 
+    /// `3 entries ignored (2 not named *.json.gz or *.json, 1 symbolic link to nothing)`, if any.
+    private static func ignoredText(_ s: ScanSummary) -> String? {
+        let total = s.ignored.values.reduce(0, +)
+        guard total > 0 else { return nil }
+        let reasons = s.ignored.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.rawValue)" }
+        return "\(total) \(plural(total, "entry", "entries")) ignored (" + reasons.joined(separator: ", ") + ")"
+    }
+
     private static func span(_ s: ScanSummary) -> String? {
         guard let first = s.firstEventTime, let last = s.lastEventTime else { return nil }
         return "\(UTC.iso8601(first)) to \(UTC.iso8601(last))"
     }
 
-    private static func plural(_ count: Int, _ noun: String) -> String { count == 1 ? noun : noun + "s" }
+    private static func plural(_ count: Int, _ noun: String, _ plural: String? = nil) -> String {
+        count == 1 ? noun : plural ?? noun + "s"
+    }
 
     static func bytes(_ count: Int64) -> String {
         let units = ["B", "kB", "MB", "GB", "TB"]

@@ -178,6 +178,9 @@ public struct ObjectStatistics: Sendable, Equatable {
     public var records = 0
     /// Records left out by the record filter.
     public var recordsFilteredOut = 0
+    /// Of those, records left out by the time window because their `eventTime` is missing or not an
+    /// RFC 3339 instant (so the summary can say so, not hide them among the filtered).
+    public var recordsWithoutTime = 0
     /// The span of `eventTime` over the records inside the filters, in Unix seconds.
     public var firstEventTime: Int64?
     public var lastEventTime: Int64?

@@ -324,6 +324,7 @@ final class ObjectScanner {
                 let eventTime = record.eventTimeSeconds
                 guard filter.accepts(record, eventTime: eventTime) else {
                     statistics.recordsFilteredOut += 1
+                    if eventTime == nil && filter.hasTimeWindow { statistics.recordsWithoutTime += 1 }
                     return
                 }
                 statistics.records += 1

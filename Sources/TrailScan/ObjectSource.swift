@@ -71,6 +71,8 @@ final class ObjectSource: Sendable {
         var sequence = 0
         /// Objects not scanned because of where they are (see `prune`).
         var skipped = 0
+        /// Folder entries not scanned, by reason.
+        var ignored: [IgnoredEntry: Int] = [:]
         /// S3 list requests of the plans already finished.
         var finishedListRequests = 0
     }
@@ -126,6 +128,9 @@ final class ObjectSource: Sendable {
     /// Objects skipped so far because their name shows the filters exclude them.
     var skipped: Int { state.withLock { $0.skipped } }
 
+    /// Folder entries ignored so far, by reason.
+    var ignored: [IgnoredEntry: Int] { state.withLock { $0.ignored } }
+
     /// The next item and its place in the listing order (0, 1, 2, … with no gaps), or `nil` at the end.
     /// `client` gives the calling worker's S3 client, with which it lists a prefix when nothing is
     /// ready to hand out.
@@ -145,9 +150,10 @@ final class ObjectSource: Sendable {
             case .wait(let wakeUp):
                 wakeUp.wait()
             case .run(.local(let ticket, let task)):
-                let (found, skipped) = run(task)
+                let (found, skipped, ignored) = run(task)
                 handBack { state in
                     state.skipped += skipped
+                    state.ignored.merge(ignored, uniquingKeysWith: +)
                     if case .local(var walk) = state.listing {
                         state.listing = nil  // no copy of the walk while it changes
                         walk.complete(ticket, found: found)
@@ -252,20 +258,22 @@ final class ObjectSource: Sendable {
 
     // MARK: - Local folders
 
-    /// Reads one local path: what it holds in order, and how many files were pruned.
-    private func run(_ task: LocalTask) -> (found: [OrderedExpansion<LocalTask, SourceItem>.Found], skipped: Int) {
+    /// Reads one local path: what it holds in order, how many files were pruned, and the entries
+    /// ignored, by reason.
+    private func run(_ task: LocalTask) -> (found: [OrderedExpansion<LocalTask, SourceItem>.Found], skipped: Int, ignored: [IgnoredEntry: Int]) {
         switch task {
         case .input(let path):
             // Explicit files are scanned whatever their name; a missing one fails when opened.
-            guard Self.kind(of: path, following: true) == .folder else { return ([.item(.scan(.file(path)))], 0) }
+            guard Self.kind(of: path, following: true) == .folder else { return ([.item(.scan(.file(path)))], 0, [:]) }
             return run(.folder(path))
         case .folder(let path):
             let names: [String]
             do { names = try Self.entries(of: path) } catch {
-                return ([.item(.failure(path, .io(errno: error.errno)))], 0)
+                return ([.item(.failure(path, .io(errno: error.errno)))], 0, [:])
             }
             var found: [OrderedExpansion<LocalTask, SourceItem>.Found] = []
             var skipped = 0
+            var ignored: [IgnoredEntry: Int] = [:]
             for name in names {
                 let child = path.hasSuffix("/") ? path + name : path + "/" + name
                 switch Self.kind(of: child, following: false) {
@@ -273,33 +281,43 @@ final class ObjectSource: Sendable {
                     // Digests, and Insights unless asked: not logs to scan, and not skipped by a filter.
                     if !skippedFolders.contains(name) { found.append(.task(.folder(child))) }
                 case .file:
-                    guard name.hasSuffix(".json.gz") || name.hasSuffix(".json") else { continue }
+                    guard name.hasSuffix(".json.gz") || name.hasSuffix(".json") else {
+                        ignored[.notALogName, default: 0] += 1
+                        continue
+                    }
                     if prune(child) {
                         skipped += 1
                     } else {
                         found.append(.item(.scan(.file(child))))
                     }
-                case .other:
-                    continue
+                case .ignored(let reason):
+                    ignored[reason, default: 0] += 1
                 }
             }
-            return (found, skipped)
+            return (found, skipped, ignored)
         }
     }
 
-    private enum Kind { case folder, file, other }
+    private enum Kind: Equatable {
+        case folder, file
+        case ignored(IgnoredEntry)
+    }
 
     private static func kind(of path: String, following: Bool) -> Kind {
         var info = stat()
         let rc = following ? stat(path, &info) : lstat(path, &info)
-        guard rc == 0 else { return .other }
+        guard rc == 0 else { return following && errno == ENOENT ? .ignored(.danglingLink) : .ignored(.unreadable) }
         switch info.st_mode & S_IFMT {
         case S_IFDIR: return .folder
         case S_IFREG: return .file
         case S_IFLNK:
             // A link to a file is followed; a link to a folder is not (no cycles).
-            return kind(of: path, following: true) == .file ? .file : .other
-        default: return .other
+            switch kind(of: path, following: true) {
+            case .file: return .file
+            case .folder: return .ignored(.linkToFolder)
+            case .ignored(let reason): return .ignored(reason)
+            }
+        default: return .ignored(.notARegularFile)
         }
     }
 

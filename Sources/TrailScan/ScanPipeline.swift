@@ -146,6 +146,7 @@ public enum ScanPipeline {
         }
         var totals = ScanTotals()
         totals.objectsSkipped = source.skipped
+        totals.ignored = source.ignored
         totals.listRequests = source.listRequests
         totals.stoppedEarly = stoppedEarly
         totals.interrupted = cancellation.isCancelled
@@ -179,6 +180,7 @@ public enum ScanPipeline {
         }
         var totals = ScanTotals()
         totals.objectsSkipped = source.skipped
+        totals.ignored = source.ignored
         totals.listRequests = source.listRequests
         totals.stoppedEarly = stoppedEarly
         for sink in sinks { sink.finish(totals) }

@@ -37,6 +37,9 @@ extension ScanSink {
 public struct ScanTotals: Sendable, Equatable {
     /// Objects not read because their name shows the filters exclude them (account, region, date).
     public var objectsSkipped = 0
+    /// Folder entries not scanned, by why: every entry of a walked folder is scanned, walked, or counted
+    /// here (`CloudTrail-Digest/` and `CloudTrail-Insight/` folders, skipped by design, are not).
+    public var ignored: [IgnoredEntry: Int] = [:]
     /// S3 ListObjectsV2 requests made to find the objects.
     public var listRequests = 0
     public var elapsedSeconds: Double = 0
@@ -78,5 +81,18 @@ public final class ScanCancellation: Sendable {
             return state.cancelled
         }
         if now { action() }
+    }
+}
+
+/// Why an entry of a walked folder was not scanned.
+public enum IgnoredEntry: String, Sendable, CaseIterable, Comparable {
+    case notALogName = "not named *.json.gz or *.json"
+    case linkToFolder = "symbolic link to a folder (not followed)"
+    case danglingLink = "symbolic link to nothing"
+    case notARegularFile = "not a regular file (FIFO, socket, device)"
+    case unreadable = "cannot be examined (stat failed)"
+
+    public static func < (lhs: IgnoredEntry, rhs: IgnoredEntry) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
 }

@@ -148,6 +148,17 @@ func formatted(_ finding: Finding, _ format: some AlertFormat) -> [UInt8] {
         #expect(SummaryReport.Format(path: "out.JSON") == .json && SummaryReport.Format(path: "r.md") == .markdown)
     }
 
+    /// A log value can add no emphasis, link, image, HTML or table cell to a rendered Markdown summary.
+    @Test func markdownEscapesEveryMarkupCharacter() {
+        var s = ScanSummary()
+        var finding = hostileLogin
+        finding.principal = .init(type: "IAMUser", arn: "**bold** [x](javascript:alert(1)) ![i](http://evil/t.png) <b>|`_~#")
+        s.countAlert(finding)
+        let markdown = SummaryReport.render(s, as: .markdown)
+        #expect(markdown.contains(##"| 1 | IAMUser  \*\*bold\*\* \[x\]\(javascript\:alert\(1\)\) \!\[i\]\(http\:\/\/evil\/t\.png\) \<b\>\|\`\_\~\# |"##),
+                "\(markdown)")
+    }
+
     @Test func digestIsTwoLines() {
         let digest = SummaryReport.digest(summary())
         #expect(digest == """

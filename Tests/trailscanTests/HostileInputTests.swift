@@ -192,6 +192,34 @@ import TrailTestSupport
         #expect(window.alerts == ["signin.root.success root-1", "signin.success root-1"])
     }
 
+    /// Every entry of a walked folder is scanned, walked, or counted by why it was not.
+    @Test func entriesNotScannedAreCountedByReason() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let logs = folder.appendingPathComponent("logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        try Data("{\"Records\":[\(rootLogin)]}".utf8).write(to: logs.appendingPathComponent("a.json"))
+        try Data("notes".utf8).write(to: logs.appendingPathComponent("README.txt"))
+        #expect(mkfifo(logs.appendingPathComponent("pipe.json").path, 0o600) == 0)
+        #expect(symlink(folder.path, logs.appendingPathComponent("loop").path) == 0)
+        #expect(symlink(folder.appendingPathComponent("gone").path, logs.appendingPathComponent("gone.json.gz").path) == 0)
+        let run = try CLI.run(["scan", "--format", "jsonl", logs.path], timeout: 30)
+        #expect(run.status == 1)
+        #expect(run.alerts == ["signin.root.success root-1", "signin.success root-1"])
+        #expect(run.stderr.hasPrefix("trailscan: 1 object scanned, 0 skipped, 0 failed; 4 entries ignored (1 not named *.json.gz or *.json, "
+            + "1 symbolic link to a folder (not followed), 1 symbolic link to nothing, 1 not a regular file (FIFO, socket, device));"), "\(run.stderr)")
+    }
+
+    /// Under a time window, a record whose eventTime cannot be read is left out — and said to be.
+    @Test func recordsWithoutATimeAreCountedUnderATimeWindow() throws {
+        let timeless = rootLogin.replacingOccurrences(of: "\"eventTime\":\"2026-03-01T09:03:00Z\",", with: "")
+        let garbled = rootLogin.replacingOccurrences(of: "2026-03-01T09:03:00Z", with: "yesterday").replacingOccurrences(of: "root-1", with: "root-2")
+        let run = try CLI.run(["scan", "--since", "2026-01-01", "-"], stdin: Data("{\"Records\":[\(timeless),\(garbled),\(noise)]}".utf8))
+        #expect(run.status == 0 && run.stdout == "")
+        #expect(run.stderr.contains("; 1 record (2026-03-01T09:00:00Z to 2026-03-01T09:00:00Z); 2 records without a readable eventTime, left out by the time window\n"),
+                "\(run.stderr)")
+    }
+
     /// SIGTERM and SIGINT stop the scan, write the summary marked as interrupted, and exit 128 + the
     /// signal; a second SIGINT ends it at once. The scan reads standard input, which the test keeps open,
     /// so it is still running whenever the signal comes.
