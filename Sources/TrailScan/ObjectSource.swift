@@ -292,6 +292,10 @@ final class ObjectSource: Sendable {
                     }
                 case .ignored(let reason):
                     ignored[reason, default: 0] += 1
+                case .unreadable(let errno):
+                    // Not silently passed over: the entry is named, with the reason (a path of 4 KiB or
+                    // more, a permission).
+                    found.append(.item(.failure(child, .io(errno: errno))))
                 }
             }
             return (found, skipped, ignored)
@@ -301,12 +305,14 @@ final class ObjectSource: Sendable {
     private enum Kind: Equatable {
         case folder, file
         case ignored(IgnoredEntry)
+        /// `stat` failed with this `errno`.
+        case unreadable(Int32)
     }
 
     private static func kind(of path: String, following: Bool) -> Kind {
         var info = stat()
         let rc = following ? stat(path, &info) : lstat(path, &info)
-        guard rc == 0 else { return following && errno == ENOENT ? .ignored(.danglingLink) : .ignored(.unreadable) }
+        guard rc == 0 else { return following && errno == ENOENT ? .ignored(.danglingLink) : .unreadable(errno) }
         switch info.st_mode & S_IFMT {
         case S_IFDIR: return .folder
         case S_IFREG: return .file
@@ -315,7 +321,7 @@ final class ObjectSource: Sendable {
             switch kind(of: path, following: true) {
             case .file: return .file
             case .folder: return .ignored(.linkToFolder)
-            case .ignored(let reason): return .ignored(reason)
+            case let other: return other
             }
         default: return .ignored(.notARegularFile)
         }

@@ -90,7 +90,6 @@ public enum IgnoredEntry: String, Sendable, CaseIterable, Comparable {
     case linkToFolder = "symbolic link to a folder (not followed)"
     case danglingLink = "symbolic link to nothing"
     case notARegularFile = "not a regular file (FIFO, socket, device)"
-    case unreadable = "cannot be examined (stat failed)"
 
     public static func < (lhs: IgnoredEntry, rhs: IgnoredEntry) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!

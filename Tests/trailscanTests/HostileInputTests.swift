@@ -210,6 +210,53 @@ import TrailTestSupport
             + "1 symbolic link to a folder (not followed), 1 symbolic link to nothing, 1 not a regular file (FIFO, socket, device));"), "\(run.stderr)")
     }
 
+    /// A path of more than 4 KiB inside a scanned folder is named in a failure, not passed over.
+    @Test func pathsTooLongToOpenAreReportedByName() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var fd = open(folder.path, O_RDONLY | O_DIRECTORY)
+        let name = String(repeating: "d", count: 250)
+        for _ in 0..<17 {  // 17 x 251 bytes: past PATH_MAX, built one level at a time
+            #expect(mkdirat(fd, name, 0o700) == 0)
+            let next = openat(fd, name, O_RDONLY | O_DIRECTORY)
+            close(fd)
+            fd = next
+        }
+        close(fd)
+        let run = try CLI.run(["scan", "-q", folder.path], timeout: 30)
+        #expect(run.status == 2)
+        #expect(run.stderr.hasSuffix(": File name too long\n") && run.stderr.hasPrefix("trailscan: \(folder.path)/ddd"), "\(run.stderr)")
+    }
+
+    /// Credentials never appear in any output: not in alerts, failures, summaries or listings, whether
+    /// the requests succeed or are refused.
+    @Test func credentialsNeverAppearInAnyOutput() throws {
+        let server = try CommandLineTests.uploaded.get()  // sample-logs under s3://trail/cli/
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let token = "SESSIONTOKEN-planted-3f9a"
+        var outputs: [String] = []
+        for secret in [S3TestServer.secretKey, "WRONGSECRET-planted-77c1"] {
+            var environment = ["AWS_ACCESS_KEY_ID": S3TestServer.accessKey, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1"]
+            if secret != S3TestServer.secretKey { environment["AWS_SESSION_TOKEN"] = token }  // the test server takes no tokens
+            for (index, extra) in [["--format", "jsonl"], ["--list-only"], ["--summary-out", folder.appendingPathComponent("s.json").path],
+                                   ["--summary-out", folder.appendingPathComponent("s.md").path]].enumerated() {
+                let run = try CLI.run(["scan", "--endpoint-url", server.endpoint] + extra + ["s3://trail/no-such-prefix/", "s3://trail/cli/"],
+                                      environment: environment, timeout: 120)
+                outputs += [run.stdout, run.stderr]
+                #expect(run.status == (secret == S3TestServer.secretKey ? (index == 1 ? 0 : 1) : 2), "\(extra) \(run.stderr)")
+            }
+        }
+        for file in ["s.json", "s.md"] {
+            outputs.append((try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)) ?? "")
+        }
+        for output in outputs {
+            for planted in [S3TestServer.secretKey, "WRONGSECRET-planted-77c1", token] {
+                #expect(!output.contains(planted))
+            }
+        }
+    }
+
     /// Under a time window, a record whose eventTime cannot be read is left out — and said to be.
     @Test func recordsWithoutATimeAreCountedUnderATimeWindow() throws {
         let timeless = rootLogin.replacingOccurrences(of: "\"eventTime\":\"2026-03-01T09:03:00Z\",", with: "")
