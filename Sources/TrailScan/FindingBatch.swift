@@ -152,7 +152,7 @@ enum FindingCodec {
         length(f.targets.count)
         for target in f.targets { string(target.field); string(target.value) }
         switch f.object {
-        case .file(let path): out.append(0); string(path)
+        case .file(let path): out.append(0); bytes(path.bytes)
         case .standardInput: out.append(1)
         case .s3(let bucket, let key): out.append(2); string(bucket); string(key)
         }
@@ -181,7 +181,7 @@ enum FindingCodec {
         let targets = (0..<length()).map { _ in Finding.Target(field: string()!, value: string()!) }
         let object: ObjectRef
         switch byte() {
-        case 0: object = .file(string()!)
+        case 0: object = .file(LocalPath(bytes: bytes()))
         case 1: object = .standardInput
         default: object = .s3(bucket: string()!, key: string()!)
         }

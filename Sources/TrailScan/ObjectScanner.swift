@@ -89,7 +89,7 @@ final class ObjectScanner {
         case .standardInput:
             fd = STDIN_FILENO
         case .file(let path):
-            fd = open(path, O_RDONLY | O_CLOEXEC)
+            fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
             if fd < 0 { return .io(errno: errno) }
         case .s3(let bucket, let key):
             return scanS3(object, bucket: bucket, key: key, findings: &findings, statistics: &statistics)

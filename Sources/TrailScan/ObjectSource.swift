@@ -7,14 +7,14 @@ internal import TrailS3
 
 /// A log object to scan.
 public enum ObjectRef: Sendable, Equatable, Hashable {
-    case file(String)
+    case file(LocalPath)
     case standardInput
     case s3(bucket: String, key: String)
 
     /// How messages and alerts name the object.
     public var name: String {
         switch self {
-        case .file(let path): path
+        case .file(let path): path.name
         case .standardInput: "<stdin>"
         case .s3(let bucket, let key): "s3://\(bucket)/\(key)"
         }
@@ -52,8 +52,8 @@ final class ObjectSource: Sendable {
     /// Listing work on local paths.
     enum LocalTask: Sendable {
         /// A path from the command line: a folder to walk, or a file to scan whatever its name.
-        case input(String)
-        case folder(String)
+        case input(LocalPath)
+        case folder(LocalPath)
     }
 
     private enum Listing: Sendable {
@@ -94,23 +94,31 @@ final class ObjectSource: Sendable {
     /// Handing back a task is the only event that changes what a waiting worker can do: it wakes every
     /// worker in `State.waiting`.
     private let state: Mutex<State>
-    private let skippedFolders: Set<String>
+    private let skippedFolders: Set<[UInt8]>
     private let includeInsights: Bool
     private let prune: @Sendable (String) -> Bool
     private let s3: S3Settings?
     private let filter: RecordFilter
+    private let rawPaths: [String: [UInt8]]
+
+    /// An input path as the bytes the user gave.
+    private func rawPath(_ input: String) -> LocalPath {
+        rawPaths[input].map { LocalPath(bytes: $0) } ?? LocalPath(input)
+    }
 
     /// - Parameters:
     ///   - inputs: paths from the command line; `-` is standard input.
+    ///   - rawPaths: the bytes of inputs that are not valid UTF-8 (from `argv`), by their text.
     ///   - includeInsights: scan `CloudTrail-Insight/` folders too.
     ///   - filter: what the S3 listing may leave out (accounts, regions, day folders).
     ///   - prune: returns `true` for a file or key that cannot hold wanted records (it is skipped).
     init(
-        inputs: [String], includeInsights: Bool, s3: S3Settings?, filter: RecordFilter,
+        inputs: [String], rawPaths: [String: [UInt8]] = [:], includeInsights: Bool, s3: S3Settings?, filter: RecordFilter,
         prune: @escaping @Sendable (String) -> Bool
     ) {
+        self.rawPaths = rawPaths
         state = Mutex(State(pending: inputs.reversed()))
-        skippedFolders = includeInsights ? ["CloudTrail-Digest"] : ["CloudTrail-Digest", "CloudTrail-Insight"]
+        skippedFolders = Set((includeInsights ? ["CloudTrail-Digest"] : ["CloudTrail-Digest", "CloudTrail-Insight"]).map { Array($0.utf8) })
         self.includeInsights = includeInsights
         self.prune = prune
         self.s3 = s3
@@ -228,7 +236,7 @@ final class ObjectSource: Sendable {
                     }
                     state.listing = .s3(ListingPlan(bucket: bucket, prefix: prefix, filter: filter, includeInsights: includeInsights))
                 } else {
-                    state.listing = .local(OrderedExpansion([.task(.input(input))]))
+                    state.listing = .local(OrderedExpansion([.task(.input(rawPath(input)))]))
                 }
             }
         }
@@ -267,25 +275,25 @@ final class ObjectSource: Sendable {
             guard Self.kind(of: path, following: true) == .folder else { return ([.item(.scan(.file(path)))], 0, [:]) }
             return run(.folder(path))
         case .folder(let path):
-            let names: [String]
+            let names: [[UInt8]]
             do { names = try Self.entries(of: path) } catch {
-                return ([.item(.failure(path, .io(errno: error.errno)))], 0, [:])
+                return ([.item(.failure(path.name, .io(errno: error.errno)))], 0, [:])
             }
             var found: [OrderedExpansion<LocalTask, SourceItem>.Found] = []
             var skipped = 0
             var ignored: [IgnoredEntry: Int] = [:]
             for name in names {
-                let child = path.hasSuffix("/") ? path + name : path + "/" + name
+                let child = path.appending(name)
                 switch Self.kind(of: child, following: false) {
                 case .folder:
                     // Digests, and Insights unless asked: not logs to scan, and not skipped by a filter.
                     if !skippedFolders.contains(name) { found.append(.task(.folder(child))) }
                 case .file:
-                    guard name.hasSuffix(".json.gz") || name.hasSuffix(".json") else {
+                    guard Self.isLogName(name) else {
                         ignored[.notALogName, default: 0] += 1
                         continue
                     }
-                    if prune(child) {
+                    if prune(child.name) {
                         skipped += 1
                     } else {
                         found.append(.item(.scan(.file(child))))
@@ -295,7 +303,7 @@ final class ObjectSource: Sendable {
                 case .unreadable(let errno):
                     // Not silently passed over: the entry is named, with the reason (a path of 4 KiB or
                     // more, a permission).
-                    found.append(.item(.failure(child, .io(errno: errno))))
+                    found.append(.item(.failure(child.name, .io(errno: errno))))
                 }
             }
             return (found, skipped, ignored)
@@ -309,9 +317,9 @@ final class ObjectSource: Sendable {
         case unreadable(Int32)
     }
 
-    private static func kind(of path: String, following: Bool) -> Kind {
+    private static func kind(of path: LocalPath, following: Bool) -> Kind {
         var info = stat()
-        let rc = following ? stat(path, &info) : lstat(path, &info)
+        let rc = path.withCString { following ? stat($0, &info) : lstat($0, &info) }
         guard rc == 0 else { return following && errno == ENOENT ? .ignored(.danglingLink) : .unreadable(errno) }
         switch info.st_mode & S_IFMT {
         case S_IFDIR: return .folder
@@ -327,17 +335,21 @@ final class ObjectSource: Sendable {
         }
     }
 
-    static func entries(of path: String) throws(SystemError) -> [String] {
-        guard let dir = opendir(path) else { throw SystemError(errno: errno) }
+    /// The names in a folder, as bytes, sorted bytewise.
+    static func entries(of path: LocalPath) throws(SystemError) -> [[UInt8]] {
+        guard let dir = path.withCString({ opendir($0) }) else { throw SystemError(errno: errno) }
         defer { closedir(dir) }
-        var names: [String] = []
+        var names: [[UInt8]] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
+            if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
         }
-        return names.sorted()
+        return names.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+
+    /// `*.json.gz` or `*.json`.
+    private static func isLogName(_ name: [UInt8]) -> Bool {
+        name.reversed().starts(with: ".json.gz".utf8.reversed()) || name.reversed().starts(with: ".json".utf8.reversed())
     }
 }
 

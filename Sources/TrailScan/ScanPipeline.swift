@@ -86,11 +86,13 @@ final class ScanResources: Sendable {
 /// reading files and inflating are blocking, CPU-bound work that should not occupy Swift's cooperative
 /// pool.
 public enum ScanPipeline {
+    /// - Parameter rawPaths: the bytes of input paths that are not valid UTF-8, by their (repaired) text.
     public static func run(
-        inputs: [String], configuration: ScanConfiguration, sinks: [any ScanSink], cancellation: ScanCancellation = ScanCancellation()
+        inputs: [String], rawPaths: [String: [UInt8]] = [:], configuration: ScanConfiguration, sinks: [any ScanSink],
+        cancellation: ScanCancellation = ScanCancellation()
     ) {
         let clock = ContinuousClock.now
-        let source = makeSource(inputs: inputs, configuration: configuration)
+        let source = makeSource(inputs: inputs, rawPaths: rawPaths, configuration: configuration)
         let shared = ScanResources(configuration, cancellation: cancellation)
         // Not with S3 (a GET can take long) nor standard input (a read can block): the consumer must be
         // free to notice a cancellation at once.
@@ -157,8 +159,8 @@ public enum ScanPipeline {
 
     /// Lists the objects a scan would read, without reading them (`--list-only`): each object is handed
     /// to the sinks as an object with no findings and an empty outcome.
-    public static func list(inputs: [String], configuration: ScanConfiguration, sinks: [any ScanSink]) {
-        let source = makeSource(inputs: inputs, configuration: configuration)
+    public static func list(inputs: [String], rawPaths: [String: [UInt8]] = [:], configuration: ScanConfiguration, sinks: [any ScanSink]) {
+        let source = makeSource(inputs: inputs, rawPaths: rawPaths, configuration: configuration)
         var client: S3Client?
         let makeClient = { () throws(S3Error) -> S3Client in
             if let client { return client }
@@ -186,9 +188,11 @@ public enum ScanPipeline {
         for sink in sinks { sink.finish(totals) }
     }
 
-    private static func makeSource(inputs: [String], configuration: ScanConfiguration) -> ObjectSource {
+    private static func makeSource(inputs: [String], rawPaths: [String: [UInt8]], configuration: ScanConfiguration) -> ObjectSource {
         let filter = configuration.filter
-        return ObjectSource(inputs: inputs, includeInsights: configuration.includeInsights, s3: configuration.s3, filter: filter) { path in
+        return ObjectSource(
+            inputs: inputs, rawPaths: rawPaths, includeInsights: configuration.includeInsights, s3: configuration.s3, filter: filter
+        ) { path in
             guard !filter.isEmpty, let key = CloudTrailKey(path: path) else { return false }
             return !filter.mayContainRecords(key)
         }

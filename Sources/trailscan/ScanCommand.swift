@@ -211,6 +211,18 @@ struct ScanCommand: ParsableCommand {
         }
     }
 
+    /// The bytes of the command-line arguments that are not valid UTF-8, by the text the argument parser
+    /// saw (its invalid bytes repaired to U+FFFD), so that such paths are opened as given.
+    static func rawPaths() -> [String: [UInt8]] {
+        var raw: [String: [UInt8]] = [:]
+        for index in 1..<Int(CommandLine.argc) {
+            guard let argument = CommandLine.unsafeArgv[index] else { continue }
+            let bytes = Array(UnsafeRawBufferPointer(start: argument, count: strlen(argument)))
+            if String(validating: bytes, as: UTF8.self) == nil { raw[String(decoding: bytes, as: UTF8.self)] = bytes }
+        }
+        return raw
+    }
+
     /// The text of a failure, naming the flag that sets a limit.
     @Sendable static func describe(_ failure: ObjectFailure) -> String {
         switch failure {
@@ -232,13 +244,13 @@ struct ScanCommand: ParsableCommand {
         let failures = FailureLineWriter(writer: .standardError, describe: Self.describe)
         if listOnly {
             let objects = ObjectListWriter(writer: .standardOutput)
-            ScanPipeline.list(inputs: paths, configuration: configuration, sinks: [objects, failures, summarySink])
+            ScanPipeline.list(inputs: paths, rawPaths: Self.rawPaths(), configuration: configuration, sinks: [objects, failures, summarySink])
             try checkStandardOutput()
             throw ExitCode(summarySink.summary.objectsFailed > 0 ? 2 : 0)
         }
         let alerts = AlertWriter(format: format, writer: .standardOutput)
         let interruption = Interruption()
-        ScanPipeline.run(inputs: paths, configuration: configuration, sinks: [alerts, failures, summarySink],
+        ScanPipeline.run(inputs: paths, rawPaths: Self.rawPaths(), configuration: configuration, sinks: [alerts, failures, summarySink],
                          cancellation: interruption.cancellation)
         let summary = summarySink.summary
         var status: Int32 = summary.objectsFailed > 0 ? 2 : summary.alerts > 0 ? 1 : 0

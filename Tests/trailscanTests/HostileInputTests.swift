@@ -210,6 +210,26 @@ import TrailTestSupport
             + "1 symbolic link to a folder (not followed), 1 symbolic link to nothing, 1 not a regular file (FIFO, socket, device));"), "\(run.stderr)")
     }
 
+    /// A file name that is not UTF-8 is walked, opened and named by its bytes (shown as `\xHH`), in a
+    /// folder and on the command line.
+    @Test func fileNamesThatAreNotUTF8AreScanned() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let name = Array("log-".utf8) + [0xFF, 0xC3] + Array(".json".utf8)  // 0xFF and a cut-off sequence
+        let path = Array(folder.path.utf8) + [0x2F] + name
+        let fd = (path + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT, 0o600) } }
+        #expect(fd >= 0)
+        let document = Array("{\"Records\":[\(rootLogin)]}".utf8)
+        #expect(write(fd, document, document.count) == document.count)
+        close(fd)
+        let walked = try CLI.run(["scan", "--min-severity", "critical", "-q", folder.path])
+        #expect(walked.status == 1)
+        #expect(walked.stdout.contains("  object      \(folder.path)/log-\\xFF\\xC3.json\n"), "\(walked.stdout)")
+        let named = try CLI.run(["-c", "exec '\(CLI.executable.path)' scan -q --min-severity critical \"$(printf '\(folder.path)/log-\\377\\303.json')\""], shell: true)
+        #expect(named.status == 1 && named.stderr == "")
+        #expect(named.stdout.contains("  object      \(folder.path)/log-\\xFF\\xC3.json\n"))
+    }
+
     /// A path of more than 4 KiB inside a scanned folder is named in a failure, not passed over.
     @Test func pathsTooLongToOpenAreReportedByName() throws {
         let folder = try CLI.temporaryFolder()
