@@ -38,7 +38,10 @@ public struct InputTransformer: Sendable, Equatable {
 
     /// - Throws: `PatternError` (with a path such as `InputPathsMap.user`) for a malformed transformer.
     public init(_ json: JSONValue) throws(PatternError) {
-        guard case .object = json else { throw PatternError(path: "", reason: "an input transformer must be a JSON object") }
+        guard case .object(let members) = json else { throw PatternError(path: "", reason: "an input transformer must be a JSON object") }
+        if let unknown = members.first(where: { $0.key != "InputPathsMap" && $0.key != "InputTemplate" }) {
+            throw PatternError(path: unknown.key, reason: "unknown member (an input transformer has InputPathsMap and InputTemplate)")
+        }
         guard case .string(let template) = json["InputTemplate"] else {
             throw PatternError(path: "InputTemplate", reason: "required, and must be a string")
         }
@@ -63,6 +66,9 @@ public struct InputTransformer: Sendable, Equatable {
         self.template = template
         let trimmed = template.drop(while: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" })
         isJSONTemplate = trimmed.first == "{" || trimmed.first == "["
+        if isJSONTemplate, let name = undefinedPlaceholderOutsideStrings() {
+            throw PatternError(path: "InputTemplate", reason: "<\(name)> is not a variable of InputPathsMap (nor a predefined one), so the message would not be JSON")
+        }
     }
 
     /// Renders the template for `event` (the envelope) matched by the rule `ruleID`.
@@ -80,6 +86,22 @@ public struct InputTransformer: Sendable, Equatable {
         variables["aws.events.event.json"] = .string(event.serialized)
         if let time = event["time"] { variables["aws.events.event.ingestion-time"] = time }
         return substitute(variables)
+    }
+
+    /// The first `<name>` outside a string of a JSON template that names no variable: left as it is, it
+    /// would make the message invalid JSON.
+    private func undefinedPlaceholderOutsideStrings() -> String? {
+        var inString = false, escaped = false
+        var rest = Substring(template)
+        while let character = rest.first {
+            if !inString, character == "<", let close = rest.firstIndex(of: ">") {
+                let name = String(rest[rest.index(after: rest.startIndex)..<close])
+                if !paths.contains(where: { $0.name == name }) && !Self.predefined.contains(name) { return name }
+            }
+            if escaped { escaped = false } else if inString && character == "\\" { escaped = true } else if character == "\"" { inString.toggle() }
+            rest = rest.dropFirst()
+        }
+        return nil
     }
 
     /// Replaces each `<name>` of a known variable; other `<…>` text is left as it is.

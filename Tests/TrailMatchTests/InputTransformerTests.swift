@@ -94,6 +94,14 @@ func render(_ template: String, event: JSONValue = guideEvent, rule: String = "e
         #expect(throws: PatternError(path: "InputPathsMap.aws.events.rule-name", reason: "aws.events.rule-name is a reserved variable name")) {
             try InputTransformer(try JSONValue(parsing: #"{"InputPathsMap":{"aws.events.rule-name":"$.id"},"InputTemplate":"\"x\""}"#))
         }
+        // Found by the template fuzzer: a misspelt key left every variable undefined, and a JSON
+        // template rendered its placeholders as they were — not JSON.
+        #expect(throws: PatternError(path: "InputPathsM@p", reason: "unknown member (an input transformer has InputPathsMap and InputTemplate)")) {
+            try InputTransformer(try JSONValue(parsing: #"{"InputPathsM@p":{"x":"$.id"},"InputTemplate":"{\"a\": <x>}"}"#))
+        }
+        #expect(throws: PatternError(path: "InputTemplate", reason: "<who> is not a variable of InputPathsMap (nor a predefined one), so the message would not be JSON")) {
+            try InputTransformer(try JSONValue(parsing: #"{"InputPathsMap":{"x":"$.id"},"InputTemplate":"{\"a\": <x>, \"b\": <who>, \"c\": \"<kept>\"}"}"#))
+        }
     }
 }
 
