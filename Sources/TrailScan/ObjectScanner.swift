@@ -34,17 +34,8 @@ final class ObjectScanner {
     private var matches: [Int] = []
     /// The window capacity kept from one object to the next (more is given back after a large object).
     private let retainedWindowBytes: Int
-    /// This worker's S3 client, made on first use.
-    private var client: S3Client?
-
     /// This worker's S3 client (for GETs, and for the listing tasks the worker takes on).
-    func s3Client() throws(S3Error) -> S3Client {
-        if let client { return client }
-        guard let settings = configuration.s3 else { throw S3Error(kind: .other, message: "no S3 settings", resource: "s3") }
-        let made = try settings.makeClient()
-        client = made
-        return made
-    }
+    let s3: WorkerS3Client
     /// Room in the window beyond the largest record, for the separators and whitespace around it; the
     /// limit itself is checked on each record's length.
     private static let windowSlack = 4096
@@ -55,6 +46,7 @@ final class ObjectScanner {
     init(configuration: ScanConfiguration, shared: ScanResources) {
         self.configuration = configuration
         self.shared = shared
+        s3 = WorkerS3Client(configuration.s3)
         decoder = GzipDecoder(outputLimit: configuration.maximumObjectBytes)
         // The fast path's memory shared out among the workers, from 256 KiB (sixty-odd S3 workers) to
         // 8 MiB (one per core on local files).
@@ -242,7 +234,7 @@ final class ObjectScanner {
         var held = 0
         var streaming = false
         do throws(S3Error) {
-            try s3Client().getObject(bucket: bucket, key: key) { chunk in
+            try s3.client().getObject(bucket: bucket, key: key) { chunk in
                 if latency == nil { latency = Self.seconds(ContinuousClock.now - start) }
                 if !streaming {
                     if held + chunk.count <= Self.wholeS3BodyLimit {
@@ -357,3 +349,24 @@ final class ObjectScanner {
 
 @available(*, unavailable)
 extension ObjectScanner: Sendable {}
+
+/// One thread's S3 client, made on first use (a worker that only reads local files never makes one).
+final class WorkerS3Client {
+    private let settings: S3Settings?
+    private var made: S3Client?
+
+    init(_ settings: S3Settings?) {
+        self.settings = settings
+    }
+
+    func client() throws(S3Error) -> S3Client {
+        if let made { return made }
+        guard let settings else { throw S3Error(kind: .other, message: "no S3 settings", resource: "s3") }
+        let client = try settings.makeClient()
+        made = client
+        return client
+    }
+}
+
+@available(*, unavailable)
+extension WorkerS3Client: Sendable {}

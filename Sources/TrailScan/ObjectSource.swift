@@ -133,11 +133,17 @@ final class ObjectSource: Sendable {
         }
     }
 
-    /// Objects skipped so far because their name shows the filters exclude them.
-    var skipped: Int { state.withLock { $0.skipped } }
-
-    /// Folder entries ignored so far, by reason.
-    var ignored: [IgnoredEntry: Int] { state.withLock { $0.ignored } }
+    /// What the source counted, for `ScanSink.finish`.
+    func totals(stoppedEarly: Bool) -> ScanTotals {
+        var totals = ScanTotals()
+        totals.listRequests = listRequests
+        state.withLock { state in
+            totals.objectsSkipped = state.skipped
+            totals.ignored = state.ignored
+        }
+        totals.stoppedEarly = stoppedEarly
+        return totals
+    }
 
     /// The next item and its place in the listing order (0, 1, 2, … with no gaps), or `nil` at the end.
     /// `client` gives the calling worker's S3 client, with which it lists a prefix when nothing is

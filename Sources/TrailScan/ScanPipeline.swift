@@ -116,7 +116,7 @@ public enum ScanPipeline {
         for _ in 0..<threads {
             let thread = Thread {
                 let scanner = ObjectScanner(configuration: configuration, shared: shared)
-                while !delivery.isStopped, let (sequence, item) = source.next(client: scanner.s3Client), delivery.waitForRoom(sequence) {
+                while !delivery.isStopped, let (sequence, item) = source.next(client: scanner.s3.client), delivery.waitForRoom(sequence) {
                     process(sequence, item, with: scanner)
                 }
                 delivery.threadFinished()
@@ -124,10 +124,10 @@ public enum ScanPipeline {
             thread.stackSize = 4 << 20
             thread.start()
         }
-        let scanner = ObjectScanner(configuration: configuration, shared: shared)
+        let scanner = callerScans ? ObjectScanner(configuration: configuration, shared: shared) : nil
         var stoppedEarly = false
         delivery.consume(work: {
-            guard callerScans, !cancellation.isCancelled, let (sequence, item) = source.next(client: scanner.s3Client) else { return false }
+            guard let scanner, !cancellation.isCancelled, let (sequence, item) = source.next(client: scanner.s3.client) else { return false }
             process(sequence, item, with: scanner)
             return true
         }) { result in
@@ -146,11 +146,7 @@ public enum ScanPipeline {
             stoppedEarly = sinks.contains { $0.isDone }
             return !stoppedEarly
         }
-        var totals = ScanTotals()
-        totals.objectsSkipped = source.skipped
-        totals.ignored = source.ignored
-        totals.listRequests = source.listRequests
-        totals.stoppedEarly = stoppedEarly
+        var totals = source.totals(stoppedEarly: stoppedEarly)
         totals.interrupted = cancellation.isCancelled
         let elapsed = ContinuousClock.now - clock
         totals.elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
@@ -161,16 +157,9 @@ public enum ScanPipeline {
     /// to the sinks as an object with no findings and an empty outcome.
     public static func list(inputs: [String], rawPaths: [String: [UInt8]] = [:], configuration: ScanConfiguration, sinks: [any ScanSink]) {
         let source = makeSource(inputs: inputs, rawPaths: rawPaths, configuration: configuration)
-        var client: S3Client?
-        let makeClient = { () throws(S3Error) -> S3Client in
-            if let client { return client }
-            guard let settings = configuration.s3 else { throw S3Error(kind: .other, message: "no S3 settings", resource: "s3") }
-            let made = try settings.makeClient()
-            client = made
-            return made
-        }
+        let s3 = WorkerS3Client(configuration.s3)
         var stoppedEarly = false
-        while !stoppedEarly, let (_, item) = source.next(client: makeClient) {
+        while !stoppedEarly, let (_, item) = source.next(client: s3.client) {
             switch item {
             case .failure(let location, let failure):
                 for sink in sinks { sink.listingFailed(location, failure) }
@@ -180,12 +169,7 @@ public enum ScanPipeline {
             }
             stoppedEarly = sinks.contains { $0.isDone }
         }
-        var totals = ScanTotals()
-        totals.objectsSkipped = source.skipped
-        totals.ignored = source.ignored
-        totals.listRequests = source.listRequests
-        totals.stoppedEarly = stoppedEarly
-        for sink in sinks { sink.finish(totals) }
+        for sink in sinks { sink.finish(source.totals(stoppedEarly: stoppedEarly)) }
     }
 
     private static func makeSource(inputs: [String], rawPaths: [String: [UInt8]], configuration: ScanConfiguration) -> ObjectSource {
