@@ -19,8 +19,8 @@ let package = Package(
     name: "trailscan",
     products: [
         .executable(name: "trailscan", targets: ["trailscan"]),
-        // The pipeline's stages, for the benchmarks package (Benchmarks/Package.swift).
-        .library(name: "TrailScanCore", targets: ["TrailBytes", "TrailTime", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch"]),
+        // The pipeline's stages and the S3 client, for the benchmarks and fuzz packages (Benchmarks/, Fuzz/).
+        .library(name: "TrailScanCore", targets: ["TrailBytes", "TrailTime", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailS3"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

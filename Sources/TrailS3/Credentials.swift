@@ -205,7 +205,7 @@ public final class CredentialProvider: Sendable {
     /// `<Credentials><AccessKeyId/><SecretAccessKey/><SessionToken/><Expiration/></Credentials>`
     static func stsCredentials(_ body: [UInt8], what: String) throws(CredentialsError) -> AWSCredentials {
         let fields = ErrorDocument.parse(body)
-        guard let key = fields["AccessKeyId"], let secret = fields["SecretAccessKey"] else {
+        guard let key = fields["AccessKeyId"], let secret = fields["SecretAccessKey"], !key.isEmpty, !secret.isEmpty else {
             throw CredentialsError("\(what): no credentials in the response")
         }
         return AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: fields["SessionToken"],
@@ -250,7 +250,7 @@ public final class CredentialProvider: Sendable {
     /// `{"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}` (container and instance metadata).
     static func jsonCredentials(_ body: [UInt8], what: String) throws(CredentialsError) -> AWSCredentials {
         guard let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let key = json["AccessKeyId"] as? String, let secret = json["SecretAccessKey"] as? String
+              let key = json["AccessKeyId"] as? String, let secret = json["SecretAccessKey"] as? String, !key.isEmpty, !secret.isEmpty
         else { throw CredentialsError("\(what): unreadable response") }
         return AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: json["Token"] as? String,
                               expiration: (json["Expiration"] as? String).flatMap(parseDate))

@@ -19,12 +19,13 @@ public struct ListObjectsPage: Sendable, Equatable {
         var reason: String
     }
 
-    /// Parses the XML of a ListObjectsV2 response, strictly: the document must be well formed and
-    /// complete, its root `ListBucketResult` with `IsTruncated`, every `Contents` with a `Key`, and a
+    /// Parses the XML of a ListObjectsV2 response, strictly: the document must be in the subset AWS
+    /// writes (`XMLSubset`), well formed and complete, its root `ListBucketResult` with `IsTruncated`, every `Contents` with a `Key`, and a
     /// truncated page must say where to continue. Anything else — an HTML page, an empty body, XML cut
     /// short — is not taken for a page (it would read as a listing with fewer objects).
     static func parse(_ body: [UInt8]) throws(Malformed) -> ListObjectsPage {
         guard !body.isEmpty else { throw Malformed(reason: "the body is empty") }
+        if let problem = XMLSubset.problem(in: body) { throw Malformed(reason: problem) }
         let reader = ListReader()
         let parser = XMLParser(data: Data(body))
         parser.delegate = reader
@@ -102,8 +103,10 @@ private final class ListReader: NSObject, XMLParserDelegate {
 
 /// The fields of an S3 `<Error>` document (`Code`, `Message`, `ServerTime`…).
 enum ErrorDocument {
+    ///
+    /// A body outside the XML that AWS writes (`XMLSubset`) has no fields.
     static func parse(_ body: [UInt8]) -> [String: String] {
-        guard !body.isEmpty else { return [:] }
+        guard !body.isEmpty, XMLSubset.problem(in: body) == nil else { return [:] }
         let reader = FieldReader()
         let parser = XMLParser(data: Data(body))
         parser.delegate = reader
@@ -128,5 +131,41 @@ enum ErrorDocument {
             if name != "Error" && fields[name] == nil { fields[name] = text }
             text = ""
         }
+    }
+}
+
+/// The XML that S3 and STS write: UTF-8, at most one declaration (`<?xml …?>`) at the start, then
+/// elements, text and character references — no other processing instruction, no DOCTYPE, no entity
+/// declaration, no CDATA. Anything else is refused before Foundation's `XMLParser` sees it: on Linux it
+/// traps on an element name that is not UTF-8 and dereferences NULL on a processing instruction without
+/// data (both found by fuzzing), and a DOCTYPE is where entity expansion attacks live.
+enum XMLSubset {
+    /// Why `body` is outside the subset, or `nil`.
+    static func problem(in body: [UInt8]) -> String? {
+        guard String(validating: body, as: UTF8.self) != nil else { return "the body is not UTF-8" }
+        var index = 0
+        if body.starts(with: Array("<?xml ".utf8)) {
+            guard let end = find([0x3F, 0x3E], in: body, from: 0) else { return "an unterminated XML declaration" }
+            index = end + 2
+        }
+        while let open = body[index...].firstIndex(of: 0x3C) {
+            guard open + 1 < body.count else { break }
+            switch body[open + 1] {
+            case 0x3F: return "a processing instruction"  // <?
+            case 0x21: return "a DOCTYPE, comment or CDATA section"  // <!
+            default: index = open + 1
+            }
+        }
+        return nil
+    }
+
+    private static func find(_ needle: [UInt8], in body: [UInt8], from start: Int) -> Int? {
+        guard body.count >= needle.count else { return nil }
+        var index = start
+        while index + needle.count <= body.count {
+            if body[index] == needle[0] && Array(body[index..<(index + needle.count)]) == needle { return index }
+            index += 1
+        }
+        return nil
     }
 }

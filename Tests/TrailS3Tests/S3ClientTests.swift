@@ -122,6 +122,28 @@ func client(secret: String = S3TestServer.secretKey, now: @escaping @Sendable ()
         #expect(S3Endpoint(region: "us-east-1").address(bucket: "b", key: "k", bucketRegion: "eu-west-3").host == "b.s3.eu-west-3.amazonaws.com")
     }
 
+    /// Found by the s3 fuzz target: Foundation's XMLParser traps on an element name that is not UTF-8,
+    /// so such a body is refused before it is parsed; and credentials with an empty key are no credentials.
+    @Test func responsesThatAreNotUTF8OrEmptyCredentialsAreRefused() {
+        let body = Array("<Error><Code>SlowDown</Code><Messag".utf8) + [0xFD, 0xFD] + Array(">x</Messag".utf8) + [0xFD, 0xFD] + Array("></Error>".utf8)
+        #expect(ErrorDocument.parse(body) == [:])
+        #expect(throws: ListObjectsPage.Malformed(reason: "the body is not UTF-8")) {
+            try ListObjectsPage.parse(Array("<ListBucketResult><Key".utf8) + [0xFF] + Array("/></ListBucketResult>".utf8))
+        }
+        // A processing instruction without data made Foundation dereference NULL; DOCTYPEs carry entities.
+        #expect(ErrorDocument.parse(Array("<Error><?t?><Code>SlowDown</Code></Error>".utf8)) == [:])
+        #expect(throws: ListObjectsPage.Malformed(reason: "a DOCTYPE, comment or CDATA section")) {
+            try ListObjectsPage.parse(Array("<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"b\">]><ListBucketResult/>".utf8))
+        }
+        #expect(ErrorDocument.parse(Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code></Error>".utf8)) == ["Code": "SlowDown"])
+        #expect(throws: CredentialsError("STS: no credentials in the response")) {
+            try CredentialProvider.stsCredentials(Array("<Credentials><AccessKeyId></AccessKeyId><SecretAccessKey>s</SecretAccessKey></Credentials>".utf8), what: "STS")
+        }
+        #expect(throws: CredentialsError("IMDS: unreadable response")) {
+            try CredentialProvider.jsonCredentials(Array(#"{"AccessKeyId":"AKID","SecretAccessKey":""}"#.utf8), what: "IMDS")
+        }
+    }
+
     @Test func errorDocumentsAreClassified() {
         let body = Array("<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>".utf8)
         let slow = S3Error.from(status: 503, headers: ["retry-after": "2"], body: body, resource: "s3://b/k", now: Date())

@@ -4,6 +4,7 @@ import TrailEvents
 import TrailGzip
 import TrailJSON
 import TrailMatch
+@testable import TrailS3
 
 /// One fuzz target: takes the fuzzer's bytes, and traps (a finding) when an invariant breaks.
 typealias Target = @Sendable ([UInt8]) -> Void
@@ -17,8 +18,9 @@ let target: Target = {
     case "pattern": return matchersAgree
     case "template": return templatesRender
     case "config": return configurationLoads
+    case "s3": return awsResponsesParse
     default:
-        FileHandle.standardError.write(Data("TRAILSCAN_FUZZ must be gzip, json, pattern, template or config\n".utf8))
+        FileHandle.standardError.write(Data("TRAILSCAN_FUZZ must be gzip, json, pattern, template, config or s3\n".utf8))
         exit(64)
     }
 }()
@@ -194,6 +196,33 @@ func placeholdersAsNull(_ template: String) -> String {
 func configurationLoads(_ input: [UInt8]) {
     guard let json = try? JSONValue(parsing: input) else { return }
     _ = try? Suppressions(configuration: json)
+}
+
+// MARK: - AWS responses
+
+/// The first byte picks a parser of what an AWS endpoint (or an impostor) answers — a ListObjectsV2
+/// page, an error document, STS credentials, container or instance credentials — and the rest is the
+/// body. None traps; a page that goes on says where, and credentials that parse are never empty.
+func awsResponsesParse(_ input: [UInt8]) {
+    guard let selector = input.first else { return }
+    let body = Array(input.dropFirst())
+    switch selector % 4 {
+    case 0:
+        if let page = try? ListObjectsPage.parse(body) {
+            precondition(page.continuationToken.map { !$0.isEmpty } ?? true, "an empty continuation token")
+            precondition(page.objects.allSatisfy { !$0.key.isEmpty }, "an object without a key")
+        }
+    case 1:
+        _ = ErrorDocument.parse(body)
+    case 2:
+        if let credentials = try? CredentialProvider.stsCredentials(body, what: "fuzz") {
+            precondition(!credentials.accessKeyID.isEmpty && !credentials.secretAccessKey.isEmpty, "empty STS credentials")
+        }
+    default:
+        if let credentials = try? CredentialProvider.jsonCredentials(body, what: "fuzz") {
+            precondition(!credentials.accessKeyID.isEmpty && !credentials.secretAccessKey.isEmpty, "empty credentials")
+        }
+    }
 }
 
 // MARK: - Entry point
