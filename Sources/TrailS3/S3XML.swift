@@ -145,8 +145,10 @@ enum XMLSubset {
         guard String(validating: body, as: UTF8.self) != nil else { return "the body is not UTF-8" }
         var index = 0
         if body.starts(with: Array("<?xml ".utf8)) {
-            guard let end = find([0x3F, 0x3E], in: body, from: 0) else { return "an unterminated XML declaration" }
-            index = end + 2
+            // The declaration ends at its first `>`, which must close `?>`, with no `<` inside.
+            guard let close = body.firstIndex(of: 0x3E), body[close - 1] == 0x3F, !body[2..<close].contains(0x3C)
+            else { return "a malformed XML declaration" }
+            index = close + 1
         }
         while let open = body[index...].firstIndex(of: 0x3C) {
             guard open + 1 < body.count else { break }
@@ -155,16 +157,6 @@ enum XMLSubset {
             case 0x21: return "a DOCTYPE, comment or CDATA section"  // <!
             default: index = open + 1
             }
-        }
-        return nil
-    }
-
-    private static func find(_ needle: [UInt8], in body: [UInt8], from start: Int) -> Int? {
-        guard body.count >= needle.count else { return nil }
-        var index = start
-        while index + needle.count <= body.count {
-            if body[index] == needle[0] && Array(body[index..<(index + needle.count)]) == needle { return index }
-            index += 1
         }
         return nil
     }
