@@ -6,7 +6,8 @@
 // configuration file. A separate package, so the product and its tests never link libFuzzer.
 //
 //   cd Fuzz && swift build -c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
-//   TRAILSCAN_FUZZ=gzip .build/debug/trailscan-fuzz -detect_leaks=0 -max_total_time=600 Corpus/gzip
+//   ASAN_OPTIONS=detect_leaks=0 TRAILSCAN_FUZZ=gzip .build/debug/trailscan-fuzz -detect_leaks=0 -rss_limit_mb=16000 \
+//       -max_total_time=600 Corpus/gzip
 //
 // TRAILSCAN_FUZZ names the target: gzip, json, pattern, template, config or s3 (see Sources/TrailFuzz).
 import PackageDescription
