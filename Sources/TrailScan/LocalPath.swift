@@ -8,7 +8,7 @@ internal import Glibc
 /// character of Unicode's last private-use plane, U+10FF00 + the byte (Python's "surrogateescape"
 /// idea, in characters a Swift string can hold); `TerminalText` shows those as `\xHH`. Paths that are
 /// valid UTF-8 — nearly all — read as themselves.
-public struct LocalPath: Sendable, Hashable, Comparable, ExpressibleByStringLiteral {
+public struct LocalPath: Sendable, Hashable, ExpressibleByStringLiteral {
     public let bytes: [UInt8]
 
     public init(_ text: String) {
@@ -21,10 +21,6 @@ public struct LocalPath: Sendable, Hashable, Comparable, ExpressibleByStringLite
 
     public init(stringLiteral text: String) {
         self.init(text)
-    }
-
-    public static func < (lhs: LocalPath, rhs: LocalPath) -> Bool {
-        lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
     }
 
     /// `self/component`.

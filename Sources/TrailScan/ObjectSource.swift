@@ -134,14 +134,13 @@ final class ObjectSource: Sendable {
     }
 
     /// What the source counted, for `ScanSink.finish`.
-    func totals(stoppedEarly: Bool) -> ScanTotals {
+    var totals: ScanTotals {
         var totals = ScanTotals()
         totals.listRequests = listRequests
         state.withLock { state in
             totals.objectsSkipped = state.skipped
             totals.ignored = state.ignored
         }
-        totals.stoppedEarly = stoppedEarly
         return totals
     }
 

@@ -125,7 +125,6 @@ public enum ScanPipeline {
             thread.start()
         }
         let scanner = callerScans ? ObjectScanner(configuration: configuration, shared: shared) : nil
-        var stoppedEarly = false
         delivery.consume(work: {
             guard let scanner, !cancellation.isCancelled, let (sequence, item) = source.next(client: scanner.s3.client) else { return false }
             process(sequence, item, with: scanner)
@@ -143,10 +142,9 @@ public enum ScanPipeline {
                 }
                 for sink in sinks { sink.end(object, outcome) }
             }
-            stoppedEarly = sinks.contains { $0.isDone }
-            return !stoppedEarly
+            return !sinks.contains { $0.isDone }
         }
-        var totals = source.totals(stoppedEarly: stoppedEarly)
+        var totals = source.totals
         totals.interrupted = cancellation.isCancelled
         let elapsed = ContinuousClock.now - clock
         totals.elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
@@ -169,7 +167,7 @@ public enum ScanPipeline {
             }
             stoppedEarly = sinks.contains { $0.isDone }
         }
-        for sink in sinks { sink.finish(source.totals(stoppedEarly: stoppedEarly)) }
+        for sink in sinks { sink.finish(source.totals) }
     }
 
     private static func makeSource(inputs: [String], rawPaths: [String: [UInt8]], configuration: ScanConfiguration) -> ObjectSource {

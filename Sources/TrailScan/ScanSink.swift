@@ -43,8 +43,6 @@ public struct ScanTotals: Sendable, Equatable {
     /// S3 ListObjectsV2 requests made to find the objects.
     public var listRequests = 0
     public var elapsedSeconds: Double = 0
-    /// A sink stopped the scan before every object was read.
-    public var stoppedEarly = false
     /// The scan was cancelled (`ScanCancellation`, e.g. on SIGINT): the run covers the objects handed
     /// to the sinks before that; those in flight were abandoned.
     public var interrupted = false
