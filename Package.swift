@@ -38,6 +38,11 @@ let package = Package(
             providers: [.apt(["libdeflate-dev"]), .brew(["libdeflate"])]
         ),
         .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
+        .systemLibrary(
             name: "CCurl",
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
@@ -55,10 +60,11 @@ let package = Package(
             dependencies: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailS3"]
         ),
         .target(name: "TrailReport", dependencies: ["TrailScan", "TrailMatch", "TrailJSON", "TrailTime"]),
+        .target(name: "TrailState", dependencies: ["CSQLite", "TrailScan", "TrailMatch", "TrailJSON", "TrailTime"]),
         .executableTarget(
             name: "trailscan",
             dependencies: [
-                "TrailScan", "TrailReport", "TrailMatch", "TrailEvents", "TrailGzip", "TrailJSON", "TrailS3", "TrailTime",
+                "TrailScan", "TrailReport", "TrailState", "TrailMatch", "TrailEvents", "TrailGzip", "TrailJSON", "TrailS3", "TrailTime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -69,12 +75,13 @@ let package = Package(
         .testTarget(name: "TrailEventsTests", dependencies: ["TrailEvents", "TrailBytes", "TrailJSON"]),
         .testTarget(name: "TrailMatchTests", dependencies: ["TrailMatch", "TrailEvents", "TrailJSON", "TrailTestSupport"]),
         .testTarget(name: "TrailReportTests", dependencies: ["TrailReport", "TrailScan", "TrailGzip", "TrailMatch", "TrailS3", "TrailTime"]),
+        .testTarget(name: "TrailStateTests", dependencies: ["TrailState", "TrailScan", "TrailMatch"]),
         .testTarget(name: "TrailSigV4Tests", dependencies: ["TrailSigV4"], resources: [.copy("Vectors")]),
         .target(name: "TrailTestSupport", dependencies: ["TrailEvents", "TrailBytes"], path: "Tests/TrailTestSupport"),
         .testTarget(name: "TrailS3Tests", dependencies: ["TrailS3", "TrailSigV4", "TrailEvents", "TrailTestSupport"]),
         .testTarget(
             name: "trailscanTests",
-            dependencies: ["trailscan", "TrailTestSupport", "TrailS3", "TrailSigV4", "TrailScan", "TrailMatch", "TrailReport", "TrailEvents"],
+            dependencies: ["trailscan", "TrailTestSupport", "TrailS3", "TrailSigV4", "TrailScan", "TrailMatch", "TrailReport", "TrailEvents", "TrailState"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -7,6 +7,10 @@ internal import TrailTime
 public struct RecordFilter: Sendable {
     public var since: Int64?
     public var until: Int64?
+    /// Objects delivered before this time are not read (an incremental run's look-back: `--state`). It
+    /// selects objects by the delivery time in their CloudTrail name, never records by `eventTime`: a
+    /// late file holds old events, and they are wanted.
+    public var deliveredSince: Int64?
     public var accounts: Set<String>
     public var regions: Set<String>
     private let accountBytes: [[UInt8]]
@@ -21,7 +25,7 @@ public struct RecordFilter: Sendable {
         regionBytes = regions.sorted().map { Array($0.utf8) }
     }
 
-    public var isEmpty: Bool { since == nil && until == nil && accounts.isEmpty && regions.isEmpty }
+    public var isEmpty: Bool { since == nil && until == nil && deliveredSince == nil && accounts.isEmpty && regions.isEmpty }
 
     /// `since` or `until` is set: records without a readable `eventTime` are left out.
     public var hasTimeWindow: Bool { since != nil || until != nil }
@@ -53,7 +57,44 @@ public struct RecordFilter: Sendable {
         if !regions.isEmpty && !regions.contains(key.region) { return false }
         if let since, key.deliveryTime + 60 <= since { return false }
         if let until, key.deliveryTime >= until + 86_400 { return false }
+        if let deliveredSince, key.deliveryTime + 60 <= deliveredSince { return false }
         return true
+    }
+
+    /// The earliest delivery time an object can have and still be read, from `since` and
+    /// `deliveredSince`; `nil` when there is no lower bound.
+    public var earliestDelivery: Int64? {
+        switch (since, deliveredSince) {
+        case (let since?, let delivered?): max(since, delivered)
+        case (let since?, nil): since
+        case (nil, let delivered?): delivered
+        case (nil, nil): nil
+        }
+    }
+
+    /// Whether a folder of the CloudTrail layout, by the components after `<region>/` (`YYYY`,
+    /// `YYYY/MM` or `YYYY/MM/DD`), can hold objects the filters want: `false` when every delivery
+    /// time it can hold is before `earliestDelivery` (folders are named by delivery day).
+    public func mayContainObjects(dayFolder components: [String]) -> Bool {
+        guard let earliest = earliestDelivery, (1...3).contains(components.count) else { return true }
+        var numbers: [Int64] = []
+        for (component, width) in zip(components, [4, 2, 2]) {
+            guard component.utf8.count == width, let number = Int64(component), component.allSatisfy(\.isASCII) else { return true }
+            numbers.append(number)
+        }
+        // The first day after the folder.
+        let year = numbers[0]
+        let end: Int64
+        switch numbers.count {
+        case 1: end = UTC.days(year: year + 1, month: 1, day: 1)
+        case 2:
+            guard (1...12).contains(numbers[1]) else { return true }
+            end = numbers[1] == 12 ? UTC.days(year: year + 1, month: 1, day: 1) : UTC.days(year: year, month: numbers[1] + 1, day: 1)
+        default:
+            guard UTC.isValid(year: year, month: numbers[1], day: numbers[2]) else { return true }
+            end = UTC.days(year: year, month: numbers[1], day: numbers[2]) + 1
+        }
+        return end * 86_400 > earliest
     }
 }
 

@@ -1,5 +1,6 @@
 public import TrailScan
 internal import TrailJSON
+internal import TrailTime
 public import TrailMatch
 
 /// Turns one finding into output bytes, appended to a buffer.
@@ -120,5 +121,31 @@ public struct TemplateFormat: AlertFormat {
         let safe = transformer.isJSONTemplate ? TerminalText.jsonSafe(message) : TerminalText.escaped(message, backslashes: false)
         output.append(contentsOf: safe.utf8)
         output.append(0x0A)
+    }
+}
+
+// MARK: - Alert history
+
+/// An alert of the history (`trailscan alerts`): its format's output with when it was first found —
+/// a `first seen` line in a text block, a `firstSeen` member (RFC 3339, UTC) in a JSON line.
+public struct HistoryFormat: Sendable {
+    public let format: any AlertFormat
+    public let clock: DisplayClock
+
+    public init(format: any AlertFormat, clock: DisplayClock) {
+        self.format = format
+        self.clock = clock
+    }
+
+    public func append(_ finding: Finding, firstSeen: Int64, to output: inout [UInt8]) {
+        let start = output.count
+        format.append(finding, to: &output)
+        if format is JSONLinesFormat, output.count - start >= 2 {
+            output.removeLast(2)  // "}\n"
+            output.append(contentsOf: ",\"firstSeen\":\"\(UTC.iso8601(firstSeen))\"}\n".utf8)
+        } else if format is TextFormat, output.last == 0x0A {
+            output.removeLast()  // the blank line that ends the block
+            output.append(contentsOf: "  first seen  \(clock.format(firstSeen))\n\n".utf8)
+        }
     }
 }

@@ -18,6 +18,8 @@ public struct ScanSummary: Sendable, Equatable {
     public var objectsScanned = 0
     /// Objects not read because their name shows the filters exclude them (account, region, date).
     public var objectsSkipped = 0
+    /// Objects not read because an earlier run scanned the same version (`--state`).
+    public var objectsAlreadyScanned = 0
     public var objectsFailed = 0
     public var compressedBytes: Int64 = 0
     public var uncompressedBytes: Int64 = 0
@@ -41,6 +43,11 @@ public struct ScanSummary: Sendable, Equatable {
     public var alertsBySourceIP: [String: Int] = [:]
     /// Alerts silenced by the configuration's suppressions, by rule (not in `alerts`).
     public var alertsSuppressedByRule: [String: Int] = [:]
+    /// Alerts not reported again: the same rule and eventID was reported earlier in the run or, with
+    /// `--state`, by an earlier run.
+    public var alertsDuplicate = 0
+    /// Of `alerts`, those an earlier run committed to the state and stopped before writing out.
+    public var alertsResent = 0
     public var failures: [Failure] = []
     /// S3 ListObjectsV2 requests made to find the objects.
     public var listRequests = 0
@@ -77,11 +84,13 @@ public struct ScanSummary: Sendable, Equatable {
         if let first = statistics.firstEventTime { noteEventTime(first) }
         if let last = statistics.lastEventTime { noteEventTime(last) }
         alertsSuppressedByRule.merge(statistics.suppressedByRule, uniquingKeysWith: +)
+        alertsDuplicate += statistics.duplicateFindings
     }
 
     public static func += (lhs: inout ScanSummary, rhs: ScanSummary) {
         lhs.objectsScanned += rhs.objectsScanned
         lhs.objectsSkipped += rhs.objectsSkipped
+        lhs.objectsAlreadyScanned += rhs.objectsAlreadyScanned
         lhs.objectsFailed += rhs.objectsFailed
         lhs.compressedBytes += rhs.compressedBytes
         lhs.uncompressedBytes += rhs.uncompressedBytes
@@ -99,6 +108,8 @@ public struct ScanSummary: Sendable, Equatable {
         lhs.alertsByPrincipal.merge(rhs.alertsByPrincipal, uniquingKeysWith: +)
         lhs.alertsBySourceIP.merge(rhs.alertsBySourceIP, uniquingKeysWith: +)
         lhs.alertsSuppressedByRule.merge(rhs.alertsSuppressedByRule, uniquingKeysWith: +)
+        lhs.alertsDuplicate += rhs.alertsDuplicate
+        lhs.alertsResent += rhs.alertsResent
         lhs.failures += rhs.failures
     }
 

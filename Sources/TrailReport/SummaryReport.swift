@@ -32,6 +32,7 @@ public enum SummaryReport {
         var lines = s.interrupted ? "trailscan: interrupted: the counts cover the objects read before it\n" : ""
         lines += "trailscan: \(s.objectsScanned) \(plural(s.objectsScanned, "object")) scanned"
         lines += ", \(s.objectsSkipped) skipped, \(s.objectsFailed) failed"
+        if s.objectsAlreadyScanned > 0 { lines += ", \(s.objectsAlreadyScanned) already scanned" }
         if let ignored = ignoredText(s) { lines += "; \(ignored)" }
         lines += "; \(bytes(s.compressedBytes)) read, \(bytes(s.uncompressedBytes)) of JSON"
         if s.listRequests > 0 { lines += "; \(s.listRequests) S3 list \(plural(s.listRequests, "request"))" }
@@ -48,6 +49,8 @@ public enum SummaryReport {
             lines += " (" + bySeverity.joined(separator: ", ") + ")"
         }
         if s.alertsSuppressed > 0 { lines += ", \(s.alertsSuppressed) suppressed" }
+        if s.alertsDuplicate > 0 { lines += ", \(s.alertsDuplicate) already reported" }
+        if s.alertsResent > 0 { lines += ", \(s.alertsResent) left unsent by an interrupted run" }
         lines += " in \(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps))\n"
         return lines
     }
@@ -133,7 +136,7 @@ public enum SummaryReport {
             }
             raw("]")
         }
-        raw("{\"objects\":{\"scanned\":\(s.objectsScanned),\"skipped\":\(s.objectsSkipped),\"failed\":\(s.objectsFailed),\"listRequests\":\(s.listRequests)}")
+        raw("{\"objects\":{\"scanned\":\(s.objectsScanned),\"skipped\":\(s.objectsSkipped),\"failed\":\(s.objectsFailed),\"alreadyScanned\":\(s.objectsAlreadyScanned),\"listRequests\":\(s.listRequests)}")
         raw(",\"bytes\":{\"compressed\":\(s.compressedBytes),\"uncompressed\":\(s.uncompressedBytes)}")
         raw(",\"records\":{\"scanned\":\(s.records),\"filteredOut\":\(s.recordsFilteredOut),\"withoutEventTime\":\(s.recordsWithoutTime)}")
         raw(",\"ignored\":")
@@ -154,6 +157,7 @@ public enum SummaryReport {
         ranked(s.alertsByPrincipal.ranked { $0 }, "principal")
         raw(",\"topSourceIPs\":")
         ranked(s.alertsBySourceIP.ranked { $0 }, "sourceIPAddress")
+        raw(",\"duplicate\":\(s.alertsDuplicate),\"resent\":\(s.alertsResent)")
         raw("},\"suppressed\":{\"total\":\(s.alertsSuppressed),\"byRule\":")
         counts(s.alertsSuppressedByRule.ranked { $0 })
         raw("},\"failures\":[")
@@ -175,7 +179,7 @@ public enum SummaryReport {
     private static func overview(_ s: ScanSummary) -> [(String, String)] {
         [
             ("objects", "\(s.objectsScanned) scanned, \(s.objectsSkipped) skipped, \(s.objectsFailed) failed"
-                + (s.interrupted ? " (interrupted)" : "")),
+                + ", \(s.objectsAlreadyScanned) already scanned" + (s.interrupted ? " (interrupted)" : "")),
             ("S3 listing", "\(s.listRequests) requests"),
             ("bytes", "\(s.compressedBytes) read, \(s.uncompressedBytes) decoded"),
             ("records", "\(s.records) scanned, \(s.recordsFilteredOut) outside the filters"
@@ -183,7 +187,8 @@ public enum SummaryReport {
             ("ignored", ignoredText(s) ?? "none"),
             ("event time", span(s) ?? "-"),
             ("elapsed", "\(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps))"),
-            ("alerts", "\(s.alerts)"),
+            ("alerts", "\(s.alerts)" + (s.alertsResent > 0 ? " (\(s.alertsResent) left unsent by an interrupted run)" : "")),
+            ("already reported", "\(s.alertsDuplicate)"),
             ("suppressed", "\(s.alertsSuppressed)"),
         ]
     }

@@ -20,6 +20,9 @@ public struct ListingTask: Sendable {
     public var prefix: String
     public var kind: Kind
     public var continuationToken: String?
+    /// The first page lists keys after this one (`StartAfter`): an incremental run starts a day folder
+    /// at the first minute it must read.
+    public var startAfter: String?
     /// Set when the task is taken from a plan: which slot of the plan its page fills.
     var ticket: ExpansionTicket?
 
@@ -44,7 +47,7 @@ public struct ListingTask: Sendable {
 public struct ListingPlan: Sendable {
     /// What the plan hands out, in key order.
     public enum Item: Sendable {
-        case object(bucket: String, key: String)
+        case object(bucket: String, key: String, etag: String?)
         /// A prefix whose listing failed for good: nothing below it is known.
         case failed(bucket: String, prefix: String, S3Error)
     }
@@ -109,13 +112,13 @@ public struct ListingPlan: Sendable {
         var found: [OrderedExpansion<ListingTask, Item>.Found] = []
         var sawLogs = false
         if case .findLogs(let earlier) = task.kind { sawLogs = earlier }
-        func child(_ prefix: String, _ kind: ListingTask.Kind) {
-            found.append(.task(ListingTask(bucket: task.bucket, prefix: prefix, kind: kind)))
+        func child(_ prefix: String, _ kind: ListingTask.Kind, startAfter: String? = nil) {
+            found.append(.task(ListingTask(bucket: task.bucket, prefix: prefix, kind: kind, startAfter: startAfter)))
         }
         switch task.kind {
         case .objects:
             for object in page.objects where Self.isLogObject(object.key, includeInsights: includeInsights) {
-                found.append(.item(.object(bucket: task.bucket, key: object.key)))
+                found.append(.item(.object(bucket: task.bucket, key: object.key, etag: object.etag)))
             }
         case .findLogs:
             if page.prefixes.contains(task.prefix + "AWSLogs/") {
@@ -136,13 +139,22 @@ public struct ListingPlan: Sendable {
             for prefix in page.prefixes {
                 let region = String(prefix.dropFirst(task.prefix.count).dropLast())
                 guard filter.regions.isEmpty || filter.regions.contains(region) else { continue }
-                for folder in dayFolders() ?? [""] { child(prefix + folder, .objects) }
+                guard let folders = dayFolders() else {
+                    child(prefix, .objects)
+                    continue
+                }
+                // In the first day folder, keys (named by delivery minute) before the earliest wanted
+                // minute are not listed at all.
+                let account = task.prefix.split(separator: "/").dropLast().last.map(String.init) ?? ""
+                let first = filter.earliestDelivery.map { prefix + folders[0] + "\(account)_CloudTrail_\(region)_" + UTC.basic($0 - 60).prefix(13) }
+                for (index, folder) in folders.enumerated() { child(prefix + folder, .objects, startAfter: index == 0 ? first : nil) }
             }
         }
         if let token = page.continuationToken {
             var next = task
             next.ticket = nil
             next.continuationToken = token
+            next.startAfter = nil
             if case .findLogs = task.kind { next.kind = .findLogs(found: sawLogs) }
             found.append(.task(next))
         } else if case .findLogs = task.kind, !sawLogs {
@@ -153,7 +165,7 @@ public struct ListingPlan: Sendable {
 
     /// The `YYYY/MM/DD/` folders the time window can reach, or `nil` for "all".
     private func dayFolders() -> [String]? {
-        guard let since = filter.since else { return nil }  // no lower bound: list everything
+        guard let since = filter.earliestDelivery else { return nil }  // no lower bound: list everything
         let now = Int64(Date().timeIntervalSince1970)
         let first = since / 86_400
         // `until` is exclusive: the window's last day, then one day of slack for late delivery.
@@ -180,6 +192,8 @@ public struct ListingPlan: Sendable {
 extension S3Client {
     /// Lists one task of a plan.
     public func list(_ task: ListingTask) throws(S3Error) -> ListObjectsPage {
-        try listObjects(bucket: task.bucket, prefix: task.prefix, delimiter: task.delimiter, continuationToken: task.continuationToken)
+        try listObjects(
+            bucket: task.bucket, prefix: task.prefix, delimiter: task.delimiter, continuationToken: task.continuationToken,
+            startAfter: task.startAfter)
     }
 }

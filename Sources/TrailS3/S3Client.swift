@@ -60,9 +60,11 @@ public final class S3Client {
 
     /// One page of `ListObjectsV2`.
     public func listObjects(
-        bucket: String, prefix: String, delimiter: String? = nil, continuationToken: String? = nil, maxKeys: Int? = nil
+        bucket: String, prefix: String, delimiter: String? = nil, continuationToken: String? = nil, startAfter: String? = nil,
+        maxKeys: Int? = nil
     ) throws(S3Error) -> ListObjectsPage {
         var query: [SigV4Request.Parameter] = [.init("list-type", "2"), .init("prefix", prefix)]
+        if let startAfter, continuationToken == nil { query.append(.init("start-after", startAfter)) }
         if let delimiter { query.append(.init("delimiter", delimiter)) }
         if let continuationToken { query.append(.init("continuation-token", continuationToken)) }
         if let maxKeys { query.append(.init("max-keys", String(maxKeys))) }
@@ -81,10 +83,10 @@ public final class S3Client {
 
     /// Streams an object's bytes, as they arrive, to `body`; returning `false` stops the transfer.
     ///
-    /// - Returns: the number of bytes received.
+    /// - Returns: the number of bytes received, and the object's `ETag` (the version read).
     /// - Throws: `S3Error`; `.truncated` when fewer bytes arrived than `Content-Length` announced.
     @discardableResult
-    public func getObject(bucket: String, key: String, body: (UnsafeRawBufferPointer) -> Bool) throws(S3Error) -> Int {
+    public func getObject(bucket: String, key: String, body: (UnsafeRawBufferPointer) -> Bool) throws(S3Error) -> (bytes: Int, etag: String?) {
         var received = 0
         var stopped = false
         let response = try send(method: "GET", bucket: bucket, key: key, query: [], resource: "s3://\(bucket)/\(key)") { chunk in
@@ -95,7 +97,7 @@ public final class S3Client {
         if !stopped, let length = response.headers["content-length"].flatMap(Int.init), length != received {
             throw S3Error(kind: .truncated(received: received, expected: length), status: response.status, resource: "s3://\(bucket)/\(key)")
         }
-        return received
+        return (received, response.headers["etag"])
     }
 
     /// Uploads an object (test fixtures and corpora).

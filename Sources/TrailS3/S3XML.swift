@@ -6,6 +6,14 @@ public struct ListObjectsPage: Sendable, Equatable {
     public struct Object: Sendable, Equatable {
         public var key: String
         public var size: Int
+        /// The `ETag` (quoted, as S3 writes it), or `nil` when the listing has none.
+        public var etag: String?
+
+        public init(key: String, size: Int, etag: String? = nil) {
+            self.key = key
+            self.size = size
+            self.etag = etag
+        }
     }
 
     public var objects: [Object] = []
@@ -61,12 +69,13 @@ private final class ListReader: NSObject, XMLParserDelegate {
     private var text = ""
     private var key: String?
     private var size = 0
+    private var etag: String?
 
     func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
                 attributes: [String: String] = [:]) {
         if path.isEmpty && name != "ListBucketResult" { fail("the root element is <\(name)>, not <ListBucketResult>", parser) }
         if complete { fail("content after </ListBucketResult>", parser) }
-        if name == "Contents" { key = nil }
+        if name == "Contents" { (key, etag) = (nil, nil) }
         path.append(name)
         text = ""
     }
@@ -80,9 +89,10 @@ private final class ListReader: NSObject, XMLParserDelegate {
         switch (parent, name) {
         case ("Contents", "Key"): key = text
         case ("Contents", "Size"): size = Int(text) ?? 0
+        case ("Contents", "ETag"): etag = text
         case ("ListBucketResult", "Contents"):
             guard let key, !key.isEmpty else { return fail("a Contents element has no Key", parser) }
-            page.objects.append(.init(key: key, size: size))
+            page.objects.append(.init(key: key, size: size, etag: etag))
         case ("CommonPrefixes", "Prefix"): page.prefixes.append(text)
         case ("ListBucketResult", "IsTruncated"):
             guard text == "true" || text == "false" else { return fail("IsTruncated is '\(text)'", parser) }

@@ -186,6 +186,11 @@ public struct ObjectStatistics: Sendable, Equatable {
     public var lastEventTime: Int64?
     /// Findings silenced by suppressions, by rule id.
     public var suppressedByRule: [String: Int] = [:]
+    /// Findings dropped because their alert (rule and eventID) was already reported: in an earlier
+    /// object of this run, or by an earlier run (`--state`). Set by the sink that drops them.
+    public var duplicateFindings = 0
+    /// The version read: the ETag the GET returned, the size and modification time of the open file.
+    public var version: ObjectVersion?
 
     public init() {}
 
@@ -200,9 +205,13 @@ public struct ObjectOutcome: Sendable, Equatable {
     public var statistics: ObjectStatistics
     /// What ended the object early, if anything. Findings of the records complete before it are kept.
     public var failure: ObjectFailure?
+    /// The object was not read: its findings are alerts an earlier run committed (`--state`) and
+    /// stopped before writing out, delivered now.
+    public var isResend: Bool
 
-    public init(statistics: ObjectStatistics = ObjectStatistics(), failure: ObjectFailure? = nil) {
+    public init(statistics: ObjectStatistics = ObjectStatistics(), failure: ObjectFailure? = nil, isResend: Bool = false) {
         self.statistics = statistics
         self.failure = failure
+        self.isResend = isResend
     }
 }

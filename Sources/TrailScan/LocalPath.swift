@@ -53,6 +53,21 @@ public struct LocalPath: Sendable, Hashable, ExpressibleByStringLiteral {
         return text
     }
 
+    /// The path `name` stands for: its inverse, so a path written as text (JSON, the state store) reads
+    /// back as the same bytes.
+    public init(name: String) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(name.utf8.count)
+        for scalar in name.unicodeScalars {
+            if scalar.value >= Self.escapedByteBase && scalar.value <= Self.escapedByteBase + 0xFF {
+                bytes.append(UInt8(scalar.value - Self.escapedByteBase))
+            } else {
+                bytes.append(contentsOf: String(scalar).utf8)
+            }
+        }
+        self.bytes = bytes
+    }
+
     /// Where the characters standing for bytes that are not UTF-8 start: U+10FF00 + the byte.
     public static let escapedByteBase: UInt32 = 0x10FF00
 

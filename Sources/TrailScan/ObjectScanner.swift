@@ -83,6 +83,8 @@ final class ObjectScanner {
         case .file(let path):
             fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
             if fd < 0 { return .io(errno: errno) }
+            var info = stat()
+            if fstat(fd, &info) == 0 { statistics.version = ObjectVersion(info) }
         case .s3(let bucket, let key):
             return scanS3(object, bucket: bucket, key: key, findings: &findings, statistics: &statistics)
         }
@@ -234,7 +236,7 @@ final class ObjectScanner {
         var held = 0
         var streaming = false
         do throws(S3Error) {
-            try s3.client().getObject(bucket: bucket, key: key) { chunk in
+            statistics.version = try s3.client().getObject(bucket: bucket, key: key) { chunk in
                 if latency == nil { latency = Self.seconds(ContinuousClock.now - start) }
                 if !streaming {
                     if held + chunk.count <= Self.wholeS3BodyLimit {
@@ -259,7 +261,7 @@ final class ObjectScanner {
                     decodeError = error
                     return false
                 }
-            }
+            }.etag.map(ObjectVersion.etag)
         } catch {
             if case .unavailable = error.kind { throttled = true }
             throw .s3(error)

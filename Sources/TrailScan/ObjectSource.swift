@@ -32,7 +32,8 @@ func s3Location(_ input: String) -> (bucket: String, prefix: String)? {
 
 /// What the source hands out, in listing order.
 enum SourceItem: Sendable {
-    case scan(ObjectRef)
+    /// An object to scan, with its version as listed (`nil` for standard input and retried objects).
+    case scan(ObjectRef, listed: ObjectVersion?)
     /// A folder or prefix that could not be listed.
     case failure(String, ObjectFailure)
 }
@@ -64,7 +65,11 @@ final class ObjectSource: Sendable {
     private struct State: Sendable {
         /// Inputs not started, last first.
         var pending: [String]
+        /// Objects to scan before any input (failed in an earlier run, `--state`), last first.
+        var retries: [ObjectRef]
         var listing: Listing?
+        /// The filter of the input being listed (its own `deliveredSince`).
+        var filter: RecordFilter
         /// Workers blocked until a task in flight comes back.
         var waiting = WaitList()
         /// The place in the listing order of the next item handed out.
@@ -79,7 +84,7 @@ final class ObjectSource: Sendable {
 
     /// A task taken under the lock, to run outside it.
     private enum Work {
-        case local(ExpansionTicket, LocalTask)
+        case local(ExpansionTicket, LocalTask, RecordFilter)
         case s3(ListingTask)
     }
 
@@ -96,10 +101,12 @@ final class ObjectSource: Sendable {
     private let state: Mutex<State>
     private let skippedFolders: Set<[UInt8]>
     private let includeInsights: Bool
-    private let prune: @Sendable (String) -> Bool
     private let s3: S3Settings?
     private let filter: RecordFilter
+    private let deliveredSince: [String: Int64]
     private let rawPaths: [String: [UInt8]]
+    /// The objects retried first: the listing does not hand them out again.
+    private let retried: Set<ObjectRef>
 
     /// An input path as the bytes the user gave.
     private func rawPath(_ input: String) -> LocalPath {
@@ -109,20 +116,29 @@ final class ObjectSource: Sendable {
     /// - Parameters:
     ///   - inputs: paths from the command line; `-` is standard input.
     ///   - rawPaths: the bytes of inputs that are not valid UTF-8 (from `argv`), by their text.
+    ///   - retries: objects to scan first, whatever the filters (they failed in an earlier run).
     ///   - includeInsights: scan `CloudTrail-Insight/` folders too.
-    ///   - filter: what the S3 listing may leave out (accounts, regions, day folders).
-    ///   - prune: returns `true` for a file or key that cannot hold wanted records (it is skipped).
+    ///   - filter: what the listing may leave out (accounts, regions, day folders, file names that show
+    ///     they cannot hold wanted records: those are skipped and counted).
+    ///   - deliveredSince: by input, the `RecordFilter.deliveredSince` of its listing (an incremental run).
     init(
-        inputs: [String], rawPaths: [String: [UInt8]] = [:], includeInsights: Bool, s3: S3Settings?, filter: RecordFilter,
-        prune: @escaping @Sendable (String) -> Bool
+        inputs: [String], retries: [ObjectRef] = [], rawPaths: [String: [UInt8]] = [:], includeInsights: Bool, s3: S3Settings?,
+        filter: RecordFilter, deliveredSince: [String: Int64] = [:]
     ) {
         self.rawPaths = rawPaths
-        state = Mutex(State(pending: inputs.reversed()))
+        state = Mutex(State(pending: inputs.reversed(), retries: retries.reversed(), filter: filter))
         skippedFolders = Set((includeInsights ? ["CloudTrail-Digest"] : ["CloudTrail-Digest", "CloudTrail-Insight"]).map { Array($0.utf8) })
         self.includeInsights = includeInsights
-        self.prune = prune
         self.s3 = s3
         self.filter = filter
+        self.deliveredSince = deliveredSince
+        retried = Set(retries)
+    }
+
+    /// Whether the name of a file or key shows that it cannot hold records the filter wants.
+    private static func prune(_ path: String, _ filter: RecordFilter) -> Bool {
+        guard !filter.isEmpty, let key = CloudTrailKey(path: path) else { return false }
+        return !filter.mayContainRecords(key)
     }
 
     /// S3 requests made for listing so far.
@@ -162,8 +178,8 @@ final class ObjectSource: Sendable {
                 return (sequence, item)
             case .wait(let wakeUp):
                 wakeUp.wait()
-            case .run(.local(let ticket, let task)):
-                let (found, skipped, ignored) = run(task)
+            case .run(.local(let ticket, let task, let filter)):
+                let (found, skipped, ignored) = run(task, filter: filter)
                 handBack { state in
                     state.skipped += skipped
                     state.ignored.merge(ignored, uniquingKeysWith: +)
@@ -196,11 +212,12 @@ final class ObjectSource: Sendable {
                 state.listing = nil  // the walk uniquely referenced while it changes: no copy
                 if let item = walk.takeItem() {
                     state.listing = .local(walk)
+                    if case .scan(let object, _) = item, retried.contains(object) { continue }
                     return .item(item)
                 }
                 if let (ticket, task) = walk.takeTask() {
                     state.listing = .local(walk)
-                    return .run(.local(ticket, task))
+                    return .run(.local(ticket, task, state.filter))
                 }
                 if walk.inFlight > 0 {
                     state.listing = .local(walk)
@@ -212,12 +229,14 @@ final class ObjectSource: Sendable {
                 if let item = plan.takeItem() {
                     state.listing = .s3(plan)
                     switch item {
-                    case .object(let bucket, let key):
-                        if prune(key) {
+                    case .object(let bucket, let key, let etag):
+                        if Self.prune(key, state.filter) {
                             state.skipped += 1
                             continue
                         }
-                        return .item(.scan(.s3(bucket: bucket, key: key)))
+                        let object = ObjectRef.s3(bucket: bucket, key: key)
+                        if retried.contains(object) { continue }
+                        return .item(.scan(object, listed: etag.map(ObjectVersion.etag)))
                     case .failed(let bucket, let prefix, let error):
                         return .item(.failure("s3://\(bucket)/\(prefix)", .s3(error)))
                     }
@@ -233,13 +252,16 @@ final class ObjectSource: Sendable {
                 state.finishedListRequests += plan.requests
                 continue
             case nil:
+                if let retry = state.retries.popLast() { return .item(.scan(retry, listed: nil)) }
                 guard let input = state.pending.popLast() else { return .item(nil) }
-                if input == "-" { return .item(.scan(.standardInput)) }
+                state.filter = filter
+                state.filter.deliveredSince = deliveredSince[input]
+                if input == "-" { return .item(.scan(.standardInput, listed: nil)) }
                 if let (bucket, prefix) = s3Location(input) {
                     guard s3 != nil else {
                         return .item(.failure(input, .s3(S3Error(kind: .other, message: "no S3 settings", resource: input))))
                     }
-                    state.listing = .s3(ListingPlan(bucket: bucket, prefix: prefix, filter: filter, includeInsights: includeInsights))
+                    state.listing = .s3(ListingPlan(bucket: bucket, prefix: prefix, filter: state.filter, includeInsights: includeInsights))
                 } else {
                     state.listing = .local(OrderedExpansion([.task(.input(rawPath(input)))]))
                 }
@@ -273,12 +295,15 @@ final class ObjectSource: Sendable {
 
     /// Reads one local path: what it holds in order, how many files were pruned, and the entries
     /// ignored, by reason.
-    private func run(_ task: LocalTask) -> (found: [OrderedExpansion<LocalTask, SourceItem>.Found], skipped: Int, ignored: [IgnoredEntry: Int]) {
+    private func run(_ task: LocalTask, filter: RecordFilter) -> (found: [OrderedExpansion<LocalTask, SourceItem>.Found], skipped: Int, ignored: [IgnoredEntry: Int]) {
         switch task {
         case .input(let path):
             // Explicit files are scanned whatever their name; a missing one fails when opened.
-            guard Self.kind(of: path, following: true) == .folder else { return ([.item(.scan(.file(path)))], 0, [:]) }
-            return run(.folder(path))
+            switch Self.kind(of: path, following: true) {
+            case .folder: return run(.folder(path), filter: filter)
+            case .file(let version): return ([.item(.scan(.file(path), listed: version))], 0, [:])
+            default: return ([.item(.scan(.file(path), listed: nil))], 0, [:])
+            }
         case .folder(let path):
             let names: [[UInt8]]
             do { names = try Self.entries(of: path) } catch {
@@ -292,16 +317,17 @@ final class ObjectSource: Sendable {
                 switch Self.kind(of: child, following: false) {
                 case .folder:
                     // Digests, and Insights unless asked: not logs to scan, and not skipped by a filter.
-                    if !skippedFolders.contains(name) { found.append(.task(.folder(child))) }
-                case .file:
+                    // Day folders of the CloudTrail layout entirely before the window are not walked.
+                    if !skippedFolders.contains(name) && Self.mayContainObjects(child, filter) { found.append(.task(.folder(child))) }
+                case .file(let version):
                     guard Self.isLogName(name) else {
                         ignored[.notALogName, default: 0] += 1
                         continue
                     }
-                    if prune(child.name) {
+                    if Self.prune(child.name, filter) {
                         skipped += 1
                     } else {
-                        found.append(.item(.scan(.file(child))))
+                        found.append(.item(.scan(.file(child), listed: version)))
                     }
                 case .ignored(let reason):
                     ignored[reason, default: 0] += 1
@@ -315,8 +341,18 @@ final class ObjectSource: Sendable {
         }
     }
 
+    /// Whether a folder can hold objects the filter wants, judged by its place in the CloudTrail layout:
+    /// `…/CloudTrail/<region>/YYYY[/MM[/DD]]` before the window's earliest delivery day cannot.
+    private static func mayContainObjects(_ folder: LocalPath, _ filter: RecordFilter) -> Bool {
+        guard filter.earliestDelivery != nil else { return true }
+        let components = folder.name.split(separator: "/").map(String.init)
+        guard let index = components.lastIndex(of: "CloudTrail"), components.count - index - 2 >= 1 else { return true }
+        return filter.mayContainObjects(dayFolder: Array(components[(index + 2)...]))
+    }
+
     private enum Kind: Equatable {
-        case folder, file
+        case folder
+        case file(ObjectVersion)
         case ignored(IgnoredEntry)
         /// `stat` failed with this `errno`.
         case unreadable(Int32)
@@ -328,11 +364,11 @@ final class ObjectSource: Sendable {
         guard rc == 0 else { return following && errno == ENOENT ? .ignored(.danglingLink) : .unreadable(errno) }
         switch info.st_mode & S_IFMT {
         case S_IFDIR: return .folder
-        case S_IFREG: return .file
+        case S_IFREG: return .file(ObjectVersion(info))
         case S_IFLNK:
             // A link to a file is followed; a link to a folder is not (no cycles).
             switch kind(of: path, following: true) {
-            case .file: return .file
+            case .file(let version): return .file(version)
             case .folder: return .ignored(.linkToFolder)
             case let other: return other
             }

@@ -86,13 +86,17 @@ final class ScanResources: Sendable {
 /// reading files and inflating are blocking, CPU-bound work that should not occupy Swift's cooperative
 /// pool.
 public enum ScanPipeline {
-    /// - Parameter rawPaths: the bytes of input paths that are not valid UTF-8, by their (repaired) text.
+    /// - Parameters:
+    ///   - rawPaths: the bytes of input paths that are not valid UTF-8, by their (repaired) text.
+    ///   - plan: what an incremental run adds (`--state`): objects to retry first, each input's look-back,
+    ///     and the ledger of what earlier runs scanned.
     public static func run(
-        inputs: [String], rawPaths: [String: [UInt8]] = [:], configuration: ScanConfiguration, sinks: [any ScanSink],
-        cancellation: ScanCancellation = ScanCancellation()
+        inputs: [String], rawPaths: [String: [UInt8]] = [:], configuration: ScanConfiguration, plan: IncrementalPlan? = nil,
+        sinks: [any ScanSink], cancellation: ScanCancellation = ScanCancellation()
     ) {
         let clock = ContinuousClock.now
-        let source = makeSource(inputs: inputs, rawPaths: rawPaths, configuration: configuration)
+        let source = makeSource(inputs: inputs, rawPaths: rawPaths, configuration: configuration, plan: plan)
+        let ledger = plan?.ledger
         let shared = ScanResources(configuration, cancellation: cancellation)
         // Not with S3 (a GET can take long) nor standard input (a read can block): the consumer must be
         // free to notice a cancellation at once.
@@ -106,7 +110,10 @@ public enum ScanPipeline {
             switch item {
             case .failure(let location, let failure):
                 delivery.submit(sequence, .listingFailed(location, failure))
-            case .scan(let object):
+            case .scan(let object, let listed):
+                if let ledger, let listed, ledger.hasScanned(object, version: listed) {
+                    return delivery.submit(sequence, .known)
+                }
                 var findings = FindingBatch(budget: budget)
                 var statistics = ObjectStatistics()
                 let failure = scanner.scan(object, findings: &findings, statistics: &statistics)
@@ -125,12 +132,15 @@ public enum ScanPipeline {
             thread.start()
         }
         let scanner = callerScans ? ObjectScanner(configuration: configuration, shared: shared) : nil
+        var alreadyScanned = 0
         delivery.consume(work: {
             guard let scanner, !cancellation.isCancelled, let (sequence, item) = source.next(client: scanner.s3.client) else { return false }
             process(sequence, item, with: scanner)
             return true
         }) { result in
             switch result {
+            case .known:
+                alreadyScanned += 1
             case .listingFailed(let location, let failure):
                 for sink in sinks { sink.listingFailed(location, failure) }
             case .scanned(let object, let findings, var outcome):
@@ -145,6 +155,7 @@ public enum ScanPipeline {
             return !sinks.contains { $0.isDone }
         }
         var totals = source.totals
+        totals.objectsAlreadyScanned = alreadyScanned
         totals.interrupted = cancellation.isCancelled
         let elapsed = ContinuousClock.now - clock
         totals.elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
@@ -154,14 +165,14 @@ public enum ScanPipeline {
     /// Lists the objects a scan would read, without reading them (`--list-only`): each object is handed
     /// to the sinks as an object with no findings and an empty outcome.
     public static func list(inputs: [String], rawPaths: [String: [UInt8]] = [:], configuration: ScanConfiguration, sinks: [any ScanSink]) {
-        let source = makeSource(inputs: inputs, rawPaths: rawPaths, configuration: configuration)
+        let source = makeSource(inputs: inputs, rawPaths: rawPaths, configuration: configuration, plan: nil)
         let s3 = WorkerS3Client(configuration.s3)
         var stoppedEarly = false
         while !stoppedEarly, let (_, item) = source.next(client: s3.client) {
             switch item {
             case .failure(let location, let failure):
                 for sink in sinks { sink.listingFailed(location, failure) }
-            case .scan(let object):
+            case .scan(let object, _):
                 for sink in sinks { sink.begin(object) }
                 for sink in sinks { sink.end(object, ObjectOutcome()) }
             }
@@ -170,14 +181,12 @@ public enum ScanPipeline {
         for sink in sinks { sink.finish(source.totals) }
     }
 
-    private static func makeSource(inputs: [String], rawPaths: [String: [UInt8]], configuration: ScanConfiguration) -> ObjectSource {
-        let filter = configuration.filter
-        return ObjectSource(
-            inputs: inputs, rawPaths: rawPaths, includeInsights: configuration.includeInsights, s3: configuration.s3, filter: filter
-        ) { path in
-            guard !filter.isEmpty, let key = CloudTrailKey(path: path) else { return false }
-            return !filter.mayContainRecords(key)
-        }
+    private static func makeSource(
+        inputs: [String], rawPaths: [String: [UInt8]], configuration: ScanConfiguration, plan: IncrementalPlan?
+    ) -> ObjectSource {
+        ObjectSource(
+            inputs: inputs, retries: plan?.retries ?? [], rawPaths: rawPaths, includeInsights: configuration.includeInsights,
+            s3: configuration.s3, filter: configuration.filter, deliveredSince: plan?.deliveredSince ?? [:])
     }
 }
 
@@ -191,6 +200,8 @@ public enum ScanPipeline {
 final class Delivery: Sendable {
     enum Result: Sendable {
         case scanned(ObjectRef, FindingBatch, ObjectOutcome)
+        /// Not read: the ledger says this version was scanned by an earlier run.
+        case known
         case listingFailed(String, ObjectFailure)
     }
 

@@ -37,6 +37,8 @@ extension ScanSink {
 public struct ScanTotals: Sendable, Equatable {
     /// Objects not read because their name shows the filters exclude them (account, region, date).
     public var objectsSkipped = 0
+    /// Objects not read because an earlier run scanned the same version (`IncrementalPlan.ledger`).
+    public var objectsAlreadyScanned = 0
     /// Folder entries not scanned, by why: every entry of a walked folder is scanned, walked, or counted
     /// here (`CloudTrail-Digest/` and `CloudTrail-Insight/` folders, skipped by design, are not).
     public var ignored: [IgnoredEntry: Int] = [:]

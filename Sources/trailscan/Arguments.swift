@@ -18,15 +18,19 @@ enum TimeArgument {
     ///   - now: the current time in Unix seconds (relative ages count back from it).
     /// - Returns: Unix seconds.
     static func parse(_ text: String, isEnd: Bool, now: Int64) throws(Invalid) -> Int64 {
-        let bytes = Array(text.utf8)
-        if let last = bytes.last, let unit = unitSeconds(last), bytes.count >= 2,
-           let amount = Int64(String(decoding: bytes.dropLast(), as: UTF8.self)), amount >= 0,
-           amount <= Int64.max / unit {
-            return now - amount * unit
-        }
+        if let age = seconds(age: text) { return now - age }
         if let midnight = UTC.seconds(date: text) { return isEnd ? midnight + 86_400 : midnight }
         guard let instant = UTC.seconds(rfc3339: text) else { throw Invalid(text: text) }
         return instant
+    }
+
+    /// A length of time such as `90s`, `30m`, `12h`, `7d`, `2w`, in seconds; `nil` for anything else.
+    static func seconds(age text: String) -> Int64? {
+        let bytes = Array(text.utf8)
+        guard let last = bytes.last, let unit = unitSeconds(last), bytes.count >= 2,
+              let amount = Int64(String(decoding: bytes.dropLast(), as: UTF8.self)), amount >= 0, amount <= Int64.max / unit / 2
+        else { return nil }
+        return amount * unit
     }
 
     private static func unitSeconds(_ byte: UInt8) -> Int64? {

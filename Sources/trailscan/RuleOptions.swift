@@ -21,12 +21,7 @@ struct RuleOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp("Run only rules of at least this severity: info, low, medium, high, critical.", valueName: "level"),
-        transform: { text in
-            guard let severity = Severity(name: text) else {
-                throw ValidationError("'\(text)' is not a severity (info, low, medium, high, critical).")
-            }
-            return severity
-        })
+        transform: severityArgument)
     var minSeverity: Severity = .info
 
     /// Every rule known (built-in and from files), before selection, with the templates rule files give.
@@ -72,6 +67,14 @@ struct RuleOptions: ParsableArguments {
 
 /// The bytes of a file named by a flag, or a usage error naming the flag and the file. Read to its end,
 /// so pipes work too (`--rules <(generate-rules)`).
+/// The value of `--min-severity`.
+func severityArgument(_ text: String) throws -> Severity {
+    guard let severity = Severity(name: text) else {
+        throw ValidationError("'\(text)' is not a severity (info, low, medium, high, critical).")
+    }
+    return severity
+}
+
 func readFile(_ path: String, flag: String) throws -> [UInt8] {
     guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
         throw ValidationError("\(flag): cannot read '\(path)'.")

@@ -7,6 +7,7 @@ import TrailMatch
 import TrailReport
 import TrailS3
 import TrailScan
+import TrailState
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, jsonl, template
@@ -94,12 +95,23 @@ struct ScanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write the full summary to this file: .json, .md, or text.", valueName: "file"))
     var summaryOut: String?
 
+    @Option(help: ArgumentHelp("State file of scheduled scans (SQLite): scan only objects not scanned before, report each alert once across runs.", valueName: "file"))
+    var state: String?
+
+    @Option(help: ArgumentHelp("With --state: how far before the last complete listing each run lists again, to catch late deliveries (90m, 12h, 2d).", valueName: "age"))
+    var lookback: String = "2d"
+
     func validate() throws {
         guard !paths.isEmpty else {
             throw ValidationError("Give at least one file or folder to scan, e.g. 'trailscan scan sample-logs'.")
         }
         if let jobs, !(1...256).contains(jobs) { throw ValidationError("--jobs must be between 1 and 256.") }
         guard (1...256).contains(maxFetches) else { throw ValidationError("--max-fetches must be between 1 and 256.") }
+        guard let age = TimeArgument.seconds(age: lookback), age > 0 else {
+            throw ValidationError("--lookback: '\(lookback)' is not a length of time such as 90m, 12h or 2d.")
+        }
+        if state != nil && listOnly { throw ValidationError("--state cannot be used with --list-only.") }
+        if state != nil && paths.contains("-") { throw ValidationError("--state: standard input (-) cannot be scanned incrementally; name files or folders.") }
     }
 
     /// The scan settings derived from the flags (rule files and configuration read once) and the format
@@ -250,14 +262,34 @@ struct ScanCommand: ParsableCommand {
         }
         let alerts = AlertWriter(format: format, writer: .standardOutput)
         let interruption = Interruption()
-        ScanPipeline.run(inputs: paths, rawPaths: Self.rawPaths(), configuration: configuration, sinks: [alerts, failures, summarySink],
-                         cancellation: interruption.cancellation)
+        var stateFailure: StateError?
+        var incremental: IncrementalRun?
+        if let state {
+            do {
+                incremental = try IncrementalRun(
+                    statePath: state, inputs: paths, lookback: TimeArgument.seconds(age: lookback)!, since: since, configuration: configuration,
+                    downstream: [alerts, failures, summarySink], describe: Self.describe)
+            } catch let error as StateError {
+                OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(state)): \(error)\n")
+                if case .locked = error.kind { throw ExitCode(75) }
+                throw ExitCode(2)
+            }
+            stateFailure = incremental!.run(rawPaths: Self.rawPaths(), cancellation: interruption.cancellation)
+        } else {
+            ScanPipeline.run(inputs: paths, rawPaths: Self.rawPaths(), configuration: configuration,
+                             sinks: [DuplicateFilter(downstream: [alerts, failures, summarySink])], cancellation: interruption.cancellation)
+        }
         let summary = summarySink.summary
         var status: Int32 = summary.objectsFailed > 0 ? 2 : summary.alerts > 0 ? 1 : 0
+        if let stateFailure, let state {
+            OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(state)): \(stateFailure)\n")
+            status = 2
+        }
         if let failure = OutputWriter.standardOutput.failure {
             OutputWriter.standardError.write("trailscan: standard output: \(failure.message); the alerts are incomplete\n")
             status = 2
         } else if alerts.isDone {
+            _ = incremental?.end(summary, status: status)
             throw ExitCode(status)  // the reader left: end quietly
         }
         if let signal = interruption.signalNumber { status = 128 + signal }
@@ -271,6 +303,10 @@ struct ScanCommand: ParsableCommand {
             }
         }
         if !quiet { OutputWriter.standardError.write(SummaryReport.digest(summary)) }
+        if let incremental, let failure = incremental.end(summary, status: status) {
+            OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(state ?? "")): \(failure)\n")
+            status = 2
+        }
         throw ExitCode(status)
     }
 }

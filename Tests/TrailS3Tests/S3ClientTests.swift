@@ -42,7 +42,7 @@ func client(secret: String = S3TestServer.secretKey, now: @escaping @Sendable ()
         // The body arrives in chunks, streamed.
         var received: [UInt8] = []
         var chunks = 0
-        let count = try s3.getObject(bucket: bucket, key: keys[4]) { chunk in
+        let (count, _) = try s3.getObject(bucket: bucket, key: keys[4]) { chunk in
             received += chunk
             chunks += 1
             return true
