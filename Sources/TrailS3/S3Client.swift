@@ -97,7 +97,7 @@ public final class S3Client {
         if !stopped, let length = response.headers["content-length"].flatMap(Int.init), length != received {
             throw S3Error(kind: .truncated(received: received, expected: length), status: response.status, resource: "s3://\(bucket)/\(key)")
         }
-        return (received, response.headers["etag"])
+        return (received, response.headers["etag"].flatMap { $0.isEmpty ? nil : $0 })
     }
 
     /// Uploads an object (test fixtures and corpora).

@@ -89,7 +89,7 @@ private final class ListReader: NSObject, XMLParserDelegate {
         switch (parent, name) {
         case ("Contents", "Key"): key = text
         case ("Contents", "Size"): size = Int(text) ?? 0
-        case ("Contents", "ETag"): etag = text
+        case ("Contents", "ETag"): etag = text.isEmpty ? nil : text  // some S3-compatible servers list none
         case ("ListBucketResult", "Contents"):
             guard let key, !key.isEmpty else { return fail("a Contents element has no Key", parser) }
             page.objects.append(.init(key: key, size: size, etag: etag))

@@ -36,7 +36,7 @@ public struct StateError: Error, Equatable, CustomStringConvertible {
         case .notAState(let reason):
             return "not a trailscan state file (\(reason)); move it away to start a new one"
         case .readOnly:
-            return "the state file cannot be written (read-only file or file system)"
+            return "the state cannot be written: the file, its folder (SQLite writes its journal beside it) or the file system is read-only"
         case .full:
             return "the disk holding the state file is full"
         case .other(let message):

@@ -19,7 +19,8 @@ final class IncrementalRun {
 
     /// - Parameters:
     ///   - lookback: seconds listed again before each input's last complete listing.
-    ///   - since: `--since` as given: where history starts when an input has no cursor yet.
+    ///   - since: `--since` as given: the listing then starts there, for every input (the first run's
+    ///     history, or a catch-up of files delivered later than the look-back).
     init(
         statePath: String, inputs: [String], lookback: Int64, since: String?, configuration: ScanConfiguration,
         downstream: [any ScanSink], describe: @escaping @Sendable (ObjectFailure) -> String
@@ -30,10 +31,10 @@ final class IncrementalRun {
         self.configuration = configuration
         try store.beginRun(sources: inputs, filters: Self.filters(configuration.filter, lookback: lookback), now: now)
         var deliveredSince: [String: Int64] = [:]
-        for input in inputs {
+        for input in inputs where since == nil {
             if let listed = try store.listedThrough(Self.cursorName(input)) {
                 deliveredSince[input] = listed - lookback
-            } else if since == nil {
+            } else {
                 deliveredSince[input] = now - lookback
                 OutputWriter.standardError.write(
                     "trailscan: \(TerminalText.escaped(input)): first scan with this state: reading objects delivered since \(UTC.iso8601(now - lookback)) (--lookback); give --since to start earlier\n")

@@ -10,7 +10,7 @@ import TrailEvents
         var keys: [String]
 
         func list(_ task: ListingTask) -> ListObjectsPage {
-            let below = keys.filter { $0.hasPrefix(task.prefix) }
+            let below = keys.filter { key in key.hasPrefix(task.prefix) && task.startAfter.map { key > $0 } ?? true }
             guard task.delimiter != nil else { return ListObjectsPage(objects: below.map { .init(key: $0, size: 1) }) }
             let folders = Set(below.compactMap { key -> String? in
                 let rest = key.dropFirst(task.prefix.count)
@@ -27,7 +27,7 @@ import TrailEvents
         var keys: [String] = []
         while !plan.isFinished {
             while let item = plan.takeItem() {
-                if case .object(_, let key) = item { keys.append(key) }
+                if case .object(_, let key, _) = item { keys.append(key) }
             }
             guard let task = plan.takeTask() else { continue }
             listed.append(task.prefix)
@@ -61,6 +61,30 @@ import TrailEvents
         #expect(plan.requests == 6)
     }
 
+    /// An incremental run's look-back: the day folders from the earliest delivery on, and in the first
+    /// one only the keys from that minute on (`StartAfter`).
+    @Test func deliveredSinceListsFromItsMinute() {
+        let earliest = Int64(ISO8601DateFormatter().date(from: "2026-03-03T10:00:00Z")!.timeIntervalSince1970)
+        var filter = RecordFilter(accounts: ["444455556666"], regions: ["eu-west-1"])
+        filter.deliveredSince = earliest
+        var plan = ListingPlan(bucket: "b", prefix: "logs", filter: filter)
+        var starts: [String?] = []
+        var keys: [String] = []
+        while !plan.isFinished {
+            while let item = plan.takeItem() {
+                if case .object(_, let key, _) = item { keys.append(key) }
+            }
+            guard let task = plan.takeTask() else { continue }
+            if task.kind == .objects { starts.append(task.startAfter) }
+            plan.complete(task, page: bucket.list(task))
+        }
+        let region = "logs/AWSLogs/o-abcdefghij/444455556666/CloudTrail/eu-west-1/"
+        #expect(starts.first == region + "2026/03/03/444455556666_CloudTrail_eu-west-1_20260303T0959")
+        #expect(starts.dropFirst().allSatisfy { $0 == nil })
+        // 03/03 01:00 is before the earliest minute; 03/04 01:00 is after it.
+        #expect(keys == [region + "2026/03/04/444455556666_CloudTrail_eu-west-1_20260304T0100Z_x.json.gz"])
+    }
+
     @Test func withoutFiltersEveryLogObjectButTheDigest() {
         var plan = ListingPlan(bucket: "b", prefix: "", filter: RecordFilter())
         let (_, keys) = run(&plan, bucket)
@@ -89,7 +113,7 @@ import TrailEvents
         var keys: [String] = []
         while !plan.isFinished {
             while let item = plan.takeItem() {
-                if case .object(_, let key) = item { keys.append(key) }
+                if case .object(_, let key, _) = item { keys.append(key) }
             }
             var taken: [ListingTask] = []
             while let task = plan.takeTask() { taken.append(task) }

