@@ -168,8 +168,9 @@ public struct ListingPlan: Sendable {
         guard let since = filter.earliestDelivery else { return nil }  // no lower bound: list everything
         let now = Int64(Date().timeIntervalSince1970)
         let first = since / 86_400
-        // `until` is exclusive: the window's last day, then one day of slack for late delivery.
-        let last = ((filter.until ?? now) - 1) / 86_400 + 1
+        // `until` is exclusive: the window's last day, then one day of slack for late delivery. Without
+        // `until`, up to today — tomorrow too in the last hour of the day, should S3's clock be ahead.
+        let last = filter.until.map { ($0 - 1) / 86_400 + 1 } ?? (now + 3600) / 86_400
         guard last >= first, last - first < 36_600 else { return nil }
         return (first...last).map { UTC.dayFolder(days: $0) }
     }
