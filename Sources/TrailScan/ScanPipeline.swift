@@ -4,6 +4,7 @@
 // anything else that consumes findings: sinks plug in from above.
 
 internal import Dispatch
+internal import Glibc
 internal import Foundation
 internal import Synchronization
 public import TrailEvents
@@ -100,7 +101,12 @@ public enum ScanPipeline {
         let shared = ScanResources(configuration, cancellation: cancellation)
         // Not with S3 (a GET can take long) nor standard input (a read can block): the consumer must be
         // free to notice a cancellation at once.
-        let callerScans = configuration.s3 == nil && !inputs.contains("-")
+        let callerScans = configuration.s3 == nil && inputs.allSatisfy { input in
+            // Nor a FIFO or device named on the command line, whose reads can block as long.
+            var info = stat()
+            return input != "-" && (rawPaths[input].map(LocalPath.init(bytes:)) ?? LocalPath(input)).withCString { stat($0, &info) } == 0
+                && (info.st_mode & S_IFMT == S_IFDIR || info.st_mode & S_IFMT == S_IFREG)
+        }
         let threads = callerScans ? configuration.workerCount - 1 : configuration.workerCount
         let delivery = Delivery(window: configuration.reorderWindow, threads: threads)
         cancellation.onCancel { delivery.cancel() }

@@ -301,9 +301,9 @@ import TrailTestSupport
         process.standardError = errors
         try process.run()
         input.fileHandleForWriting.write(Data("{\"Records\":[\(rootLogin),".utf8))
-        // The handlers are in place once the process ignores the signal's default action.
+        // The handlers are in place once the process no longer takes the signal's default action.
         let deadline = Date().addingTimeInterval(20)
-        while !Self.ignores(process.processIdentifier, signal), Date() < deadline { usleep(10_000) }
+        while !Self.handles(process.processIdentifier, signal), Date() < deadline { usleep(10_000) }
         for _ in 0..<count {
             kill(process.processIdentifier, signal)
             usleep(100_000)
@@ -318,13 +318,16 @@ import TrailTestSupport
         #expect(output.fileHandleForReading.readDataToEndOfFile().isEmpty)
     }
 
-    /// Whether `/proc/<pid>/status` shows `signal` as ignored.
-    static func ignores(_ pid: Int32, _ signal: Int32) -> Bool {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigIgn:") }),
-              let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16)
-        else { return false }
-        return mask & (1 << UInt64(signal - 1)) != 0
+    /// Whether `/proc/<pid>/status` shows `signal` as ignored or caught (Dispatch's signal sources on
+    /// Linux install a handler in place of the `SIG_IGN` the command sets first).
+    static func handles(_ pid: Int32, _ signal: Int32) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return false }
+        return status.split(separator: "\n").contains { line in
+            guard line.hasPrefix("SigIgn:") || line.hasPrefix("SigCgt:"),
+                  let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16)
+            else { return false }
+            return mask & (1 << UInt64(signal - 1)) != 0
+        }
     }
 
     func s3Environment() -> [String: String] {

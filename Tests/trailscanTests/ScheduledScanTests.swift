@@ -212,6 +212,41 @@ import TrailTestSupport
         #expect(holder.terminationStatus == 1)
     }
 
+    /// SIGTERM during a run with a state: what was handed out is committed, the summary is written
+    /// (marked interrupted), exit 143, and the run is recorded as interrupted; the next run goes on from
+    /// there. The run's second input is a FIFO the test keeps open, so it is still running when the
+    /// signal comes.
+    @Test func sigtermCommitsWhatWasHandedOutAndExits143() throws {
+        let (folder, logs, _) = try Self.folderWithOneLog("e-term")
+        let state = folder.appendingPathComponent("state.db").path
+        let fifo = folder.appendingPathComponent("open.json").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let process = Process()
+        process.executableURL = CLI.executable
+        process.arguments = ["scan", "--format", "jsonl", "--state", state, logs.path, fifo]
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let writer = FileHandle(forWritingAtPath: fifo)!  // opens once the run opens its end
+        writer.write(Data("{\"Records\":[".utf8))
+        // The first object's alerts are out, so they were committed.
+        var alerts = Data()
+        while alerts.filter({ $0 == 0x0A }).count < Self.rulesPerEvent.count { alerts += output.fileHandleForReading.availableData }
+        kill(process.processIdentifier, SIGTERM)
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        try writer.close()
+        #expect(process.terminationStatus == 143)
+        #expect(stderr.contains("trailscan: interrupted: the counts cover the objects read before it\ntrailscan: 1 object scanned"), "\(stderr)")
+        #expect(Run(status: 0, stdout: String(decoding: alerts, as: UTF8.self), stderr: "").alerts == Self.expected(["e-term"]))
+        let recorded = try CLI.run(["-c", "python3 -c \"import sqlite3; print(sqlite3.connect('\(state)').execute('SELECT interrupted, exit_status FROM runs').fetchall())\""], shell: true)
+        #expect(recorded.stdout == "[(1, 143)]\n")
+        let next = try CLI.run(["scan", "--format", "jsonl", "--state", state, logs.path])
+        #expect(next.status == 0 && next.stdout.isEmpty)
+        #expect(next.stderr.contains("0 objects scanned, 0 skipped, 0 failed, 1 already scanned"))
+    }
+
     /// A fresh folder with `logs/` holding one object of one root sign-in.
     static func folderWithOneLog(_ id: String) throws -> (folder: URL, logs: URL, body: Data) {
         let folder = try CLI.temporaryFolder()
