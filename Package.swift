@@ -60,7 +60,7 @@ let package = Package(
             dependencies: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailS3"]
         ),
         .target(name: "TrailReport", dependencies: ["TrailScan", "TrailMatch", "TrailJSON", "TrailTime"]),
-        .target(name: "TrailState", dependencies: ["CSQLite", "TrailScan", "TrailMatch", "TrailJSON", "TrailTime"]),
+        .target(name: "TrailState", dependencies: ["CSQLite", "TrailScan", "TrailMatch", "TrailS3", "TrailJSON", "TrailTime"]),
         .executableTarget(
             name: "trailscan",
             dependencies: [

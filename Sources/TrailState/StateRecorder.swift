@@ -1,6 +1,7 @@
 internal import Glibc
 public import TrailScan
 internal import TrailMatch
+internal import TrailS3
 
 /// The sink of an incremental run: records each object and its alerts in the state, and passes on
 /// to `downstream` (the alert output, the failure lines, the summary) only what the state committed —
@@ -39,6 +40,7 @@ public final class StateRecorder: ScanSink {
     private let insertAlert: Statement
     private let insertOutbox: Statement
     private let recordObject: Statement
+    private let previousStatus: Statement
     private let unsent: Statement
     private let deleteSent: Statement
 
@@ -77,6 +79,7 @@ public final class StateRecorder: ScanSink {
             INSERT OR REPLACE INTO objects (location, name, kind, version, status, failure_kind, failure, scanned_at, run_id, records, alerts)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        previousStatus = try database.prepare("SELECT status FROM objects WHERE location = ?")
         unsent = try database.prepare("""
             SELECT a.id, a.finding, a.record FROM outbox o JOIN alerts a ON a.id = o.alert_id
             WHERE o.destination = 'output' AND o.alert_id >= ? ORDER BY o.alert_id
@@ -176,9 +179,15 @@ public final class StateRecorder: ScanSink {
             let newAlerts = firstNewAlert.map { Int(lastNewAlert - $0) + 1 } ?? 0
             if let (location, kind) = StateStore.location(of: object) {
                 let failed = outcome.failure
+                var status = failed == nil ? "ok" : "failed"
+                // An object that failed before and no longer exists is not retried again (it cannot
+                // succeed): this run's failure line is the last word on it.
+                if let failed, Self.isMissing(failed), try previousStatus.bind(.blob(location)).step(), previousStatus.text(0) == "failed" {
+                    status = "gone"
+                }
                 try recordObject.bind(
                     .blob(location), .text(object.name), .text(kind), outcome.statistics.version.map { .text($0.description) } ?? .null,
-                    .text(failed == nil ? "ok" : "failed"), failed.map { .text(Self.kind(of: $0)) } ?? .null,
+                    .text(status), failed.map { .text(Self.kind(of: $0)) } ?? .null,
                     failed.map { .text(describe($0)) } ?? .null, .integer(Int64(time(nil))), .integer(store.runID),
                     .integer(Int64(outcome.statistics.records)), .integer(Int64(newAlerts))
                 ).run()
@@ -249,6 +258,15 @@ public final class StateRecorder: ScanSink {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+
+    /// The object is not there (any more): a file that does not exist, an S3 key that does not.
+    static func isMissing(_ failure: ObjectFailure) -> Bool {
+        switch failure {
+        case .io(let errno): errno == ENOENT
+        case .s3(let error): error.kind == .noSuchKey
+        default: false
+        }
     }
 
     static func kind(of failure: ObjectFailure) -> String {

@@ -91,7 +91,7 @@ public final class StateStore {
             name TEXT NOT NULL,                    -- as the run named it, to retry it
             kind TEXT NOT NULL CHECK (kind IN ('s3', 'file')),
             version TEXT,                          -- the version read: 'etag "…"' or 'size N mtime N'
-            status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+            status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'gone')),  -- gone: failed, then vanished
             failure_kind TEXT,                     -- io, s3, gzip, format, record-too-large, spill
             failure TEXT,                          -- the cause, as the failure line said it
             scanned_at INTEGER NOT NULL,

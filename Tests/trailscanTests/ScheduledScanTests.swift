@@ -247,6 +247,44 @@ import TrailTestSupport
         #expect(next.stderr.contains("0 objects scanned, 0 skipped, 0 failed, 1 already scanned"))
     }
 
+    /// An object that failed and then vanished fails once more, by name, and is then forgotten: a cron
+    /// job does not exit 2 forever over a file that was deleted.
+    @Test func aFailedObjectThatVanishesIsRetriedOnceMore() throws {
+        let (folder, logs, body) = try Self.folderWithOneLog("e-gone")
+        let state = folder.appendingPathComponent("state.db").path
+        let broken = logs.appendingPathComponent("broken.json.gz")
+        try body.prefix(body.count / 2).write(to: broken)
+        #expect(try CLI.run(["scan", "-q", "--state", state, logs.path]).status == 2)
+        try FileManager.default.removeItem(at: broken)
+        let vanished = try CLI.run(["scan", "-q", "--state", state, logs.path])
+        #expect(vanished.status == 2)
+        #expect(vanished.stderr == "trailscan: \(broken.path): No such file or directory\n")
+        let forgotten = try CLI.run(["scan", "-q", "--state", state, logs.path])
+        #expect(forgotten.status == 0 && forgotten.stderr.isEmpty)
+    }
+
+    /// `trailscan alerts` selects as `scan` does: by rule (globs), severity, account and event time.
+    @Test func theHistorySelectsByRuleSeverityAccountAndTime() throws {
+        let state = try CLI.temporaryFolder().appendingPathComponent("state.db").path
+        #expect(try CLI.run(["scan", "-q", "--state", state, "--since", "2026-01-01", CLI.sampleLogs]).status == 1)
+        let all = try CLI.expected("sample-logs-expected-alerts.txt")
+        func history(_ arguments: [String]) throws -> [String] {
+            let run = try CLI.run(["alerts", "--state", state, "--format", "jsonl"] + arguments)
+            #expect(run.status == 0 && run.stderr.isEmpty)
+            return run.alerts
+        }
+        #expect(try history([]) == all)
+        #expect(try history(["--rule", "signin.root*", "--rule", "iam.access-key.created"])
+            == all.filter { $0.hasPrefix("signin.root") || $0.hasPrefix("iam.access-key.created ") })
+        let stateless = { (arguments: [String]) in try CLI.run(["scan", "-q", "--format", "jsonl"] + arguments + [CLI.sampleLogs]).alerts }
+        #expect(try history(["--min-severity", "high"]) == (try stateless(["--min-severity", "high"])))
+        #expect(try history(["--account", "444455556666"]) == (try stateless(["--account", "444455556666"])))
+        #expect(try history(["--since", "2026-03-02", "--until", "2026-03-02"]) == (try stateless(["--since", "2026-03-02", "--until", "2026-03-02"])))
+        let text = try CLI.run(["alerts", "--state", state, "--rule", "signin.root.success", "--timezone", "Asia/Tokyo"])
+        #expect(text.stdout.contains("  time        2026-03-01 18:03:00 +09:00\n"))
+        #expect(text.stdout.contains("\n  first seen  "))
+    }
+
     /// A fresh folder with `logs/` holding one object of one root sign-in.
     static func folderWithOneLog(_ id: String) throws -> (folder: URL, logs: URL, body: Data) {
         let folder = try CLI.temporaryFolder()
