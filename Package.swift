@@ -54,7 +54,8 @@ let package = Package(
         .target(name: "TrailEvents", dependencies: ["TrailJSON", "TrailBytes", "TrailTime"]),
         .target(name: "TrailMatch", dependencies: ["TrailEvents", "TrailJSON"]),
         .target(name: "TrailSigV4", dependencies: ["TrailTime", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "TrailS3", dependencies: ["CCurl", "TrailSigV4", "TrailBytes", "TrailEvents", "TrailTime"]),
+        .target(name: "TrailHTTP", dependencies: ["CCurl"]),
+        .target(name: "TrailS3", dependencies: ["TrailHTTP", "TrailSigV4", "TrailBytes", "TrailEvents", "TrailTime"]),
         .target(
             name: "TrailScan",
             dependencies: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailS3"]
@@ -78,7 +79,7 @@ let package = Package(
         .testTarget(name: "TrailStateTests", dependencies: ["TrailState", "TrailScan", "TrailMatch"]),
         .testTarget(name: "TrailSigV4Tests", dependencies: ["TrailSigV4"], resources: [.copy("Vectors")]),
         .target(name: "TrailTestSupport", dependencies: ["TrailEvents", "TrailBytes"], path: "Tests/TrailTestSupport"),
-        .testTarget(name: "TrailS3Tests", dependencies: ["TrailS3", "TrailSigV4", "TrailEvents", "TrailTestSupport"]),
+        .testTarget(name: "TrailS3Tests", dependencies: ["TrailS3", "TrailHTTP", "TrailSigV4", "TrailEvents", "TrailTestSupport"]),
         .testTarget(
             name: "trailscanTests",
             dependencies: ["trailscan", "TrailTestSupport", "TrailS3", "TrailSigV4", "TrailScan", "TrailMatch", "TrailReport", "TrailEvents", "TrailState"],

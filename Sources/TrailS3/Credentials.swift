@@ -1,8 +1,9 @@
 public import Foundation
 internal import FoundationXML
 internal import Synchronization
-internal import TrailTime
+internal import TrailHTTP
 public import TrailSigV4
+internal import TrailTime
 
 /// Why credentials could not be found or fetched. Never contains a secret.
 public struct CredentialsError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 public import Foundation
+internal import TrailHTTP
 public import TrailSigV4
 
 /// Where requests go: AWS (virtual-hosted addressing, `https://<bucket>.s3.<region>.amazonaws.com/<key>`)

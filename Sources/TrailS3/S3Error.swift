@@ -1,4 +1,5 @@
 internal import Foundation
+public import TrailHTTP
 internal import TrailTime
 
 /// Why an S3 request failed, with what a user needs to act on it.

@@ -4,6 +4,7 @@ import Testing
 import TrailSigV4
 import Synchronization
 @testable import TrailS3
+import TrailHTTP
 
 func server() throws -> S3TestServer { try S3TestServer.shared.get() }
 

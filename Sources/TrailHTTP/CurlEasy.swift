@@ -1,3 +1,7 @@
+// TrailHTTP: the libcurl easy handle every request of trailscan goes through — S3 and STS, the
+// credential endpoints, notification webhooks and SNS (HTTP), and email (SMTP). It knows transports,
+// not services: signing and retry policies live with the services.
+
 internal import CCurl
 internal import Foundation
 internal import Synchronization
@@ -7,6 +11,14 @@ public struct TransportError: Error, Equatable, Sendable, CustomStringConvertibl
     /// libcurl's `CURLcode`, or `notACurlCode` when libcurl could not be set up at all.
     public var code: Int32
     public var message: String
+    /// For SMTP: the server's last reply code (a 5xx is a refusal for good), 0 if none.
+    public var smtpCode: Int
+
+    public init(code: Int32, message: String, smtpCode: Int = 0) {
+        self.code = code
+        self.message = message
+        self.smtpCode = smtpCode
+    }
 
     public var description: String { message }
 
@@ -25,7 +37,7 @@ public struct TransportError: Error, Equatable, Sendable, CustomStringConvertibl
 
 extension TransportError {
     /// The `code` of a failure that did not come from a transfer (no handle, no global initialisation).
-    static let notACurlCode: Int32 = -1
+    public static let notACurlCode: Int32 = -1
 }
 
 /// libcurl's global initialisation, done once before the first handle: its result, once tried.
@@ -37,20 +49,20 @@ private let curlGlobalInit: Mutex<CURLcode?> = Mutex(nil)
 /// Redirects are never followed (a SigV4 signature does not survive a change of host or region: S3's
 /// redirects are handled by re-signing), and content is never decoded by curl (`Accept-Encoding` is
 /// not set: S3 bytes arrive as stored and trailscan's decoder, with its limits, does the inflating).
-final class CurlEasy {
+public final class CurlEasy {
     private let handle: UnsafeMutableRawPointer  // CURL* (`typedef void CURL`)
     /// libcurl writes a message here when a transfer fails (`CURL_ERROR_SIZE` bytes).
     private let errorBuffer: UnsafeMutablePointer<CChar>
     /// `AWS_CA_BUNDLE`: the certificates to trust instead of the system's (read once, not per request).
     private let caBundle: String?
 
-    struct Response {
-        var status: Int
+    public struct Response: Sendable {
+        public var status: Int
         /// Headers of the final response, names lowercased.
-        var headers: [String: String]
+        public var headers: [String: String]
     }
 
-    init() throws(TransportError) {
+    public init() throws(TransportError) {
         let initialised = curlGlobalInit.withLock { result in
             if result == nil { result = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }
             return result!
@@ -74,7 +86,7 @@ final class CurlEasy {
 
     /// The HTTP status of the response being received (valid from the first body byte on); `nil` if
     /// libcurl cannot tell.
-    var responseCode: Int? {
+    public var responseCode: Int? {
         var status = 0
         guard trailscan_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK else { return nil }
         return status
@@ -93,8 +105,11 @@ final class CurlEasy {
 
     /// Performs one request. The response body is handed to `body` as it arrives; returning `false`
     /// aborts the transfer (the call then returns the response as far as it got).
-    func perform(
-        method: String, url: String, headers: [String], upload: [UInt8]? = nil,
+    ///
+    /// - Parameter timeout: seconds the whole transfer may take (none by default: a slow S3 body keeps
+    ///   going as long as it moves).
+    public func perform(
+        method: String, url: String, headers: [String], upload: [UInt8]? = nil, timeout: Double? = nil,
         body: (UnsafeRawBufferPointer) -> Bool
     ) throws(TransportError) -> Response {
         try withoutActuallyEscaping(body) { (body) throws(TransportError) -> Response in
@@ -117,6 +132,7 @@ final class CurlEasy {
             try set(CURLOPT_LOW_SPEED_LIMIT, 1)
             try set(CURLOPT_LOW_SPEED_TIME, 60)
             if let caBundle { try set(CURLOPT_CAINFO, caBundle) }
+            if let timeout { try set(CURLOPT_TIMEOUT_MS, Int(timeout * 1000)) }
             try check(trailscan_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
             try check(trailscan_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, list))
             if method == "HEAD" {
@@ -160,8 +176,70 @@ final class CurlEasy {
         }
     }
 
+    /// Sends one email over SMTP (`smtp://host[:port]`, upgraded with STARTTLS; `smtps://host[:port]`, TLS
+    /// from the start).
+    ///
+    /// - Parameters:
+    ///   - message: the whole RFC 5322 message, CRLF line ends.
+    ///   - requireTLS: refuse a `smtp://` server that does not offer STARTTLS (else plain text is used
+    ///     when TLS is not offered).
+    ///   - caFile: certificates to trust instead of the system's.
+    /// - Returns: the server's last reply code (250 when the message was accepted).
+    /// - Throws: `TransportError`, with the server's reply in its message; `smtpCode` then says whether
+    ///   it refused for good (5xx).
+    public func sendMail(
+        url: String, from: String, recipients: [String], message: [UInt8], username: String?, password: String?,
+        requireTLS: Bool, caFile: String?, timeout: Double
+    ) throws(TransportError) -> Int {
+        final class Reader {
+            let bytes: [UInt8]
+            var offset = 0
+            init(_ bytes: [UInt8]) { self.bytes = bytes }
+        }
+        let reader = Reader(message)
+        let context = Unmanaged.passUnretained(reader).toOpaque()
+        curl_easy_reset(handle)
+        errorBuffer[0] = 0
+        var list: UnsafeMutablePointer<curl_slist>?
+        for recipient in recipients { list = curl_slist_append(list, "<\(recipient)>") }
+        defer { curl_slist_free_all(list) }
+        try set(CURLOPT_URL, url)
+        try set(CURLOPT_NOSIGNAL, 1)
+        try set(CURLOPT_PROTOCOLS_STR, "smtp,smtps")
+        try set(CURLOPT_CONNECTTIMEOUT_MS, 10_000)
+        try set(CURLOPT_TIMEOUT_MS, Int(timeout * 1000))
+        try set(CURLOPT_USE_SSL, Int(requireTLS ? CURLUSESSL_ALL.rawValue : CURLUSESSL_TRY.rawValue))
+        if let file = caFile ?? caBundle { try set(CURLOPT_CAINFO, file) }
+        if let username { try set(CURLOPT_USERNAME, username) }
+        if let password { try set(CURLOPT_PASSWORD, password) }
+        try set(CURLOPT_MAIL_FROM, "<\(from)>")
+        try check(trailscan_curl_setopt_slist(handle, CURLOPT_MAIL_RCPT, list))
+        try set(CURLOPT_UPLOAD, 1)
+        try check(trailscan_curl_setopt_off_t(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(message.count)))
+        try check(trailscan_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
+        try check(trailscan_curl_setopt_callback(handle, CURLOPT_READFUNCTION, { buffer, size, count, context in
+            let reader = Unmanaged<Reader>.fromOpaque(context!).takeUnretainedValue()
+            let length = min(size * count, reader.bytes.count - reader.offset)
+            reader.bytes.withUnsafeBytes { bytes in
+                // Safe: `length` fits both the rest of the message and curl's buffer.
+                UnsafeMutableRawPointer(buffer!).copyMemory(from: bytes.baseAddress! + reader.offset, byteCount: length)
+            }
+            reader.offset += length
+            return length
+        }))
+        try check(trailscan_curl_setopt_pointer(handle, CURLOPT_READDATA, context))
+        let result = withExtendedLifetime(reader) { curl_easy_perform(handle) }
+        let code = responseCode ?? 0
+        guard result == CURLE_OK else {
+            let detail = String(cString: errorBuffer)
+            let summary = String(cString: curl_easy_strerror(result))
+            throw TransportError(code: Int32(result.rawValue), message: detail.isEmpty ? summary : "\(summary): \(detail)", smtpCode: code)
+        }
+        return code
+    }
+
     /// A header line's name (lowercased) and value (without the surrounding spaces, tabs and line end).
-    static func header(_ line: UnsafeRawBufferPointer) -> (name: String, value: String)? {
+    public static func header(_ line: UnsafeRawBufferPointer) -> (name: String, value: String)? {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
         var start = colon + 1
