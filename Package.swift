@@ -61,11 +61,18 @@ let package = Package(
             dependencies: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailS3"]
         ),
         .target(name: "TrailReport", dependencies: ["TrailScan", "TrailMatch", "TrailJSON", "TrailTime"]),
-        .target(name: "TrailState", dependencies: ["CSQLite", "TrailScan", "TrailMatch", "TrailS3", "TrailJSON", "TrailTime"]),
+        .target(
+            name: "TrailNotify",
+            dependencies: [
+                "TrailScan", "TrailMatch", "TrailReport", "TrailJSON", "TrailTime", "TrailHTTP", "TrailSigV4", "TrailS3",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(name: "TrailState", dependencies: ["CSQLite", "TrailScan", "TrailNotify", "TrailMatch", "TrailS3", "TrailJSON", "TrailTime"]),
         .executableTarget(
             name: "trailscan",
             dependencies: [
-                "TrailScan", "TrailReport", "TrailState", "TrailMatch", "TrailEvents", "TrailGzip", "TrailJSON", "TrailS3", "TrailTime",
+                "TrailScan", "TrailReport", "TrailState", "TrailNotify", "TrailMatch", "TrailEvents", "TrailGzip", "TrailJSON", "TrailS3", "TrailTime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

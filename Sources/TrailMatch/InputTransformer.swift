@@ -31,10 +31,15 @@ public struct InputTransformer: Sendable, Equatable {
             && lhs.paths.map(\.path.text) == rhs.paths.map(\.path.text)
     }
 
-    static let predefined: Set<String> = [
+    static let predefined: Set<String> = Self.timeVariables.union([
         "aws.events.rule-arn", "aws.events.rule-name", "aws.events.event", "aws.events.event.ingestion-time",
         "aws.events.event.json",
-    ]
+    ])
+
+    /// trailscan's own variables: the event's time in the chosen time zone (`--timezone`, the
+    /// configuration's `timezone`) and in UTC, as the messages show them. Empty where the caller gives
+    /// no clock (scan output).
+    public static let timeVariables: Set<String> = ["trailscan.event.time", "trailscan.event.time-utc"]
 
     /// - Throws: `PatternError` (with a path such as `InputPathsMap.user`) for a malformed transformer.
     public init(_ json: JSONValue) throws(PatternError) {
@@ -72,8 +77,13 @@ public struct InputTransformer: Sendable, Equatable {
     }
 
     /// Renders the template for `event` (the envelope) matched by the rule `ruleID`.
-    public func render(event: JSONValue, ruleID: String) -> String {
-        var variables: [String: JSONValue] = [:]
+    ///
+    /// - Parameters:
+    ///   - extra: values of `timeVariables`.
+    ///   - escape: applied to each value a string template inserts (a JSON template JSON-escapes its
+    ///     values), so that a message can keep its template's own newlines and still show none from a log.
+    public func render(event: JSONValue, ruleID: String, extra: [String: String] = [:], escape: (String) -> String = { $0 }) -> String {
+        var variables: [String: JSONValue] = extra.mapValues { .string($0) }
         for (name, path) in paths {
             if let value = path.evaluate(on: event) { variables[name] = value }
         }
@@ -85,7 +95,7 @@ public struct InputTransformer: Sendable, Equatable {
         variables["aws.events.event"] = event
         variables["aws.events.event.json"] = .string(event.serialized)
         if let time = event["time"] { variables["aws.events.event.ingestion-time"] = time }
-        return substitute(variables)
+        return substitute(variables, escape: escape)
     }
 
     /// The first `<name>` outside a string of a JSON template that names no variable: left as it is, it
@@ -105,7 +115,7 @@ public struct InputTransformer: Sendable, Equatable {
     }
 
     /// Replaces each `<name>` of a known variable; other `<…>` text is left as it is.
-    private func substitute(_ variables: [String: JSONValue]) -> String {
+    private func substitute(_ variables: [String: JSONValue], escape: (String) -> String) -> String {
         var output = ""
         var inString = false
         var escaped = false
@@ -114,7 +124,7 @@ public struct InputTransformer: Sendable, Equatable {
             if character == "<", let close = rest.firstIndex(of: ">") {
                 let name = String(rest[rest.index(after: rest.startIndex)..<close])
                 if variables[name] != nil || paths.contains(where: { $0.name == name }) || Self.predefined.contains(name) {
-                    output += text(of: variables[name], quotedContext: inString || !isJSONTemplate)
+                    output += text(of: variables[name], quotedContext: inString || !isJSONTemplate, escape: escape)
                     rest = rest[rest.index(after: close)...]
                     continue
                 }
@@ -141,12 +151,12 @@ public struct InputTransformer: Sendable, Equatable {
 
     /// A variable's text: JSON outside a string; inside a string its raw text (a string's characters,
     /// another value's JSON), JSON-escaped in a JSON template.
-    private func text(of value: JSONValue?, quotedContext: Bool) -> String {
+    private func text(of value: JSONValue?, quotedContext: Bool, escape: (String) -> String) -> String {
         guard let value else { return quotedContext ? "" : "null" }
         guard quotedContext else { return value.serialized }
         let raw: String
         if case .string(let text) = value { raw = text } else { raw = value.serialized }
-        guard isJSONTemplate else { return raw }
+        guard isJSONTemplate else { return escape(raw) }
         var quoted: [UInt8] = []
         JSONString.appendQuoted(raw, to: &quoted)
         return String(decoding: quoted.dropFirst().dropLast(), as: UTF8.self)

@@ -36,14 +36,12 @@ public struct Suppressions: Sendable {
     /// Rule ids that the entries name (to check them against the rules that exist).
     public var ruleIDs: Set<String> { Set(entries.flatMap { $0.rules ?? [] }) }
 
-    /// Parses a configuration file's JSON.
+    /// Parses the `suppress` list of a configuration file's JSON (the other settings are read by their
+    /// own owners; the command line refuses unknown ones).
     ///
     /// - Throws: `PatternError` whose path names the entry and key, e.g. `suppress[2].sourceIPs[0]`.
     public init(configuration json: JSONValue) throws(PatternError) {
-        guard case .object(let members) = json else { throw PatternError(path: "", reason: "the configuration must be a JSON object") }
-        for (key, _) in members where key != "suppress" {
-            throw PatternError(path: key, reason: "unknown setting (known: suppress)")
-        }
+        guard case .object = json else { throw PatternError(path: "", reason: "the configuration must be a JSON object") }
         guard let list = json["suppress"] else {
             entries = []
             return

@@ -1,10 +1,10 @@
 /// An EventBridge `wildcard`: `*` matches any run of characters (none included); `\*` is a literal `*`
 /// and `\\` a literal `\`. Two `*` in a row, and any other escape, are errors.
-struct Wildcard: Sendable {
+public struct Wildcard: Sendable {
     /// The literal pieces between the stars, in order.
     let pieces: [[UInt8]]
 
-    init(_ text: String, at path: String) throws(PatternError) {
+    public init(_ text: String, at path: String) throws(PatternError) {
         var pieces: [[UInt8]] = [[]]
         var previousWasStar = false
         var bytes = Array(text.utf8)[...]
@@ -43,6 +43,12 @@ struct Wildcard: Sendable {
             position = found + piece.count
         }
         return true
+    }
+
+    /// Whether `text` matches (rule-id globs of the configuration: `signin.*`).
+    public func matches(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { matches(UnsafeRawBufferPointer($0)) }
     }
 
     private static func find(_ needle: [UInt8], in text: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {

@@ -47,12 +47,15 @@ public struct DisplayClock: Sendable {
 
     public static let utc = DisplayClock(timeZone: "UTC")!
 
+    /// Whether times show in UTC (a message then need not repeat them in UTC).
+    public var isUTC: Bool { timeZone.identifier == "UTC" || timeZone.identifier == "GMT" }
+
     public func format(_ seconds: Int64) -> String {
         let date = Date(timeIntervalSince1970: TimeInterval(seconds))
         let offset = Int64(timeZone.secondsFromGMT(for: date))
         let local = UTC.iso8601(seconds + offset)  // YYYY-MM-DDTHH:MM:SSZ in local wall time
         let wall = local.dropLast().replacingOccurrences(of: "T", with: " ")
-        if timeZone.identifier == "UTC" || timeZone.identifier == "GMT" { return "\(wall) UTC" }
+        if isUTC { return "\(wall) UTC" }
         let sign = offset < 0 ? "-" : "+"
         let minutes = abs(offset) / 60
         let hh = String(minutes / 60), mm = String(minutes % 60)

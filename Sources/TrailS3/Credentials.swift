@@ -178,14 +178,7 @@ public final class CredentialProvider: Sendable {
             .init("RoleSessionName", sessionName ?? "trailscan-\(Int(Date().timeIntervalSince1970))"),
         ]
         if let externalID { form.append(.init("ExternalId", externalID)) }
-        let body = Array(form.map { SigV4Signer.encode($0.name) + "=" + SigV4Signer.encode($0.value) }.joined(separator: "&").utf8)
-        let host = stsEndpoint.split(separator: "/", maxSplits: 2).dropFirst().first.map(String.init) ?? stsEndpoint
-        let signer = SigV4Signer(credentials: source, region: region, service: "sts")
-        let request = signer.signed(
-            SigV4Request(method: "POST", path: "/", headers: [.init("Host", host), .init("Content-Type", "application/x-www-form-urlencoded")]),
-            payload: .bytes(body), date: Date())
-        let response = try post(stsEndpoint + "/", headers: request.headers.map { "\($0.name): \($0.value)" }, body: body, what: "STS AssumeRole for \(role)")
-        return try Self.stsCredentials(response, what: "STS AssumeRole for \(role)")
+        return try sts(form, credentials: source, region: region, what: "STS AssumeRole for \(role)")
     }
 
     private func assumeRoleWithWebIdentity(role: String, tokenFile: String, sessionName: String?) throws(CredentialsError) -> AWSCredentials {
@@ -197,15 +190,25 @@ public final class CredentialProvider: Sendable {
             .init("RoleSessionName", sessionName ?? "trailscan-\(Int(Date().timeIntervalSince1970))"),
             .init("WebIdentityToken", token.trimmingCharacters(in: .whitespacesAndNewlines)),
         ]
-        let body = Array(form.map { SigV4Signer.encode($0.name) + "=" + SigV4Signer.encode($0.value) }.joined(separator: "&").utf8)
-        let response = try post(stsEndpoint + "/", headers: ["Content-Type: application/x-www-form-urlencoded"], body: body,
-                                what: "STS AssumeRoleWithWebIdentity for \(role)")
-        return try Self.stsCredentials(response, what: "STS AssumeRoleWithWebIdentity for \(role)")
+        return try sts(form, credentials: nil, region: region, what: "STS AssumeRoleWithWebIdentity for \(role)")
+    }
+
+    /// One STS call; its `<Credentials>`.
+    private func sts(_ form: [SigV4Request.Parameter], credentials: AWSCredentials?, region: String, what: String) throws(CredentialsError) -> AWSCredentials {
+        let response: AWSQuery.Response
+        do {
+            response = try AWSQuery.post(endpoint: stsEndpoint, service: "sts", region: region, credentials: credentials, parameters: form, curl: try CurlEasy())
+        } catch {
+            throw CredentialsError("\(what): \(error.message)")
+        }
+        guard (200..<300).contains(response.status) else {
+            throw CredentialsError("\(what): HTTP \(response.status)\(response.fields["Code"].map { " \($0)" } ?? "")")
+        }
+        return try Self.stsCredentials(response.fields, what: what)
     }
 
     /// `<Credentials><AccessKeyId/><SecretAccessKey/><SessionToken/><Expiration/></Credentials>`
-    static func stsCredentials(_ body: [UInt8], what: String) throws(CredentialsError) -> AWSCredentials {
-        let fields = ErrorDocument.parse(body)
+    static func stsCredentials(_ fields: [String: String], what: String) throws(CredentialsError) -> AWSCredentials {
         guard let key = fields["AccessKeyId"], let secret = fields["SecretAccessKey"], !key.isEmpty, !secret.isEmpty else {
             throw CredentialsError("\(what): no credentials in the response")
         }
@@ -261,10 +264,6 @@ public final class CredentialProvider: Sendable {
 
     private func get(_ url: String, headers: [String], what: String) throws(CredentialsError) -> [UInt8] {
         try request("GET", url, headers: headers, body: nil, what: what)
-    }
-
-    private func post(_ url: String, headers: [String], body: [UInt8], what: String) throws(CredentialsError) -> [UInt8] {
-        try request("POST", url, headers: headers, body: body, what: what)
     }
 
     private func request(_ method: String, _ url: String, headers: [String], body: [UInt8]?, what: String) throws(CredentialsError) -> [UInt8] {

@@ -111,7 +111,8 @@ private final class ListReader: NSObject, XMLParserDelegate {
     }
 }
 
-/// The fields of an S3 `<Error>` document (`Code`, `Message`, `ServerTime`…).
+/// The fields of an AWS XML document: an S3 `<Error>` (`Code`, `Message`, `ServerTime`…), an STS or SNS
+/// answer (`AccessKeyId`, `MessageId`…): each element's text, first occurrence of each name.
 enum ErrorDocument {
     ///
     /// A body outside the XML that AWS writes (`XMLSubset`) has no fields.

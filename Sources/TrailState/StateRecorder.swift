@@ -33,6 +33,8 @@ public final class StateRecorder: ScanSink {
     private let downstream: [any ScanSink]
     private let describe: (ObjectFailure) -> String
     private let hook: (Point) -> Void
+    /// The notification destinations each new alert is queued for.
+    private let route: (Finding) -> [String]
     /// The inputs whose cursors advance when the run lists everything without a failure.
     private let sources: [String]
     private let runStart: Int64
@@ -58,10 +60,12 @@ public final class StateRecorder: ScanSink {
     ///   - sources: the cursor names of the run's inputs.
     ///   - runStart: when the run started; a complete listing advances the cursors to it.
     ///   - describe: the text of a failure, as the failure lines say it.
+    ///   - route: the notification destinations a new alert is queued for (in the same transaction).
     ///   - hook: called at each `Point` of each object with new alerts (tests stop the process there).
     public init(
         store: StateStore, downstream: [any ScanSink], sources: [String], runStart: Int64,
-        describe: @escaping (ObjectFailure) -> String, hook: @escaping (Point) -> Void = { _ in }
+        describe: @escaping (ObjectFailure) -> String, route: @escaping (Finding) -> [String] = { _ in [] },
+        hook: @escaping (Point) -> Void = { _ in }
     ) throws(StateError) {
         self.store = store
         self.downstream = downstream
@@ -69,12 +73,13 @@ public final class StateRecorder: ScanSink {
         self.runStart = runStart
         self.describe = describe
         self.hook = hook
+        self.route = route
         let database = store.database
         insertAlert = try database.prepare("""
             INSERT INTO alerts (rule, event_id, severity, event_time, account, first_seen, run_id, object, finding, record)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """)
-        insertOutbox = try database.prepare("INSERT INTO outbox (destination, alert_id) VALUES ('output', ?)")
+        insertOutbox = try database.prepare("INSERT INTO outbox (destination, alert_id) VALUES (?, ?)")
         recordObject = try database.prepare("""
             INSERT OR REPLACE INTO objects (location, name, kind, version, status, failure_kind, failure, scanned_at, run_id, records, alerts)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -165,7 +170,7 @@ public final class StateRecorder: ScanSink {
             ).run()
             guard store.database.changes == 1 else { return duplicates += 1 }
             let id = store.database.lastInsertRowID
-            try insertOutbox.bind(.integer(id)).run()
+            for destination in ["output"] + route(finding) { try insertOutbox.bind(.text(destination), .integer(id)).run() }
             if firstNewAlert == nil { firstNewAlert = id }
             lastNewAlert = id
         }

@@ -116,8 +116,18 @@ public final class StateStore {
         );
         CREATE INDEX alerts_event_time ON alerts (event_time);
         CREATE TABLE outbox (                      -- alerts committed and not yet delivered, by destination
-            destination TEXT NOT NULL,             -- 'output': standard output
+            destination TEXT NOT NULL,             -- 'output': standard output; else a notify destination's name
             alert_id INTEGER NOT NULL REFERENCES alerts (id),
+            attempts INTEGER NOT NULL DEFAULT 0,   -- tries that failed
+            last_attempt INTEGER,
+            last_error TEXT,                       -- what the receiver said the last time
+            PRIMARY KEY (destination, alert_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE deliveries (                  -- alerts a destination accepted
+            destination TEXT NOT NULL,
+            alert_id INTEGER NOT NULL REFERENCES alerts (id),
+            delivered_at INTEGER NOT NULL,
+            receipt TEXT NOT NULL,                 -- HTTP 200, the SNS MessageId, SMTP 250
             PRIMARY KEY (destination, alert_id)
         ) WITHOUT ROWID;
         CREATE TABLE cursors (                     -- per input: listed completely up to this time

@@ -23,7 +23,7 @@ final class IncrementalRun {
     ///     history, or a catch-up of files delivered later than the look-back).
     init(
         statePath: String, inputs: [String], lookback: Int64, since: String?, configuration: ScanConfiguration,
-        downstream: [any ScanSink], describe: @escaping @Sendable (ObjectFailure) -> String
+        downstream: [any ScanSink], describe: @escaping @Sendable (ObjectFailure) -> String, route: @escaping (Finding) -> [String]
     ) throws {
         let now = Int64(Date().timeIntervalSince1970)
         store = try StateStore(path: statePath, now: now)
@@ -42,7 +42,7 @@ final class IncrementalRun {
         }
         plan = IncrementalPlan(retries: try store.failedObjects(), deliveredSince: deliveredSince, ledger: try store.ledger())
         recorder = try StateRecorder(
-            store: store, downstream: downstream, sources: inputs.map(Self.cursorName), runStart: now, describe: describe, hook: Self.testHook())
+            store: store, downstream: downstream, sources: inputs.map(Self.cursorName), runStart: now, describe: describe, route: route, hook: Self.testHook())
     }
 
     /// Writes what an earlier run left unsent, then scans. Returns the state's failure, if any.
@@ -50,6 +50,11 @@ final class IncrementalRun {
         do { try recorder.resendUnsent() } catch { return error }
         ScanPipeline.run(inputs: inputs, rawPaths: rawPaths, configuration: configuration, plan: plan, sinks: [recorder], cancellation: cancellation)
         return recorder.failure
+    }
+
+    /// Sends what waits for the destinations: this run's alerts and what earlier runs could not deliver.
+    func deliver(_ notifications: Notifications, quiet: Bool) -> Bool {
+        notifications.deliver(from: store, pendingStays: true, quiet: quiet)
     }
 
     /// Records the end of the run.

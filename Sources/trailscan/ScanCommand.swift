@@ -4,6 +4,7 @@ import Synchronization
 import TrailEvents
 import TrailGzip
 import TrailMatch
+import TrailNotify
 import TrailReport
 import TrailS3
 import TrailScan
@@ -41,11 +42,20 @@ struct ScanCommand: ParsableCommand {
 
     @OptionGroup var ruleOptions: RuleOptions
 
-    @Option(help: ArgumentHelp("Configuration file with suppressions (default: $XDG_CONFIG_HOME/trailscan/config.json or ~/.config/trailscan/config.json, if it exists).", valueName: "file"))
+    @Option(help: ArgumentHelp("Configuration file: suppressions, notification destinations, time zone (default: $XDG_CONFIG_HOME/trailscan/config.json or ~/.config/trailscan/config.json, if it exists).", valueName: "file"))
     var config: String?
 
-    @Option(help: ArgumentHelp("Time zone for times in text alerts: an IANA name, UTC or local.", valueName: "zone"))
-    var timezone: String = "UTC"
+    @Option(help: ArgumentHelp("Time zone for times in text alerts and messages: an IANA name, UTC or local (default: the configuration's timezone, else UTC).", valueName: "zone"))
+    var timezone: String?
+
+    @Option(name: .customLong("notify"), help: ArgumentHelp("Send alerts to this destination of the configuration (repeatable; default: all of them).", valueName: "name"))
+    var notify: [String] = []
+
+    @Flag(help: "Send no notifications, whatever the configuration says.")
+    var noNotify = false
+
+    @Option(help: ArgumentHelp("Group notifications: none, 5m or 12h (alerts of one rule and account in one window of eventTime become one message naming each).", valueName: "window"))
+    var aggregate: String = "none"
 
     @Option(help: "Colour severities in text alerts: auto (on a terminal, unless NO_COLOR is set), always, never.")
     var color: ColorChoice = .auto
@@ -111,13 +121,15 @@ struct ScanCommand: ParsableCommand {
             throw ValidationError("--lookback: '\(lookback)' is not a length of time such as 90m, 12h or 2d.")
         }
         if state != nil && listOnly { throw ValidationError("--state cannot be used with --list-only.") }
+        guard Aggregation(aggregate) != nil else { throw ValidationError("--aggregate: '\(aggregate)' is not none, 5m or 12h.") }
+        if noNotify && !notify.isEmpty { throw ValidationError("--notify and --no-notify exclude each other.") }
         if state != nil && paths.contains("-") { throw ValidationError("--state: standard input (-) cannot be scanned incrementally; name files or folders.") }
     }
 
     /// The scan settings derived from the flags (rule files and configuration read once) and the format
     /// of the alerts, or the usage error that explains the first bad one. Thrown from `run()`, a
     /// `ValidationError` still prints the usage and exits with 64.
-    private func settings() throws -> (ScanConfiguration, any AlertFormat) {
+    private func settings() throws -> (ScanConfiguration, any AlertFormat, Notifications) {
         let now = Int64(Date().timeIntervalSince1970)
         func time(_ text: String?, _ flag: String, isEnd: Bool) throws -> Int64? {
             guard let text else { return nil }
@@ -130,8 +142,10 @@ struct ScanCommand: ParsableCommand {
         if let since, let until, since >= until {
             throw ValidationError("--since must be before --until.")
         }
-        guard let clock = DisplayClock(timeZone: timezone) else {
-            throw ValidationError("--timezone: unknown time zone '\(timezone)' (use an IANA name such as Europe/Paris, UTC, local, or an offset such as +09:00).")
+        let file = try ConfigurationFile.load(config)
+        let zone = timezone ?? file?.timezone ?? "UTC"
+        guard let clock = DisplayClock(timeZone: zone) else {
+            throw ValidationError("\(timezone == nil ? "\(file!.path): timezone" : "--timezone"): unknown time zone '\(zone)' (use an IANA name such as Europe/Paris, UTC, local, or an offset such as +09:00).")
         }
         guard let maxObject = SizeArgument.parse(maxObjectSize) else {
             throw ValidationError("--max-object-size: '\(maxObjectSize)' is not a size (e.g. 4G, 512M).")
@@ -157,7 +171,10 @@ struct ScanCommand: ParsableCommand {
             }
             alertFormat = TemplateFormat(ruleTemplates: templates, global: global)
         }
-        let suppressions = try loadSuppressions(knownRules: Set(known.rules.map(\.id)))
+        let suppressions = try file?.suppressions(knownRules: Set(known.rules.map(\.id))) ?? .none
+        let notifications = try Notifications(
+            destinations: file?.destinations ?? [], chosen: notify, disabled: noNotify, clock: clock, aggregation: Aggregation(aggregate)!,
+            profile: profile, region: bucketRegion, configPath: file?.path)
         if template != nil && format != .template {
             throw ValidationError("--template is used with --format template.")
         }
@@ -170,7 +187,7 @@ struct ScanCommand: ParsableCommand {
             suppressions: suppressions,
             includeInsights: includeInsights,
             s3: try s3Settings())
-        return (configuration, alertFormat)
+        return (configuration, alertFormat, notifications)
     }
 
     /// How to reach S3, when an input is an `s3://` URL. Credentials are found as the AWS CLI finds them
@@ -189,28 +206,6 @@ struct ScanCommand: ParsableCommand {
             throw ValidationError("\(first): \(error)")
         }
         return S3Settings(endpoint: S3Endpoint(region: region, customURL: endpoint), credentials: provider, maxFetches: maxFetches)
-    }
-
-    /// The suppressions of `--config`, or of the default configuration file when it exists.
-    private func loadSuppressions(knownRules: Set<String>) throws -> Suppressions {
-        let environment = ProcessInfo.processInfo.environment
-        let path: String
-        if let config {
-            path = config
-        } else {
-            let base = environment["XDG_CONFIG_HOME"].map { $0 + "/trailscan" }
-                ?? environment["HOME"].map { $0 + "/.config/trailscan" }
-            guard let base, FileManager.default.fileExists(atPath: base + "/config.json") else { return .none }
-            path = base + "/config.json"
-        }
-        let suppressions: Suppressions
-        do { suppressions = try Suppressions(configuration: try readJSON(path, flag: "--config")) } catch let error as PatternError {
-            throw ValidationError("--config: \(path): \(error)")
-        }
-        if let unknown = suppressions.ruleIDs.subtracting(knownRules).sorted().first {
-            throw ValidationError("--config: \(path): suppression for unknown rule id '\(unknown)'")
-        }
-        return suppressions
     }
 
     private var useColor: Bool {
@@ -251,7 +246,7 @@ struct ScanCommand: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)  // a closed stdout shows up as EPIPE, handled by OutputWriter
-        let (configuration, format) = try settings()
+        let (configuration, format, notifications) = try settings()
         let summarySink = SummaryCollector(describe: Self.describe)
         let failures = FailureLineWriter(writer: .standardError, describe: Self.describe)
         if listOnly {
@@ -263,24 +258,28 @@ struct ScanCommand: ParsableCommand {
         let alerts = AlertWriter(format: format, writer: .standardOutput)
         let interruption = Interruption()
         var stateFailure: StateError?
+        var undelivered = false
         var incremental: IncrementalRun?
         if let state {
             do {
                 incremental = try IncrementalRun(
                     statePath: state, inputs: paths, lookback: TimeArgument.seconds(age: lookback)!, since: since, configuration: configuration,
-                    downstream: [alerts, failures, summarySink], describe: Self.describe)
+                    downstream: [alerts, failures, summarySink], describe: Self.describe, route: notifications.route)
             } catch let error as StateError {
                 OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(state)): \(error)\n")
                 if case .locked = error.kind { throw ExitCode(75) }
                 throw ExitCode(2)
             }
             stateFailure = incremental!.run(rawPaths: Self.rawPaths(), cancellation: interruption.cancellation)
+            if stateFailure == nil && !notifications.isEmpty && !incremental!.deliver(notifications, quiet: quiet) { undelivered = true }
         } else {
+            let outbox = MemoryOutbox(destinations: notifications.destinations)
             ScanPipeline.run(inputs: paths, rawPaths: Self.rawPaths(), configuration: configuration,
-                             sinks: [DuplicateFilter(downstream: [alerts, failures, summarySink])], cancellation: interruption.cancellation)
+                             sinks: [DuplicateFilter(downstream: [alerts, failures, summarySink, outbox])], cancellation: interruption.cancellation)
+            if !notifications.isEmpty && !notifications.deliver(from: outbox, pendingStays: false, quiet: quiet) { undelivered = true }
         }
         let summary = summarySink.summary
-        var status: Int32 = summary.objectsFailed > 0 ? 2 : summary.alerts > 0 ? 1 : 0
+        var status: Int32 = summary.objectsFailed > 0 || undelivered ? 2 : summary.alerts > 0 ? 1 : 0
         if let stateFailure, let state {
             OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(state)): \(stateFailure)\n")
             status = 2

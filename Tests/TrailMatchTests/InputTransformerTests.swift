@@ -171,8 +171,5 @@ func render(_ template: String, event: JSONValue = guideEvent, rule: String = "e
         #expect(throws: PatternError.self) {
             try Suppressions(configuration: try JSONValue(parsing: #"{"suppress":[{"sourceIPs":["10.0.0.0/40"]}]}"#))
         }
-        #expect(throws: PatternError(path: "supress", reason: "unknown setting (known: suppress)")) {
-            try Suppressions(configuration: try JSONValue(parsing: #"{"supress":[]}"#))
-        }
     }
 }

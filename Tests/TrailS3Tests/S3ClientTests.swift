@@ -139,7 +139,7 @@ func client(secret: String = S3TestServer.secretKey, now: @escaping @Sendable ()
         }
         #expect(ErrorDocument.parse(Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code></Error>".utf8)) == ["Code": "SlowDown"])
         #expect(throws: CredentialsError("STS: no credentials in the response")) {
-            try CredentialProvider.stsCredentials(Array("<Credentials><AccessKeyId></AccessKeyId><SecretAccessKey>s</SecretAccessKey></Credentials>".utf8), what: "STS")
+            try CredentialProvider.stsCredentials(ErrorDocument.parse(Array("<Credentials><AccessKeyId></AccessKeyId><SecretAccessKey>s</SecretAccessKey></Credentials>".utf8)), what: "STS")
         }
         #expect(throws: CredentialsError("IMDS: unreadable response")) {
             try CredentialProvider.jsonCredentials(Array(#"{"AccessKeyId":"AKID","SecretAccessKey":""}"#.utf8), what: "IMDS")

@@ -215,7 +215,7 @@ func awsResponsesParse(_ input: [UInt8]) {
     case 1:
         _ = ErrorDocument.parse(body)
     case 2:
-        if let credentials = try? CredentialProvider.stsCredentials(body, what: "fuzz") {
+        if let credentials = try? CredentialProvider.stsCredentials(ErrorDocument.parse(body), what: "fuzz") {
             precondition(!credentials.accessKeyID.isEmpty && !credentials.secretAccessKey.isEmpty, "empty STS credentials")
         }
     default:

@@ -1,0 +1,39 @@
+internal import Foundation
+public import TrailHTTP
+public import TrailSigV4
+
+/// A request of AWS's Query API (STS, SNS): parameters form-encoded in a POST to `endpoint/`, signed
+/// with SigV4 for `service` when credentials are given; the answer's XML read as its elements' texts.
+public enum AWSQuery {
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [String: String]
+        /// The XML's elements by name, each with the text of its first occurrence (`MessageId`, `Code`,
+        /// `Message`…); empty for a body outside the XML that AWS writes.
+        public var fields: [String: String]
+    }
+
+    /// - Parameters:
+    ///   - endpoint: `https://sns.us-east-1.amazonaws.com` or an override (`AWS_ENDPOINT_URL_SNS`).
+    ///   - credentials: `nil` for an unsigned call (STS AssumeRoleWithWebIdentity).
+    public static func post(
+        endpoint: String, service: String, region: String, credentials: AWSCredentials?, parameters: [SigV4Request.Parameter],
+        curl: CurlEasy, timeout: Double? = nil
+    ) throws(TransportError) -> Response {
+        let body = Array(parameters.map { SigV4Signer.encode($0.name) + "=" + SigV4Signer.encode($0.value) }.joined(separator: "&").utf8)
+        let base = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
+        var headers: [SigV4Request.Header] = [.init("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")]
+        if let credentials {
+            let host = base.split(separator: "/", maxSplits: 2).dropFirst().first.map(String.init) ?? base
+            let signer = SigV4Signer(credentials: credentials, region: region, service: service)
+            headers = signer.signed(SigV4Request(method: "POST", path: "/", headers: [.init("Host", host)] + headers), payload: .bytes(body), date: Date())
+                .headers
+        }
+        var received: [UInt8] = []
+        let response = try curl.perform(method: "POST", url: base + "/", headers: headers.map { "\($0.name): \($0.value)" }, upload: body, timeout: timeout) { chunk in
+            received += chunk
+            return received.count < 1 << 20
+        }
+        return Response(status: response.status, headers: response.headers, fields: ErrorDocument.parse(received))
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import TrailJSON
+import TrailMatch
+import TrailNotify
+import TrailReport
+import TrailS3
+import TrailScan
+
+/// The configuration file: `suppress` (alerts that are expected), `notify` (where alerts are sent) and
+/// `timezone` (of text alerts and messages). Any other setting is refused, naming it.
+struct ConfigurationFile {
+    let path: String
+    let json: JSONValue
+    let timezone: String?
+    let destinations: [Destination]
+
+    static let settings = ["suppress", "notify", "timezone"]
+
+    /// `--config`, else `$XDG_CONFIG_HOME/trailscan/config.json` or `~/.config/trailscan/config.json`
+    /// when it exists, else `nil`.
+    static func load(_ flag: String?) throws -> ConfigurationFile? {
+        let path: String
+        if let flag {
+            path = flag
+        } else {
+            let environment = ProcessInfo.processInfo.environment
+            let base = environment["XDG_CONFIG_HOME"].map { $0 + "/trailscan" } ?? environment["HOME"].map { $0 + "/.config/trailscan" }
+            guard let base, FileManager.default.fileExists(atPath: base + "/config.json") else { return nil }
+            path = base + "/config.json"
+        }
+        let json = try readJSON(path, flag: "--config")
+        guard case .object(let members) = json else { throw ValidationError("--config: \(path): the configuration must be a JSON object") }
+        for (key, _) in members where !settings.contains(key) {
+            throw ValidationError("--config: \(path): at \(key): unknown setting (known: \(settings.joined(separator: ", ")))")
+        }
+        var timezone: String?
+        switch json["timezone"] {
+        case nil: break
+        case .string(let zone)?: timezone = zone
+        default: throw ValidationError("--config: \(path): at timezone: must be a string")
+        }
+        do {
+            return ConfigurationFile(path: path, json: json, timezone: timezone, destinations: try Destination.all(configuration: json))
+        } catch {
+            throw ValidationError("--config: \(path): \(error)")
+        }
+    }
+
+    func suppressions(knownRules: Set<String>) throws -> Suppressions {
+        let suppressions: Suppressions
+        do { suppressions = try Suppressions(configuration: json) } catch {
+            throw ValidationError("--config: \(path): \(error)")
+        }
+        if let unknown = suppressions.ruleIDs.subtracting(knownRules).sorted().first {
+            throw ValidationError("--config: \(path): suppression for unknown rule id '\(unknown)'")
+        }
+        return suppressions
+    }
+}
+
+/// The notifications of one run: the destinations chosen (`--notify`, `--no-notify`) and the notifier
+/// that sends to them.
+struct Notifications {
+    let destinations: [Destination]
+    private let clock: DisplayClock
+    private let aggregation: Aggregation
+    private let credentials: CredentialProvider?
+
+    init(
+        destinations all: [Destination], chosen: [String], disabled: Bool, clock: DisplayClock, aggregation: Aggregation, profile: String?,
+        region: String?, configPath: String?
+    ) throws {
+        if let unknown = chosen.first(where: { name in !all.contains { $0.name == name } }) {
+            let known = all.map(\.name).joined(separator: ", ")
+            throw ValidationError("--notify: no destination '\(unknown)' in \(configPath ?? "the configuration") (\(known.isEmpty ? "it has none" : "known: \(known)")).")
+        }
+        destinations = disabled ? [] : chosen.isEmpty ? all : all.filter { chosen.contains($0.name) }
+        let needsAWS = destinations.contains { if case .sns = $0.kind { true } else { false } }
+        let environment = ProcessInfo.processInfo.environment
+        let credentials = needsAWS
+            ? CredentialProvider(profile: profile, region: region ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1")
+            : nil
+        self.clock = clock
+        self.aggregation = aggregation
+        self.credentials = credentials
+    }
+
+    /// The destinations that take `finding` (the state queues it for each).
+    func route(_ finding: Finding) -> [String] {
+        destinations.filter { $0.accepts(finding) }.map(\.name)
+    }
+
+    var isEmpty: Bool { destinations.isEmpty }
+
+    /// Sends what waits in `outbox`, and says on stderr what could not be delivered (and, unless `quiet`,
+    /// what was). Returns `false` when something could not be delivered.
+    ///
+    /// - Parameter pendingStays: the outbox is the state's: what is not delivered is sent by a later run,
+    ///   and an aggregation window still open waits for it.
+    func deliver(from outbox: NotificationOutbox, pendingStays: Bool, quiet: Bool) -> Bool {
+        let notifier = Notifier(destinations: destinations, clock: clock, aggregation: aggregation, credentials: credentials, holdOpenWindows: pendingStays)
+        let reports: [DeliveryReport]
+        do { reports = try notifier.deliver(from: outbox, now: Int64(Date().timeIntervalSince1970)) } catch {
+            OutputWriter.standardError.write("trailscan: notifications: \(TerminalText.escaped("\(error)"))\n")
+            return false
+        }
+        var complete = true
+        for report in reports where report.delivered > 0 || report.pending > 0 {
+            var line = "trailscan: notify \(TerminalText.escaped(report.destination)): \(report.delivered) \(report.delivered == 1 ? "alert" : "alerts") delivered"
+            if report.messages != report.delivered { line += " in \(report.messages) \(report.messages == 1 ? "message" : "messages")" }
+            if report.undelivered > 0 {
+                complete = false
+                line += "; \(report.undelivered) not delivered: \(TerminalText.escaped(report.reason ?? "unknown"))"
+                line += pendingStays ? " (they stay pending for the next run)" : ""
+            }
+            if report.held > 0 { line += "; \(report.held) held until their aggregation window closes" }
+            if report.undelivered > 0 || !quiet { OutputWriter.standardError.write(line + "\n") }
+        }
+        return complete
+    }
+}
