@@ -68,7 +68,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .target(name: "TrailState", dependencies: ["CSQLite", "TrailScan", "TrailNotify", "TrailMatch", "TrailS3", "TrailJSON", "TrailTime"]),
+        .target(name: "TrailState", dependencies: ["CSQLite", "TrailScan", "TrailNotify", "TrailReport", "TrailMatch", "TrailS3", "TrailJSON", "TrailTime"]),
         .executableTarget(
             name: "trailscan",
             dependencies: [

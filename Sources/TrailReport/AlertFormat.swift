@@ -126,8 +126,10 @@ public struct TemplateFormat: AlertFormat {
 
 // MARK: - Alert history
 
-/// An alert of the history (`trailscan alerts`): its format's output with when it was first found —
-/// a `first seen` line in a text block, a `firstSeen` member (RFC 3339, UTC) in a JSON line.
+/// An alert of the history (`trailscan alerts`): its format's output with when it was first found and
+/// where it was sent — `first seen` and `sent to` lines in a text block; `firstSeen` (RFC 3339, UTC) and
+/// `deliveries` (`{"<destination>": {"status": "delivered", "at", "receipt"} | {"status": "pending",
+/// "attempts", "error"}}`) members in a JSON line.
 public struct HistoryFormat: Sendable {
     public let format: any AlertFormat
     public let clock: DisplayClock
@@ -137,15 +139,55 @@ public struct HistoryFormat: Sendable {
         self.clock = clock
     }
 
-    public func append(_ finding: Finding, firstSeen: Int64, to output: inout [UInt8]) {
+    public func append(_ finding: Finding, firstSeen: Int64, deliveries: [DeliveryStatus], to output: inout [UInt8]) {
         let start = output.count
         format.append(finding, to: &output)
         if format is JSONLinesFormat, output.count - start >= 2 {
             output.removeLast(2)  // "}\n"
-            output.append(contentsOf: ",\"firstSeen\":\"\(UTC.iso8601(firstSeen))\"}\n".utf8)
+            output.append(contentsOf: ",\"firstSeen\":\"\(UTC.iso8601(firstSeen))\",\"deliveries\":{".utf8)
+            for (index, delivery) in deliveries.enumerated() {
+                if index > 0 { output.append(0x2C) }
+                JSONString.appendQuoted(delivery.destination, to: &output)
+                if let time = delivery.delivered {
+                    output.append(contentsOf: ":{\"status\":\"delivered\",\"at\":\"\(UTC.iso8601(time))\",\"receipt\":".utf8)
+                    JSONString.appendQuoted(delivery.receipt ?? "", to: &output)
+                } else {
+                    output.append(contentsOf: ":{\"status\":\"pending\",\"attempts\":\(delivery.attempts),\"error\":".utf8)
+                    if let error = delivery.error { JSONString.appendQuoted(error, to: &output) } else { output.append(contentsOf: "null".utf8) }
+                }
+                output.append(0x7D)
+            }
+            output.append(contentsOf: "}}\n".utf8)
         } else if format is TextFormat, output.last == 0x0A {
             output.removeLast()  // the blank line that ends the block
-            output.append(contentsOf: "  first seen  \(clock.format(firstSeen))\n\n".utf8)
+            var text = "  first seen  \(clock.format(firstSeen))\n"
+            if !deliveries.isEmpty {
+                text += "  sent to     " + deliveries.map { delivery in
+                    let name = TerminalText.escaped(delivery.destination)
+                    if let time = delivery.delivered { return "\(name) \(clock.format(time))" }
+                    return "\(name) pending" + (delivery.attempts > 0 ? " (\(delivery.attempts) failed: \(TerminalText.escaped(delivery.error ?? "")))" : "")
+                }.joined(separator: ", ") + "\n"
+            }
+            output.append(contentsOf: (text + "\n").utf8)
         }
+    }
+}
+
+/// Where an alert was sent, or waits to be: delivered (when, and what the receiver answered), or
+/// pending (failed tries, and what the receiver said the last time).
+public struct DeliveryStatus: Sendable, Equatable {
+    public var destination: String
+    /// Unix seconds, when delivered.
+    public var delivered: Int64?
+    public var receipt: String?
+    public var attempts: Int
+    public var error: String?
+
+    public init(destination: String, delivered: Int64? = nil, receipt: String? = nil, attempts: Int = 0, error: String? = nil) {
+        self.destination = destination
+        self.delivered = delivered
+        self.receipt = receipt
+        self.attempts = attempts
+        self.error = error
     }
 }

@@ -1,4 +1,5 @@
 internal import Glibc
+public import TrailReport
 public import TrailScan
 internal import TrailMatch
 
@@ -24,6 +25,8 @@ public final class AlertHistory {
         public var finding: Finding
         /// When a run first found it, Unix seconds.
         public var firstSeen: Int64
+        /// Where it was sent, or waits to be, by destination name.
+        public var deliveries: [DeliveryStatus]
     }
 
     private let database: SQLiteDatabase
@@ -64,6 +67,10 @@ public final class AlertHistory {
             conditions.append("account IN (" + query.accounts.map { _ in "?" }.joined(separator: ", ") + ")")
             values += query.accounts.map { .text($0) }
         }
+        let delivered = try database.prepare("SELECT destination, delivered_at, receipt FROM deliveries WHERE alert_id = ? ORDER BY destination")
+        let waiting = try database.prepare("""
+            SELECT destination, attempts, last_error FROM outbox WHERE alert_id = ? AND destination != 'output' ORDER BY destination
+            """)
         let statement = try database.prepare(
             "SELECT id, finding, record, first_seen FROM alerts WHERE " + conditions.joined(separator: " AND ") + " ORDER BY id")
         try statement.bind(values)
@@ -73,7 +80,17 @@ public final class AlertHistory {
             do { finding = try FindingCodec.finding(json: Array(json.utf8), record: statement.blob(2)) } catch {
                 throw StateError(path: path, kind: .notAState("alert \(id) cannot be read: \(error)"))
             }
-            guard body(Entry(finding: finding, firstSeen: statement.integer(3) ?? 0)) else { return }
+            var deliveries: [DeliveryStatus] = []
+            try delivered.bind(.integer(id))
+            while try delivered.step() {
+                deliveries.append(DeliveryStatus(destination: delivered.text(0) ?? "", delivered: delivered.integer(1), receipt: delivered.text(2)))
+            }
+            try waiting.bind(.integer(id))
+            while try waiting.step() {
+                deliveries.append(DeliveryStatus(destination: waiting.text(0) ?? "", attempts: Int(waiting.integer(1) ?? 0), error: waiting.text(2)))
+            }
+            deliveries.sort { $0.destination < $1.destination }
+            guard body(Entry(finding: finding, firstSeen: statement.integer(3) ?? 0, deliveries: deliveries)) else { return }
         }
     }
 }

@@ -67,7 +67,7 @@ struct AlertsCommand: ParsableCommand {
         var buffer: [UInt8] = []
         do {
             try history.forEach(query) { entry in
-                output.append(entry.finding, firstSeen: entry.firstSeen, to: &buffer)
+                output.append(entry.finding, firstSeen: entry.firstSeen, deliveries: entry.deliveries, to: &buffer)
                 guard buffer.count >= 1 << 16 else { return true }
                 defer { buffer.removeAll(keepingCapacity: true) }
                 return OutputWriter.standardOutput.write(buffer)
