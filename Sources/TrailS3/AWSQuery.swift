@@ -20,7 +20,10 @@ public enum AWSQuery {
         endpoint: String, service: String, region: String, credentials: AWSCredentials?, parameters: [SigV4Request.Parameter],
         curl: CurlEasy, timeout: Double? = nil
     ) throws(TransportError) -> Response {
-        let body = Array(parameters.map { SigV4Signer.encode($0.name) + "=" + SigV4Signer.encode($0.value) }.joined(separator: "&").utf8)
+        // application/x-www-form-urlencoded as browsers and botocore write it (a space is `+`): AWS hashes
+        // the bytes received, and moto, which rebuilds the body from the parsed form, hashes this form.
+        func encode(_ text: String) -> String { SigV4Signer.encode(text).replacingOccurrences(of: "%20", with: "+") }
+        let body = Array(parameters.map { encode($0.name) + "=" + encode($0.value) }.joined(separator: "&").utf8)
         let base = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
         var headers: [SigV4Request.Header] = [.init("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")]
         if let credentials {

@@ -203,3 +203,138 @@ final class Receiver: Sendable {
         #expect(run.stderr == "")
     }
 }
+
+/// A receiver that runs as a process of its own (moto_server, aiosmtpd), stopped by its pid.
+final class ServerProcess: Sendable {
+    let pid: Int32
+
+    init(_ arguments: [String], log: URL) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: log)
+        process.standardError = process.standardOutput
+        try process.run()
+        pid = process.processIdentifier
+    }
+
+    deinit { kill(pid, SIGTERM) }
+
+    /// A free TCP port of 127.0.0.1.
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Waits (up to 30 s) until `ready` is true.
+    static func wait(_ ready: () -> Bool) -> Bool {
+        for _ in 0..<300 {
+            if ready() { return true }
+            usleep(100_000)
+        }
+        return false
+    }
+}
+
+@Suite(.serialized) struct SNSAndEmailTests {
+    static let receivers = CLI.fixtures.appendingPathComponent("receivers")
+
+    /// The root sign-in of the sample logs, published to an SNS topic of moto_server with request
+    /// authentication on, read back through an SQS subscription: subject, text and attributes; a wrong
+    /// secret is one clear line and exit 2.
+    @Test func snsPublishesWhatEmailSubscribersRead() throws {
+        let folder = try CLI.temporaryFolder()
+        let port = ServerProcess.freePort()
+        let endpoint = "http://127.0.0.1:\(port)"
+        let moto = try ServerProcess(["moto_server", "-H", "127.0.0.1", "-p", "\(port)"], log: folder.appendingPathComponent("moto.log"))
+        #expect(ServerProcess.wait { (try? CLI.run(["-c", "python3 -c 'import urllib.request; urllib.request.urlopen(\"\(endpoint)/moto-api/\")'"], shell: true).status) == 0 }, "moto_server did not start")
+        let setup = try CLI.run(["-c", "python3 \(Self.receivers.path)/moto_sns.py setup \(endpoint)"], shell: true)
+        #expect(setup.status == 0, "\(setup.stderr)")
+        let aws = NotificationTests.json(setup.stdout)
+        let key = aws["accessKey"] as? String ?? "", secret = aws["secretKey"] as? String ?? "", topic = aws["topicArn"] as? String ?? ""
+        let (_, config) = try NotificationTests.configuration([#"{"sns": {"topicArn": "\#(topic)"}, "rules": ["signin.root.*"]}"#])
+        let environment = ["AWS_ENDPOINT_URL_SNS": endpoint, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1"]
+
+        let run = try CLI.run(["scan", "-q", "--timezone", "Asia/Tokyo", "--config", config, CLI.sampleLogs], environment: environment)
+        #expect(run.status == 1, "\(run.stderr)")
+        let read = try CLI.run(["-c", "python3 \(Self.receivers.path)/moto_sns.py read \(endpoint) \(key) '\(secret)' '\(aws["queueUrl"] as? String ?? "")'"], shell: true)
+        let messages = read.stdout.split(separator: "\n").map { NotificationTests.json(String($0)) }
+        let rootAlerts = try CLI.expected("sample-logs-expected-alerts.txt").filter { $0.hasPrefix("signin.root.") }
+        #expect(messages.count == rootAlerts.count)
+        let root = try #require(messages.first { ($0["Message"] as? String)?.contains("cac7ac1b-495f-4594-a5a2-244348d41751") == true && ($0["Subject"] as? String)?.contains("signed in") == true })
+        #expect(root["Subject"] as? String == "[CRITICAL] Root user signed in to the console (111122223333)")
+        let expected = try String(contentsOf: CLI.fixtures.appendingPathComponent("notify/sns-root-sign-in.txt"), encoding: .utf8)
+        #expect(root["Message"] as? String == expected.replacingOccurrences(of: "<sample-logs>", with: CLI.sampleLogs))
+        let attributes = root["MessageAttributes"] as? [String: [String: String]] ?? [:]
+        #expect(attributes["severity"]?["Value"] == "critical" && attributes["rule"]?["Value"] == "signin.root.success")
+
+        var wrong = environment
+        wrong["AWS_SECRET_ACCESS_KEY"] = "wrong-planted-secret"
+        let refused = try CLI.run(["scan", "-q", "--config", config, CLI.sampleLogs], environment: wrong)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.hasPrefix("trailscan: notify sns: 0 alerts delivered; \(rootAlerts.count) not delivered: SNS SignatureDoesNotMatch: "))
+        #expect(refused.stderr.split(separator: "\n").count == 1 && !refused.stderr.contains("wrong-planted-secret"))
+        _ = moto
+    }
+
+    /// Email through an SMTP server that requires STARTTLS and AUTH: the root sign-in as a readable
+    /// mail with a UTF-8 subject; log data cannot add a header; a wrong password is one line, exit 2.
+    @Test func emailIsReadableAndCannotBeInjected() throws {
+        let folder = try CLI.temporaryFolder()
+        let mail = folder.appendingPathComponent("mail")
+        try FileManager.default.createDirectory(at: mail, withIntermediateDirectories: true)
+        let log = folder.appendingPathComponent("smtp.log")
+        let smtp = try ServerProcess(["python3", "\(Self.receivers.path)/smtp_server.py", mail.path, "smtp-planted-secret"], log: log)
+        var started: [String: Any] = [:]
+        #expect(ServerProcess.wait {
+            started = NotificationTests.json((try? String(contentsOf: log, encoding: .utf8))?.split(separator: "\n").first.map(String.init) ?? "")
+            return started["port"] != nil
+        }, "the SMTP server did not start: \(log.path)")
+        let port = started["port"] as? Int ?? 0, caFile = started["caFile"] as? String ?? ""
+        let destination = #"{"email": {"url": "smtp://127.0.0.1:\#(port)", "username": "alerts", "password": "env:TEST_SMTP_PASSWORD", "from": "trailscan@example.com", "to": ["secops@example.com"], "caFile": "\#(caFile)"}, "rules": ["signin.root.success"]}"#
+        let (_, config) = try NotificationTests.configuration([destination])
+
+        let run = try CLI.run(["scan", "-q", "--timezone", "Asia/Tokyo", "--config", config, CLI.sampleLogs], environment: ["TEST_SMTP_PASSWORD": "smtp-planted-secret"])
+        #expect(run.status == 1, "\(run.stderr)")
+        let parse = """
+            import email, email.policy, glob, json, sys
+            for path in sorted(glob.glob(sys.argv[1] + "/*.eml"), key=lambda p: int(p.rsplit("/", 1)[1].split(".")[0])):
+                m = email.message_from_bytes(open(path, "rb").read(), policy=email.policy.default)
+                print(json.dumps({"subject": str(m["Subject"]), "from": str(m["From"]), "to": str(m["To"]), "headers": list(m.keys()),
+                                  "body": m.get_content()}))
+            """
+        func messages() throws -> [[String: Any]] {
+            try CLI.run(["-c", "python3 -c '\(parse)' \(mail.path)"], shell: true).stdout.split(separator: "\n").map { NotificationTests.json(String($0)) }
+        }
+        let received = try messages()
+        #expect(received.count == 2)  // the two root sign-ins of the sample logs
+        let root = try #require(received.first { ($0["body"] as? String)?.contains("cac7ac1b-495f-4594-a5a2-244348d41751") == true })
+        #expect(root["subject"] as? String == "[trailscan] CRITICAL: Root user signed in to the console (111122223333)")
+        #expect(root["from"] as? String == "trailscan@example.com" && root["to"] as? String == "secops@example.com")
+        let expected = try String(contentsOf: CLI.fixtures.appendingPathComponent("notify/sns-root-sign-in.txt"), encoding: .utf8)
+        #expect((root["body"] as? String)?.replacingOccurrences(of: "\r\n", with: "\n") == expected.replacingOccurrences(of: "<sample-logs>", with: CLI.sampleLogs))
+
+        // A log value with CR/LF and a would-be header stays in the body, escaped.
+        let evil = #"Mozilla\r\nBcc: victim@example.com\r\nX-Injected: 1"#
+        let logs = try NotificationTests.logs([rootLogin.replacingOccurrences(of: "\"userAgent\":\"Mozilla\"", with: "\"userAgent\":\"\(evil)\"")])
+        #expect(try CLI.run(["scan", "-q", "--config", config, logs.path], environment: ["TEST_SMTP_PASSWORD": "smtp-planted-secret"]).status == 1)
+        let injected = try #require(try messages().last)
+        let headers = injected["headers"] as? [String] ?? []
+        #expect(!headers.contains("Bcc") && !headers.contains("X-Injected"))
+        #expect((injected["body"] as? String)?.contains(#"User agent  Mozilla\x0D\x0ABcc: victim@example.com\x0D\x0AX-Injected: 1"#) == true)
+
+        let denied = try CLI.run(["scan", "-q", "--config", config, logs.path], environment: ["TEST_SMTP_PASSWORD": "not-the-password"])
+        #expect(denied.status == 2)
+        #expect(denied.stderr.hasPrefix("trailscan: notify email: 0 alerts delivered; 1 not delivered: SMTP: Login denied"))
+        for output in [run, denied] { #expect(!(output.stdout + output.stderr).contains("smtp-planted-secret") && !(output.stdout + output.stderr).contains("not-the-password")) }
+        _ = smtp
+    }
+}
