@@ -83,6 +83,7 @@ let package = Package(
         .testTarget(name: "TrailEventsTests", dependencies: ["TrailEvents", "TrailBytes", "TrailJSON"]),
         .testTarget(name: "TrailMatchTests", dependencies: ["TrailMatch", "TrailEvents", "TrailJSON", "TrailTestSupport"]),
         .testTarget(name: "TrailReportTests", dependencies: ["TrailReport", "TrailScan", "TrailGzip", "TrailMatch", "TrailS3", "TrailTime"]),
+        .testTarget(name: "TrailNotifyTests", dependencies: ["TrailNotify", "TrailScan", "TrailMatch", "TrailJSON"]),
         .testTarget(name: "TrailStateTests", dependencies: ["TrailState", "TrailScan", "TrailMatch"]),
         .testTarget(name: "TrailSigV4Tests", dependencies: ["TrailSigV4"], resources: [.copy("Vectors")]),
         .target(name: "TrailTestSupport", dependencies: ["TrailEvents", "TrailBytes"], path: "Tests/TrailTestSupport"),

@@ -24,6 +24,8 @@ public struct DeliveryReport: Sendable, Equatable {
     /// Alerts still pending after the round, and why the last try failed.
     public var pending = 0
     public var reason: String?
+    /// What the receiver answered the last message it accepted.
+    public var receipt: String?
     /// Of `pending`, alerts of aggregation windows that have not closed yet (sent once they have).
     public var held = 0
 
@@ -47,6 +49,7 @@ public final class Notifier {
     private let credentials: CredentialProvider?
     private let holdOpenWindows: Bool
     private let pause: (Double) -> Void
+    private let accepted: () -> Void
     static let attempts = 4
 
     public static func sleep(_ seconds: Double) { usleep(useconds_t(seconds * 1_000_000)) }
@@ -56,9 +59,11 @@ public final class Notifier {
     ///   - credentials: for SNS.
     ///   - holdOpenWindows: keep the alerts of an aggregation window that has not ended for a later
     ///     round (with `--state`); without a later round, everything is sent.
+    ///   - accepted: called when a receiver has accepted a message, before the outbox records it (tests
+    ///     stop the process there).
     public init(
         destinations: [Destination], clock: DisplayClock, aggregation: Aggregation, credentials: CredentialProvider?, holdOpenWindows: Bool,
-        pause: @escaping (Double) -> Void = Notifier.sleep
+        pause: @escaping (Double) -> Void = Notifier.sleep, accepted: @escaping () -> Void = {}
     ) {
         self.destinations = destinations
         self.clock = clock
@@ -66,6 +71,7 @@ public final class Notifier {
         self.credentials = credentials
         self.holdOpenWindows = holdOpenWindows
         self.pause = pause
+        self.accepted = accepted
     }
 
     /// One round: every destination's pending alerts, in the order found.
@@ -90,9 +96,11 @@ public final class Notifier {
             for notice in notices {
                 switch send(notice, with: courier) {
                 case .success(let receipt):
+                    accepted()
                     try outbox.delivered(notice.ids, to: destination.name, receipt: receipt, at: Int64(time(nil)))
                     report.delivered += notice.ids.count
                     report.messages += 1
+                    report.receipt = receipt
                     report.pending -= notice.ids.count
                 case .failure(let error):
                     try outbox.failed(notice.ids, at: destination.name, reason: error.reason, at: Int64(time(nil)))
@@ -136,10 +144,13 @@ public final class MemoryOutbox: ScanSink, NotificationOutbox {
     }
 
     public func finding(_ finding: Finding) {
-        for destination in destinations where destination.accepts(finding) {
-            queues[destination.name, default: []].append((nextID, finding))
-        }
+        for destination in destinations where destination.accepts(finding) { enqueue(finding, for: destination.name) }
         nextID += 1
+    }
+
+    /// Queues an alert for one destination whatever its filters (`trailscan notify --test`).
+    public func enqueue(_ finding: Finding, for destination: String) {
+        queues[destination, default: []].append((nextID, finding))
     }
 
     public func pending(for destination: String) -> [(id: Int64, finding: Finding)] { queues[destination] ?? [] }

@@ -16,6 +16,7 @@ final class IncrementalRun {
     private let plan: IncrementalPlan
     private let inputs: [String]
     private let configuration: ScanConfiguration
+    private let hook = IncrementalRun.testHook()
 
     /// - Parameters:
     ///   - lookback: seconds listed again before each input's last complete listing.
@@ -42,7 +43,8 @@ final class IncrementalRun {
         }
         plan = IncrementalPlan(retries: try store.failedObjects(), deliveredSince: deliveredSince, ledger: try store.ledger())
         recorder = try StateRecorder(
-            store: store, downstream: downstream, sources: inputs.map(Self.cursorName), runStart: now, describe: describe, route: route, hook: Self.testHook())
+            store: store, downstream: downstream, sources: inputs.map(Self.cursorName), runStart: now, describe: describe, route: route,
+            hook: { [hook] point in hook(point.rawValue) })
     }
 
     /// Writes what an earlier run left unsent, then scans. Returns the state's failure, if any.
@@ -54,7 +56,7 @@ final class IncrementalRun {
 
     /// Sends what waits for the destinations: this run's alerts and what earlier runs could not deliver.
     func deliver(_ notifications: Notifications, quiet: Bool) -> Bool {
-        notifications.deliver(from: store, pendingStays: true, quiet: quiet)
+        notifications.deliver(from: store, pendingStays: true, quiet: quiet, accepted: { [hook] in hook("accepted") })
     }
 
     /// Records the end of the run.
@@ -95,13 +97,15 @@ final class IncrementalRun {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// `TRAILSCAN_TEST_KILL=<point>:<n>`: the process kills itself with SIGKILL the n-th time an object
-    /// with new alerts reaches `<point>` (`recorded`, `committed`, `written`; see `StateRecorder.Point`).
-    /// For the tests of what a crash at each point loses and repeats; unset, it does nothing.
-    private static func testHook() -> (StateRecorder.Point) -> Void {
+    /// `TRAILSCAN_TEST_KILL=<point>:<n>`: the process kills itself with SIGKILL the n-th time it reaches
+    /// `<point>` — an object with new alerts at `recorded`, `committed`, `written` (`StateRecorder.Point`),
+    /// or a message a receiver `accepted` before the outbox recorded it. For the tests of what a crash at
+    /// each point loses and repeats; unset, it does nothing.
+    private static func testHook() -> (String) -> Void {
         guard let spec = ProcessInfo.processInfo.environment["TRAILSCAN_TEST_KILL"] else { return { _ in } }
         let parts = spec.split(separator: ":")
-        guard parts.count == 2, let point = StateRecorder.Point(rawValue: String(parts[0])), let target = Int(parts[1]) else { return { _ in } }
+        guard parts.count == 2, let target = Int(parts[1]) else { return { _ in } }
+        let point = String(parts[0])
         final class Counter { var value = 0 }
         let counter = Counter()
         return { reached in

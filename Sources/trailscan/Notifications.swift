@@ -73,7 +73,7 @@ struct Notifications {
     ) throws {
         if let unknown = chosen.first(where: { name in !all.contains { $0.name == name } }) {
             let known = all.map(\.name).joined(separator: ", ")
-            throw ValidationError("--notify: no destination '\(unknown)' in \(configPath ?? "the configuration") (\(known.isEmpty ? "it has none" : "known: \(known)")).")
+            throw ValidationError("no notification destination '\(unknown)' in \(configPath ?? "the configuration") (\(known.isEmpty ? "it has none" : "known: \(known)")).")
         }
         destinations = disabled ? [] : chosen.isEmpty ? all : all.filter { chosen.contains($0.name) }
         let needsAWS = destinations.contains { if case .sns = $0.kind { true } else { false } }
@@ -98,8 +98,10 @@ struct Notifications {
     ///
     /// - Parameter pendingStays: the outbox is the state's: what is not delivered is sent by a later run,
     ///   and an aggregation window still open waits for it.
-    func deliver(from outbox: NotificationOutbox, pendingStays: Bool, quiet: Bool) -> Bool {
-        let notifier = Notifier(destinations: destinations, clock: clock, aggregation: aggregation, credentials: credentials, holdOpenWindows: pendingStays)
+    func deliver(from outbox: NotificationOutbox, pendingStays: Bool, quiet: Bool, accepted: @escaping () -> Void = {}) -> Bool {
+        let notifier = Notifier(
+            destinations: destinations, clock: clock, aggregation: aggregation, credentials: credentials, holdOpenWindows: pendingStays,
+            accepted: accepted)
         let reports: [DeliveryReport]
         do { reports = try notifier.deliver(from: outbox, now: Int64(Date().timeIntervalSince1970)) } catch {
             OutputWriter.standardError.write("trailscan: notifications: \(TerminalText.escaped("\(error)"))\n")
@@ -108,6 +110,7 @@ struct Notifications {
         var complete = true
         for report in reports where report.delivered > 0 || report.pending > 0 {
             var line = "trailscan: notify \(TerminalText.escaped(report.destination)): \(report.delivered) \(report.delivered == 1 ? "alert" : "alerts") delivered"
+                + (report.messages == 1 && report.receipt != nil ? " (\(TerminalText.escaped(report.receipt!)))" : "")
             if report.messages != report.delivered { line += " in \(report.messages) \(report.messages == 1 ? "message" : "messages")" }
             if report.undelivered > 0 {
                 complete = false

@@ -11,7 +11,7 @@ struct TrailScanCommand: ParsableCommand {
             64 usage error, 75 another scan holds the --state file.
             """,
         version: "0.1.0",
-        subcommands: [ScanCommand.self, AlertsCommand.self, RulesCommand.self],
+        subcommands: [ScanCommand.self, AlertsCommand.self, NotifyCommand.self, RulesCommand.self],
         defaultSubcommand: ScanCommand.self
     )
 

@@ -168,6 +168,40 @@ final class Receiver: Sendable {
         }
     }
 
+    /// `kill -9` between a receiver accepting a message and the state recording it: the next run sends
+    /// that one message again, with the same idempotency key, and every other alert once.
+    @Test func aKillDuringDeliveryResendsOnlyTheMessageInFlight() throws {
+        let logs = try Self.logs([rootLogin, rootLogin.replacingOccurrences(of: "root-1", with: "root-2")])
+        let state = try CLI.temporaryFolder().appendingPathComponent("state.db").path
+        let hook = Receiver()
+        let (_, config) = try Self.configuration([#"{"webhook": {"url": "\#(hook.url)/w"}}"#])
+        let killed = try CLI.run(["scan", "-q", "--state", state, "--since", "2020-01-01", "--config", config, logs.path],
+                                 environment: ["TRAILSCAN_TEST_KILL": "accepted:2"])
+        #expect(killed.status == SIGKILL)
+        #expect(hook.requests.count == 2)
+        let next = try CLI.run(["scan", "-q", "--state", state, "--config", config, logs.path])
+        #expect(next.status == 0, "\(next.stderr)")
+        let keys = hook.requests.map { $0.headers["idempotency-key"] ?? "" }
+        let alerts = try CLI.run(["scan", "-q", "--format", "jsonl", logs.path]).alerts.count
+        #expect(keys.count == alerts + 1)
+        #expect(Set(keys).count == alerts)
+        #expect(keys[1] == keys[2], "the message in flight, again, with its key")
+    }
+
+    /// `trailscan notify --test NAME` sends one sample; an unknown name is a usage error naming the
+    /// destinations there are.
+    @Test func notifyTestSendsASample() throws {
+        let hook = Receiver()
+        let (_, config) = try Self.configuration([#"{"name": "ops", "webhook": {"url": "\#(hook.url)/w"}, "minSeverity": "critical"}"#])
+        let run = try CLI.run(["notify", "--test", "ops", "--config", config])
+        #expect(run.status == 0)
+        #expect(run.stderr == "trailscan: notify ops: 1 alert delivered (HTTP 200)\n")
+        #expect(hook.requests.count == 1 && hook.bodies[0].contains(#""rule":"trailscan.test""#))
+        let unknown = try CLI.run(["notify", "--test", "slack", "--config", config])
+        #expect(unknown.status == 64)
+        #expect(unknown.stderr.contains("no notification destination 'slack' in \(config) (known: ops)."))
+    }
+
     /// 429 with Retry-After is waited out and retried; a refusal (404) is one line with what the
     /// receiver said, and exit 2.
     @Test func throttlingIsRetriedAndRefusalsAreReported() throws {
