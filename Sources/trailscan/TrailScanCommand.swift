@@ -7,7 +7,8 @@ struct TrailScanCommand: ParsableCommand {
         commandName: "trailscan",
         abstract: "Audit AWS CloudTrail logs in bulk: console sign-ins and IAM privilege changes, across all regions.",
         discussion: """
-            Exit status: 0 no alerts, 1 alerts, 2 at least one object could not be read (wins over 1), \
+            Exit status: 0 no alerts, 1 alerts, 2 at least one object could not be read or a notification \
+            could not be delivered (wins over 1), \
             64 usage error, 75 another scan holds the --state file.
             """,
         version: "0.1.0",
