@@ -174,3 +174,69 @@ public enum JSONText {
         output.append(contentsOf: UnsafeRawBufferPointer(rebasing: json[runStart..<json.count]))
     }
 }
+
+/// Writes one JSON object, member by member, at the end of a byte buffer: the separators and the
+/// quoting are done here once, for every object trailscan writes (alerts, findings, messages).
+public struct JSONObjectWriter {
+    private var bytes: [UInt8] = []
+    private var first = true
+
+    /// Starts an object at the end of `output`, whose bytes the writer holds until `finish`.
+    public init(appendingTo output: inout [UInt8]) {
+        swap(&bytes, &output)
+        bytes.append(0x7B)
+    }
+
+    /// Ends the object and hands the bytes back to `output`.
+    public mutating func finish(into output: inout [UInt8]) {
+        bytes.append(0x7D)
+        swap(&bytes, &output)
+    }
+
+    /// `"name":`, after a comma when a member came before.
+    private mutating func key(_ name: String) {
+        if !first { bytes.append(0x2C) }
+        first = false
+        JSONString.appendQuoted(name, to: &bytes)
+        bytes.append(0x3A)
+    }
+
+    /// A string member; `null` for `nil`.
+    public mutating func string(_ name: String, _ value: String?) {
+        key(name)
+        if let value { JSONString.appendQuoted(value, to: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
+    }
+
+    /// A member whose value is JSON text already (a number, `true`, a record).
+    public mutating func raw(_ name: String, _ json: some Sequence<UInt8>) {
+        key(name)
+        bytes.append(contentsOf: json)
+    }
+
+    /// A member whose value is JSON text to minify (a record as the log wrote it).
+    public mutating func minified(_ name: String, _ json: [UInt8]) {
+        key(name)
+        json.withUnsafeBytes { JSONText.appendMinified($0, to: &bytes) }
+    }
+
+    /// A member whose value is an object, written by `body`.
+    public mutating func object(_ name: String, _ body: (inout JSONObjectWriter) -> Void) {
+        key(name)
+        var inner = JSONObjectWriter(appendingTo: &bytes)
+        body(&inner)
+        inner.finish(into: &bytes)
+    }
+
+    /// A member whose value is an array of objects, each written by `body`.
+    public mutating func objects<Element>(_ name: String, _ elements: some Sequence<Element>, _ body: (inout JSONObjectWriter, Element) -> Void) {
+        key(name)
+        bytes.append(0x5B)
+        for (index, element) in elements.enumerated() {
+            if index > 0 { bytes.append(0x2C) }
+            var inner = JSONObjectWriter(appendingTo: &bytes)
+            body(&inner, element)
+            inner.finish(into: &bytes)
+        }
+        bytes.append(0x5D)
+    }
+}

@@ -91,33 +91,23 @@ public enum Messages {
         if let template, let rendered = text.templated(template, notice) {
             return (Array(rendered.utf8), template.isJSONTemplate ? "application/json" : "text/plain; charset=utf-8")
         }
-        func line(_ finding: Finding) -> [UInt8] {
-            var bytes: [UInt8] = []
-            JSONLinesFormat().append(finding, to: &bytes)
-            return Array(bytes.dropLast())  // the newline
-        }
-        guard let window = notice.window else { return (line(notice.first), "application/json") }
         var out: [UInt8] = []
+        var object = JSONObjectWriter(appendingTo: &out)
+        guard let window = notice.window else {
+            JSONLinesFormat.members(of: notice.first, into: &object)
+            object.finish(into: &out)
+            return (out, "application/json")
+        }
         let first = notice.first
-        func member(_ name: String, _ value: String?) {
-            JSONString.appendQuoted(name, to: &out)
-            out.append(0x3A)
-            if let value { JSONString.appendQuoted(value, to: &out) } else { out.append(contentsOf: "null".utf8) }
-            out.append(0x2C)
-        }
-        out.append(0x7B)
-        member("rule", first.ruleID)
-        member("severity", first.severity.name)
-        member("title", first.title)
-        member("account", first.account)
-        member("windowStart", UTC.iso8601(window.start))
-        member("windowEnd", UTC.iso8601(window.end))
-        out.append(contentsOf: "\"count\":\(notice.findings.count),\"alerts\":[".utf8)
-        for (index, finding) in notice.findings.enumerated() {
-            if index > 0 { out.append(0x2C) }
-            out.append(contentsOf: line(finding))
-        }
-        out.append(contentsOf: "]}".utf8)
+        object.string("rule", first.ruleID)
+        object.string("severity", first.severity.name)
+        object.string("title", first.title)
+        object.string("account", first.account)
+        object.string("windowStart", UTC.iso8601(window.start))
+        object.string("windowEnd", UTC.iso8601(window.end))
+        object.raw("count", String(notice.findings.count).utf8)
+        object.objects("alerts", notice.findings) { alert, finding in JSONLinesFormat.members(of: finding, into: &alert) }
+        object.finish(into: &out)
         return (out, "application/json")
     }
 

@@ -1,5 +1,5 @@
 public import TrailScan
-internal import TrailJSON
+public import TrailJSON
 internal import TrailTime
 public import TrailMatch
 
@@ -17,43 +17,18 @@ public struct JSONLinesFormat: AlertFormat {
     public init() {}
 
     public func append(_ finding: Finding, to output: inout [UInt8]) {
-        func key(_ name: StaticString) {
-            output.append(0x22)
-            output.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-            output.append(contentsOf: [0x22, 0x3A])  // ":
-        }
-        func string(_ value: String?) {
-            if let value { JSONString.appendQuoted(value, to: &output) } else { output.append(contentsOf: "null".utf8) }
-        }
-        func member(_ name: StaticString, _ value: String?) {
-            key(name)
-            string(value)
-            output.append(0x2C)
-        }
-        output.append(0x7B)
-        member("rule", finding.ruleID)
-        member("severity", finding.severity.name)
-        member("title", finding.title)
-        member("eventID", finding.eventID)
-        member("eventTime", finding.eventTimeText)
-        member("eventSource", finding.eventSource)
-        member("eventName", finding.eventName)
-        member("awsRegion", finding.region)
-        member("recipientAccountId", finding.account)
-        key("principal")
-        output.append(0x7B)
-        member("type", finding.principal.type)
-        member("arn", finding.principal.arn)
-        key("userName")
-        string(finding.principal.userName)
-        output.append(contentsOf: [0x7D, 0x2C])
-        member("sourceIPAddress", finding.sourceIPAddress)
-        member("userAgent", finding.userAgent)
-        member("mfaUsed", finding.mfaUsed)
-        member("source", finding.object.name)
-        key("record")
-        finding.record.withUnsafeBytes { JSONText.appendMinified($0, to: &output) }
-        output.append(contentsOf: [0x7D, 0x0A])
+        var object = JSONObjectWriter(appendingTo: &output)
+        Self.members(of: finding, into: &object)
+        object.finish(into: &output)
+        output.append(0x0A)
+    }
+
+    /// The members of an alert's line, for objects that hold more (the history's, an aggregate's).
+    public static func members(of finding: Finding, into object: inout JSONObjectWriter) {
+        finding.appendCommonMembers(to: &object)
+        object.string("mfaUsed", finding.mfaUsed)
+        object.string("source", finding.object.name)
+        object.minified("record", finding.record)
     }
 }
 
@@ -140,25 +115,31 @@ public struct HistoryFormat: Sendable {
     }
 
     public func append(_ finding: Finding, firstSeen: Int64, deliveries: [DeliveryStatus], to output: inout [UInt8]) {
-        let start = output.count
-        format.append(finding, to: &output)
-        if format is JSONLinesFormat, output.count - start >= 2 {
-            output.removeLast(2)  // "}\n"
-            output.append(contentsOf: ",\"firstSeen\":\"\(UTC.iso8601(firstSeen))\",\"deliveries\":{".utf8)
-            for (index, delivery) in deliveries.enumerated() {
-                if index > 0 { output.append(0x2C) }
-                JSONString.appendQuoted(delivery.destination, to: &output)
-                if let time = delivery.delivered {
-                    output.append(contentsOf: ":{\"status\":\"delivered\",\"at\":\"\(UTC.iso8601(time))\",\"receipt\":".utf8)
-                    JSONString.appendQuoted(delivery.receipt ?? "", to: &output)
-                } else {
-                    output.append(contentsOf: ":{\"status\":\"pending\",\"attempts\":\(delivery.attempts),\"error\":".utf8)
-                    if let error = delivery.error { JSONString.appendQuoted(error, to: &output) } else { output.append(contentsOf: "null".utf8) }
+        if format is JSONLinesFormat {
+            var object = JSONObjectWriter(appendingTo: &output)
+            JSONLinesFormat.members(of: finding, into: &object)
+            object.string("firstSeen", UTC.iso8601(firstSeen))
+            object.object("deliveries") { destinations in
+                for delivery in deliveries {
+                    destinations.object(delivery.destination) { status in
+                        if let time = delivery.delivered {
+                            status.string("status", "delivered")
+                            status.string("at", UTC.iso8601(time))
+                            status.string("receipt", delivery.receipt)
+                        } else {
+                            status.string("status", "pending")
+                            status.raw("attempts", String(delivery.attempts).utf8)
+                            status.string("error", delivery.error)
+                        }
+                    }
                 }
-                output.append(0x7D)
             }
-            output.append(contentsOf: "}}\n".utf8)
-        } else if format is TextFormat, output.last == 0x0A {
+            object.finish(into: &output)
+            output.append(0x0A)
+            return
+        }
+        format.append(finding, to: &output)
+        if format is TextFormat, output.last == 0x0A {
             output.removeLast()  // the blank line that ends the block
             var text = "  first seen  \(clock.format(firstSeen))\n"
             if !deliveries.isEmpty {

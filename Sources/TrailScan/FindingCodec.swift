@@ -1,4 +1,4 @@
-internal import TrailJSON
+public import TrailJSON
 internal import TrailMatch
 
 /// A `Finding` as JSON and back, exactly: every field but the record, whose bytes travel beside it
@@ -22,77 +22,34 @@ public enum FindingCodec {
     public static func json(_ finding: Finding) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512)
-        var first = true
-        func key(_ name: String) {
-            out.append(first ? 0x7B : 0x2C)
-            first = false
-            JSONString.appendQuoted(name, to: &out)
-            out.append(0x3A)
+        var object = JSONObjectWriter(appendingTo: &out)
+        finding.appendCommonMembers(to: &object)
+        object.raw("eventTimeSeconds", (finding.eventTime.map(String.init) ?? "null").utf8)
+        object.string("loginResult", finding.loginResult)
+        object.string("mfaUsed", finding.mfaUsed)
+        object.string("errorCode", finding.errorCode)
+        object.string("errorMessage", finding.errorMessage)
+        object.objects("targets", finding.targets) { target, value in
+            target.string("field", value.field)
+            target.string("value", value.value)
         }
-        func string(_ name: String, _ value: String?) {
-            key(name)
-            if let value { JSONString.appendQuoted(value, to: &out) } else { out.append(contentsOf: "null".utf8) }
-        }
-        func object(_ name: String, _ body: () -> Void) {
-            key(name)
-            let outer = first
-            first = true
-            body()
-            if first { out.append(0x7B) }
-            out.append(0x7D)
-            first = outer
-        }
-        string("rule", finding.ruleID)
-        string("severity", finding.severity.name)
-        string("title", finding.title)
-        string("eventID", finding.eventID)
-        string("eventTime", finding.eventTimeText)
-        key("eventTimeSeconds")
-        out.append(contentsOf: (finding.eventTime.map(String.init) ?? "null").utf8)
-        string("eventSource", finding.eventSource)
-        string("eventName", finding.eventName)
-        string("awsRegion", finding.region)
-        string("recipientAccountId", finding.account)
-        object("principal") {
-            string("type", finding.principal.type)
-            string("arn", finding.principal.arn)
-            string("userName", finding.principal.userName)
-        }
-        string("sourceIPAddress", finding.sourceIPAddress)
-        string("userAgent", finding.userAgent)
-        string("loginResult", finding.loginResult)
-        string("mfaUsed", finding.mfaUsed)
-        string("errorCode", finding.errorCode)
-        string("errorMessage", finding.errorMessage)
-        key("targets")
-        out.append(0x5B)
-        for (index, target) in finding.targets.enumerated() {
-            if index > 0 { out.append(0x2C) }
-            first = true
-            string("field", target.field)
-            string("value", target.value)
-            out.append(0x7D)
-        }
-        out.append(0x5D)
-        first = false
-        object("object") {
+        object.object("object") { place in
             switch finding.object {
-            case .file(let path): string("file", path.name)
-            case .standardInput:
-                key("stdin")
-                out.append(contentsOf: "true".utf8)
-            case .s3(let bucket, let objectKey):
-                object("s3") {
-                    string("bucket", bucket)
-                    string("key", objectKey)
+            case .file(let path): place.string("file", path.name)
+            case .standardInput: place.raw("stdin", "true".utf8)
+            case .s3(let bucket, let key):
+                place.object("s3") { s3 in
+                    s3.string("bucket", bucket)
+                    s3.string("key", key)
                 }
             }
         }
-        out.append(0x7D)
+        object.finish(into: &out)
         return out
     }
 
     public static func finding(json: [UInt8], record: [UInt8]) throws(Malformed) -> Finding {
+        // Members are read by name: their order is free.
         let value: JSONValue
         do { value = try JSONValue(parsing: json) } catch { throw Malformed(reason: "invalid JSON: \(error)") }
         func text(_ member: JSONValue?, _ name: String) throws(Malformed) -> String? {
@@ -151,5 +108,28 @@ public enum FindingCodec {
             loginResult: try text(value["loginResult"], "loginResult"), mfaUsed: try text(value["mfaUsed"], "mfaUsed"),
             errorCode: try text(value["errorCode"], "errorCode"), errorMessage: try text(value["errorMessage"], "errorMessage"),
             targets: targets, object: object, record: record)
+    }
+}
+
+extension Finding {
+    /// The members `scan --format jsonl` and the state's JSON share, in the order of the JSON Lines
+    /// schema: `rule` … `userAgent`.
+    public func appendCommonMembers(to object: inout JSONObjectWriter) {
+        object.string("rule", ruleID)
+        object.string("severity", severity.name)
+        object.string("title", title)
+        object.string("eventID", eventID)
+        object.string("eventTime", eventTimeText)
+        object.string("eventSource", eventSource)
+        object.string("eventName", eventName)
+        object.string("awsRegion", region)
+        object.string("recipientAccountId", account)
+        object.object("principal") { principal in
+            principal.string("type", self.principal.type)
+            principal.string("arn", self.principal.arn)
+            principal.string("userName", self.principal.userName)
+        }
+        object.string("sourceIPAddress", sourceIPAddress)
+        object.string("userAgent", userAgent)
     }
 }

@@ -6,6 +6,7 @@
 internal import CSQLite
 internal import Glibc
 internal import Synchronization
+public import TrailReport
 public import TrailScan
 internal import TrailJSON
 internal import TrailTime
@@ -147,23 +148,15 @@ public final class StateStore {
         runID = database.lastInsertRowID
     }
 
-    /// What a run did, written when it ends.
-    public struct RunCounts: Sendable {
-        public var objectsScanned = 0, objectsFailed = 0, objectsAlreadyScanned = 0, alerts = 0, alertsDuplicate = 0, listRequests = 0
-        public var interrupted = false
-        public var exitStatus: Int32 = 0
-        public init() {}
-    }
-
-    public func endRun(_ counts: RunCounts, now: Int64) throws(StateError) {
+    /// Records what the run did, and how it ended.
+    public func endRun(_ summary: ScanSummary, exitStatus: Int32, now: Int64) throws(StateError) {
         try database.prepare("""
             UPDATE runs SET ended = ?, objects_scanned = ?, objects_failed = ?, objects_already_scanned = ?, alerts = ?,
             alerts_duplicate = ?, list_requests = ?, interrupted = ?, exit_status = ? WHERE id = ?
             """).bind(
-                .integer(now), .integer(Int64(counts.objectsScanned)), .integer(Int64(counts.objectsFailed)),
-                .integer(Int64(counts.objectsAlreadyScanned)), .integer(Int64(counts.alerts)), .integer(Int64(counts.alertsDuplicate)),
-                .integer(Int64(counts.listRequests)), .integer(counts.interrupted ? 1 : 0), .integer(Int64(counts.exitStatus)),
-                .integer(runID)
+                .integer(now), .integer(Int64(summary.objectsScanned)), .integer(Int64(summary.objectsFailed)),
+                .integer(Int64(summary.objectsAlreadyScanned)), .integer(Int64(summary.alerts)), .integer(Int64(summary.alertsDuplicate)),
+                .integer(Int64(summary.listRequests)), .integer(summary.interrupted ? 1 : 0), .integer(Int64(exitStatus)), .integer(runID)
             ).run()
     }
 

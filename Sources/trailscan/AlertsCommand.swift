@@ -15,11 +15,7 @@ struct AlertsCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The state file of scheduled scans.", valueName: "file"))
     var state: String
 
-    @Option(help: ArgumentHelp("Only events at or after this time: 2025-01-31, 2025-01-31T13:45:00Z, or an age (12h, 7d).", valueName: "time"))
-    var since: String?
-
-    @Option(help: ArgumentHelp("Only events before this time (a date means the end of that day).", valueName: "time"))
-    var until: String?
+    @OptionGroup var window: TimeWindowOptions
 
     @Option(name: .customLong("rule"), help: ArgumentHelp("Only this rule id or glob (signin.*); repeatable.", valueName: "id"))
     var rules: [String] = []
@@ -44,14 +40,8 @@ struct AlertsCommand: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
-        let now = Int64(Date().timeIntervalSince1970)
         var query = AlertHistory.Query()
-        do {
-            query.since = try since.map { try TimeArgument.parse($0, isEnd: false, now: now) }
-            query.until = try until.map { try TimeArgument.parse($0, isEnd: true, now: now) }
-        } catch {
-            throw ValidationError("--since/--until: \(error)")
-        }
+        (query.since, query.until) = try window.bounds(now: Int64(Date().timeIntervalSince1970))
         guard let clock = DisplayClock(timeZone: timezone) else {
             throw ValidationError("--timezone: unknown time zone '\(timezone)' (use an IANA name such as Europe/Paris, UTC, local, or an offset such as +09:00).")
         }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import TrailTime
 
 /// Parses the values of `--since` and `--until`.
@@ -61,5 +62,27 @@ enum SizeArgument {
         }
         guard let value = Int(digits), value > 0, value <= Int.max / unit else { return nil }
         return value * unit
+    }
+}
+
+/// `--since` and `--until`, as `scan` and `alerts` take them: on `eventTime`.
+struct TimeWindowOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Only events at or after this time: 2025-01-31, 2025-01-31T13:45:00Z, or an age (12h, 7d).", valueName: "time"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Only events before this time (a date means the end of that day).", valueName: "time"))
+    var until: String?
+
+    /// The window in Unix seconds, or the usage error that explains a bad value.
+    func bounds(now: Int64) throws -> (since: Int64?, until: Int64?) {
+        func time(_ text: String?, _ flag: String, isEnd: Bool) throws -> Int64? {
+            guard let text else { return nil }
+            do { return try TimeArgument.parse(text, isEnd: isEnd, now: now) } catch {
+                throw ValidationError("\(flag): \(error)")
+            }
+        }
+        let since = try time(since, "--since", isEnd: false), until = try time(until, "--until", isEnd: true)
+        if let since, let until, since >= until { throw ValidationError("--since must be before --until.") }
+        return (since, until)
     }
 }

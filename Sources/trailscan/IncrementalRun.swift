@@ -61,16 +61,7 @@ final class IncrementalRun {
 
     /// Records the end of the run.
     func end(_ summary: ScanSummary, status: Int32) -> StateError? {
-        var counts = StateStore.RunCounts()
-        counts.objectsScanned = summary.objectsScanned
-        counts.objectsFailed = summary.objectsFailed
-        counts.objectsAlreadyScanned = summary.objectsAlreadyScanned
-        counts.alerts = summary.alerts
-        counts.alertsDuplicate = summary.alertsDuplicate
-        counts.listRequests = summary.listRequests
-        counts.interrupted = summary.interrupted
-        counts.exitStatus = status
-        do { try store.endRun(counts, now: Int64(Date().timeIntervalSince1970)) } catch { return error }
+        do { try store.endRun(summary, exitStatus: status, now: Int64(Date().timeIntervalSince1970)) } catch { return error }
         return nil
     }
 

@@ -60,11 +60,7 @@ struct ScanCommand: ParsableCommand {
     @Option(help: "Colour severities in text alerts: auto (on a terminal, unless NO_COLOR is set), always, never.")
     var color: ColorChoice = .auto
 
-    @Option(help: ArgumentHelp("Only events at or after this time: 2025-01-31, 2025-01-31T13:45:00Z, or an age (12h, 7d).", valueName: "time"))
-    var since: String?
-
-    @Option(help: ArgumentHelp("Only events before this time (a date means the end of that day).", valueName: "time"))
-    var until: String?
+    @OptionGroup var window: TimeWindowOptions
 
     @Option(name: .customLong("account"), help: ArgumentHelp("Only this account (recipientAccountId); repeatable.", valueName: "id"))
     var accounts: [String] = []
@@ -130,18 +126,7 @@ struct ScanCommand: ParsableCommand {
     /// of the alerts, or the usage error that explains the first bad one. Thrown from `run()`, a
     /// `ValidationError` still prints the usage and exits with 64.
     private func settings() throws -> (ScanConfiguration, any AlertFormat, Notifications) {
-        let now = Int64(Date().timeIntervalSince1970)
-        func time(_ text: String?, _ flag: String, isEnd: Bool) throws -> Int64? {
-            guard let text else { return nil }
-            do { return try TimeArgument.parse(text, isEnd: isEnd, now: now) } catch {
-                throw ValidationError("\(flag): \(error)")
-            }
-        }
-        let since = try time(since, "--since", isEnd: false)
-        let until = try time(until, "--until", isEnd: true)
-        if let since, let until, since >= until {
-            throw ValidationError("--since must be before --until.")
-        }
+        let (since, until) = try window.bounds(now: Int64(Date().timeIntervalSince1970))
         let file = try ConfigurationFile.load(config)
         let zone = timezone ?? file?.timezone ?? "UTC"
         guard let clock = DisplayClock(timeZone: zone) else {
@@ -263,7 +248,7 @@ struct ScanCommand: ParsableCommand {
         if let state {
             do {
                 incremental = try IncrementalRun(
-                    statePath: state, inputs: paths, lookback: TimeArgument.seconds(age: lookback)!, since: since, configuration: configuration,
+                    statePath: state, inputs: paths, lookback: TimeArgument.seconds(age: lookback)!, since: window.since, configuration: configuration,
                     downstream: [alerts, failures, summarySink], describe: Self.describe, route: notifications.route)
             } catch let error as StateError {
                 OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(state)): \(error)\n")

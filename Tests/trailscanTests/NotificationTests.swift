@@ -246,7 +246,7 @@ final class ServerProcess: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: log)
         process.standardError = process.standardOutput
         try process.run()
@@ -254,19 +254,6 @@ final class ServerProcess: Sendable {
     }
 
     deinit { kill(pid, SIGTERM) }
-
-    /// A free TCP port of 127.0.0.1.
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 
     /// Waits (up to 30 s) until `ready` is true.
     static func wait(_ ready: () -> Bool) -> Bool {
@@ -286,7 +273,7 @@ final class ServerProcess: Sendable {
     /// secret is one clear line and exit 2.
     @Test func snsPublishesWhatEmailSubscribersRead() throws {
         let folder = try CLI.temporaryFolder()
-        let port = ServerProcess.freePort()
+        let port = Loopback.freePort()
         let endpoint = "http://127.0.0.1:\(port)"
         let moto = try ServerProcess(["moto_server", "-H", "127.0.0.1", "-p", "\(port)"], log: folder.appendingPathComponent("moto.log"))
         #expect(ServerProcess.wait { (try? CLI.run(["-c", "python3 -c 'import urllib.request; urllib.request.urlopen(\"\(endpoint)/moto-api/\")'"], shell: true).status) == 0 }, "moto_server did not start")
