@@ -202,6 +202,38 @@ final class Receiver: Sendable {
         #expect(unknown.stderr.contains("no notification destination 'slack' in \(config) (known: ops)."))
     }
 
+    /// With a state, an aggregation window still open at the end of a run is held, not sent in part;
+    /// a later run sends it (here, one that no longer aggregates), once.
+    @Test func anOpenWindowIsHeldForALaterRun() throws {
+        let now = Date()
+        let iso = ISO8601DateFormatter().string(from: now.addingTimeInterval(-60))
+        let logs = try Self.logs([rootLogin.replacingOccurrences(of: "2026-03-01T09:03:00Z", with: iso)])
+        let state = try CLI.temporaryFolder().appendingPathComponent("state.db").path
+        let hook = Receiver()
+        let (_, config) = try Self.configuration([#"{"webhook": {"url": "\#(hook.url)/w"}}"#])
+        let held = try CLI.run(["scan", "--state", state, "--since", "1d", "--aggregate", "12h", "--config", config, logs.path])
+        #expect(held.status == 1)
+        #expect(hook.requests.isEmpty)
+        #expect(held.stderr.contains("trailscan: notify webhook: 0 alerts delivered; 2 held until their aggregation window closes\n"))
+        let later = try CLI.run(["scan", "-q", "--state", state, "--config", config, logs.path])
+        #expect(later.status == 0 && hook.requests.count == 2)
+        #expect(try CLI.run(["scan", "-q", "--state", state, "--config", config, logs.path]).status == 0 && hook.requests.count == 2)
+    }
+
+    /// A destination's own template: its newlines stay, trailscan's time variables are there, and a
+    /// newline or escape sequence from a log is shown escaped.
+    @Test func templatesKeepTheirLinesAndEscapeTheLogs() throws {
+        let record = rootLogin.replacingOccurrences(of: "\"arn:aws:iam::111122223333:root\"", with: #""arn:aws:iam::111122223333:root\r\nInjected: \u001b[2J""#)
+        let logs = try Self.logs([record])
+        let hook = Receiver()
+        let template = #"{"InputPathsMap": {"who": "$.detail.userIdentity.arn"}, "InputTemplate": "Sign-in by <who>\nat <trailscan.event.time> (<trailscan.event.time-utc>)"}"#
+        let (_, config) = try Self.configuration([#"{"webhook": {"url": "\#(hook.url)/w"}, "rules": ["signin.root.success"], "template": \#(template)}"#],
+                                                 timezone: "Asia/Tokyo")
+        #expect(try CLI.run(["scan", "-q", "--config", config, logs.path]).status == 1)
+        #expect(hook.bodies == [#"Sign-in by arn:aws:iam::111122223333:root\x0D\x0AInjected: \x1B[2J"# + "\nat 2026-03-01 18:03:00 +09:00 (2026-03-01 09:03:00 UTC)"])
+        #expect(hook.requests.first?.headers["content-type"] == "text/plain; charset=utf-8")
+    }
+
     /// 429 with Retry-After is waited out and retried; a refusal (404) is one line with what the
     /// receiver said, and exit 2.
     @Test func throttlingIsRetriedAndRefusalsAreReported() throws {
