@@ -7,12 +7,17 @@
 //     TrailBytes ──┬──────────────────▶ TrailGzip (CZlib, CDeflate) ──────┐
 //     TrailJSON ───┼─▶ TrailEvents ─┬─▶ TrailMatch ─────────────────────┐ │
 //     TrailTime ───┘                │                                   ▼ ▼
-//         │                         └─▶ TrailS3 (CCurl) ─────────────▶ TrailScan ─▶ TrailReport ─▶ trailscan
-//         └──────▶ TrailSigV4 (swift-crypto) ──┘                        (searcher)    (sinks)        (CLI)
+//         │                         └─▶ TrailS3 ────────────────────▶ TrailScan ─▶ TrailReport ─▶ TrailNotify ─▶ TrailState ─▶ trailscan
+//         ├──────▶ TrailSigV4 (swift-crypto) ──┘  ▲                  (searcher)    (sinks)        (messages,     (CSQLite:      (CLI)
+//         │                                       │                                                senders)      the state)
+//     TrailHTTP (CCurl) ──────────────────────────┴──────────────────────────────────────────────────▲
 //
 // TrailScan is the searcher: sources, workers, decode, match → owned `Finding`s handed to `ScanSink`s.
-// TrailReport holds the sinks (alerts as text / JSON Lines / templates, the summary); the CLI only wires
-// them. No module imports one to its right. C modules are imported `internal` and never leak a C type.
+// TrailReport holds the sinks people read (alerts as text / JSON Lines / templates, the summary);
+// TrailNotify sends alerts to Slack, webhooks, SNS and email from an outbox it defines; TrailState keeps
+// scheduled scans' state in SQLite and implements the ledger (TrailScan's) and the outbox (TrailNotify's).
+// The CLI only wires them. No module imports one to its right. C modules are imported `internal` and
+// never leak a C type.
 import PackageDescription
 
 let package = Package(
