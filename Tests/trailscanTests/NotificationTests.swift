@@ -300,26 +300,84 @@ final class ServerProcess: Sendable {
 @Suite(.serialized) struct SNSAndEmailTests {
     static let receivers = CLI.fixtures.appendingPathComponent("receivers")
 
+    /// moto_server with an SNS topic, an SQS queue subscribed to it, and request authentication on.
+    struct SNS {
+        let server: ServerProcess
+        let endpoint: String, key: String, secret: String, topic: String, queue: String
+
+        init(in folder: URL) throws {
+            let port = Loopback.freePort()
+            endpoint = "http://127.0.0.1:\(port)"
+            server = try ServerProcess(["moto_server", "-H", "127.0.0.1", "-p", "\(port)"], log: folder.appendingPathComponent("moto.log"))
+            let endpoint = endpoint
+            #expect(ServerProcess.wait { (try? CLI.run(["-c", "python3 -c 'import urllib.request; urllib.request.urlopen(\"\(endpoint)/moto-api/\")'"], shell: true).status) == 0 }, "moto_server did not start")
+            let setup = try CLI.run(["-c", "python3 \(SNSAndEmailTests.receivers.path)/moto_sns.py setup \(endpoint)"], shell: true)
+            #expect(setup.status == 0, "\(setup.stderr)")
+            let aws = NotificationTests.json(setup.stdout)
+            key = aws["accessKey"] as? String ?? ""
+            secret = aws["secretKey"] as? String ?? ""
+            topic = aws["topicArn"] as? String ?? ""
+            queue = aws["queueUrl"] as? String ?? ""
+        }
+
+        var environment: [String: String] {
+            ["AWS_ENDPOINT_URL_SNS": endpoint, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1"]
+        }
+
+        /// What was published since the last read: subject, message and attributes of each.
+        func read() throws -> [[String: Any]] {
+            let read = try CLI.run(["-c", "python3 \(SNSAndEmailTests.receivers.path)/moto_sns.py read \(endpoint) \(key) '\(secret)' '\(queue)'"], shell: true)
+            return read.stdout.split(separator: "\n").map { NotificationTests.json(String($0)) }
+        }
+    }
+
+    /// aiosmtpd requiring STARTTLS and AUTH (user `alerts`), writing what it accepts to a folder.
+    struct SMTP {
+        let server: ServerProcess
+        let port: Int, caFile: String
+        let mail: URL
+
+        init(in folder: URL, password: String) throws {
+            mail = folder.appendingPathComponent("mail-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: mail, withIntermediateDirectories: true)
+            let log = mail.appendingPathComponent("smtp.log")
+            server = try ServerProcess(["python3", "\(SNSAndEmailTests.receivers.path)/smtp_server.py", mail.path, password], log: log)
+            var started: [String: Any] = [:]
+            #expect(ServerProcess.wait {
+                started = NotificationTests.json((try? String(contentsOf: log, encoding: .utf8))?.split(separator: "\n").first.map(String.init) ?? "")
+                return started["port"] != nil
+            }, "the SMTP server did not start: \(log.path)")
+            port = started["port"] as? Int ?? 0
+            caFile = started["caFile"] as? String ?? ""
+        }
+
+        func destination(rules: [String]) -> String {
+            let list = rules.map { "\"\($0)\"" }.joined(separator: ", ")
+            return #"{"email": {"url": "smtp://127.0.0.1:\#(port)", "username": "alerts", "password": "env:TEST_SMTP_PASSWORD", "from": "trailscan@example.com", "to": ["secops@example.com"], "caFile": "\#(caFile)"}, "rules": [\#(list)]}"#
+        }
+
+        /// Every message received, in order: subject, from, to, header names, decoded body.
+        func messages() throws -> [[String: Any]] {
+            let parse = """
+                import email, email.policy, glob, json, sys
+                for path in sorted(glob.glob(sys.argv[1] + "/*.eml"), key=lambda p: int(p.rsplit("/", 1)[1].split(".")[0])):
+                    m = email.message_from_bytes(open(path, "rb").read(), policy=email.policy.default)
+                    print(json.dumps({"subject": str(m["Subject"]), "from": str(m["From"]), "to": str(m["To"]), "headers": list(m.keys()),
+                                      "body": m.get_content()}))
+                """
+            return try CLI.run(["-c", "python3 -c '\(parse)' \(mail.path)"], shell: true).stdout.split(separator: "\n").map { NotificationTests.json(String($0)) }
+        }
+    }
+
     /// The root sign-in of the sample logs, published to an SNS topic of moto_server with request
     /// authentication on, read back through an SQS subscription: subject, text and attributes; a wrong
     /// secret is one clear line and exit 2.
     @Test func snsPublishesWhatEmailSubscribersRead() throws {
-        let folder = try CLI.temporaryFolder()
-        let port = Loopback.freePort()
-        let endpoint = "http://127.0.0.1:\(port)"
-        let moto = try ServerProcess(["moto_server", "-H", "127.0.0.1", "-p", "\(port)"], log: folder.appendingPathComponent("moto.log"))
-        #expect(ServerProcess.wait { (try? CLI.run(["-c", "python3 -c 'import urllib.request; urllib.request.urlopen(\"\(endpoint)/moto-api/\")'"], shell: true).status) == 0 }, "moto_server did not start")
-        let setup = try CLI.run(["-c", "python3 \(Self.receivers.path)/moto_sns.py setup \(endpoint)"], shell: true)
-        #expect(setup.status == 0, "\(setup.stderr)")
-        let aws = NotificationTests.json(setup.stdout)
-        let key = aws["accessKey"] as? String ?? "", secret = aws["secretKey"] as? String ?? "", topic = aws["topicArn"] as? String ?? ""
-        let (_, config) = try NotificationTests.configuration([#"{"sns": {"topicArn": "\#(topic)"}, "rules": ["signin.root.*"]}"#])
-        let environment = ["AWS_ENDPOINT_URL_SNS": endpoint, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1"]
-
-        let run = try CLI.run(["scan", "-q", "--timezone", "Asia/Tokyo", "--config", config, CLI.sampleLogs], environment: environment)
+        let sns = try SNS(in: try CLI.temporaryFolder())
+        let (_, config) = try NotificationTests.configuration([#"{"sns": {"topicArn": "\#(sns.topic)"}, "rules": ["signin.root.*"]}"#])
+        let run = try CLI.run(["scan", "-q", "--timezone", "Asia/Tokyo", "--config", config, CLI.sampleLogs], environment: sns.environment)
         #expect(run.status == 1, "\(run.stderr)")
-        let read = try CLI.run(["-c", "python3 \(Self.receivers.path)/moto_sns.py read \(endpoint) \(key) '\(secret)' '\(aws["queueUrl"] as? String ?? "")'"], shell: true)
-        let messages = read.stdout.split(separator: "\n").map { NotificationTests.json(String($0)) }
+        let messages = try sns.read()
         let rootAlerts = try CLI.expected("sample-logs-expected-alerts.txt").filter { $0.hasPrefix("signin.root.") }
         #expect(messages.count == rootAlerts.count)
         let root = try #require(messages.first { ($0["Message"] as? String)?.contains("cac7ac1b-495f-4594-a5a2-244348d41751") == true && ($0["Subject"] as? String)?.contains("signed in") == true })
@@ -329,45 +387,23 @@ final class ServerProcess: Sendable {
         let attributes = root["MessageAttributes"] as? [String: [String: String]] ?? [:]
         #expect(attributes["severity"]?["Value"] == "critical" && attributes["rule"]?["Value"] == "signin.root.success")
 
-        var wrong = environment
+        var wrong = sns.environment
         wrong["AWS_SECRET_ACCESS_KEY"] = "wrong-planted-secret"
         let refused = try CLI.run(["scan", "-q", "--config", config, CLI.sampleLogs], environment: wrong)
         #expect(refused.status == 2)
         #expect(refused.stderr.hasPrefix("trailscan: notify sns: 0 alerts delivered; \(rootAlerts.count) not delivered: SNS SignatureDoesNotMatch: "))
         #expect(refused.stderr.split(separator: "\n").count == 1 && !refused.stderr.contains("wrong-planted-secret"))
-        _ = moto
     }
 
     /// Email through an SMTP server that requires STARTTLS and AUTH: the root sign-in as a readable
     /// mail with a UTF-8 subject; log data cannot add a header; a wrong password is one line, exit 2.
     @Test func emailIsReadableAndCannotBeInjected() throws {
-        let folder = try CLI.temporaryFolder()
-        let mail = folder.appendingPathComponent("mail")
-        try FileManager.default.createDirectory(at: mail, withIntermediateDirectories: true)
-        let log = folder.appendingPathComponent("smtp.log")
-        let smtp = try ServerProcess(["python3", "\(Self.receivers.path)/smtp_server.py", mail.path, "smtp-planted-secret"], log: log)
-        var started: [String: Any] = [:]
-        #expect(ServerProcess.wait {
-            started = NotificationTests.json((try? String(contentsOf: log, encoding: .utf8))?.split(separator: "\n").first.map(String.init) ?? "")
-            return started["port"] != nil
-        }, "the SMTP server did not start: \(log.path)")
-        let port = started["port"] as? Int ?? 0, caFile = started["caFile"] as? String ?? ""
-        let destination = #"{"email": {"url": "smtp://127.0.0.1:\#(port)", "username": "alerts", "password": "env:TEST_SMTP_PASSWORD", "from": "trailscan@example.com", "to": ["secops@example.com"], "caFile": "\#(caFile)"}, "rules": ["signin.root.success"]}"#
-        let (_, config) = try NotificationTests.configuration([destination])
-
-        let run = try CLI.run(["scan", "-q", "--timezone", "Asia/Tokyo", "--config", config, CLI.sampleLogs], environment: ["TEST_SMTP_PASSWORD": "smtp-planted-secret"])
+        let smtp = try SMTP(in: try CLI.temporaryFolder(), password: "smtp-planted-secret")
+        let (_, config) = try NotificationTests.configuration([smtp.destination(rules: ["signin.root.success"])])
+        let password = ["TEST_SMTP_PASSWORD": "smtp-planted-secret"]
+        let run = try CLI.run(["scan", "-q", "--timezone", "Asia/Tokyo", "--config", config, CLI.sampleLogs], environment: password)
         #expect(run.status == 1, "\(run.stderr)")
-        let parse = """
-            import email, email.policy, glob, json, sys
-            for path in sorted(glob.glob(sys.argv[1] + "/*.eml"), key=lambda p: int(p.rsplit("/", 1)[1].split(".")[0])):
-                m = email.message_from_bytes(open(path, "rb").read(), policy=email.policy.default)
-                print(json.dumps({"subject": str(m["Subject"]), "from": str(m["From"]), "to": str(m["To"]), "headers": list(m.keys()),
-                                  "body": m.get_content()}))
-            """
-        func messages() throws -> [[String: Any]] {
-            try CLI.run(["-c", "python3 -c '\(parse)' \(mail.path)"], shell: true).stdout.split(separator: "\n").map { NotificationTests.json(String($0)) }
-        }
-        let received = try messages()
+        let received = try smtp.messages()
         #expect(received.count == 2)  // the two root sign-ins of the sample logs
         let root = try #require(received.first { ($0["body"] as? String)?.contains("cac7ac1b-495f-4594-a5a2-244348d41751") == true })
         #expect(root["subject"] as? String == "[trailscan] CRITICAL: Root user signed in to the console (111122223333)")
@@ -378,8 +414,8 @@ final class ServerProcess: Sendable {
         // A log value with CR/LF and a would-be header stays in the body, escaped.
         let evil = #"Mozilla\r\nBcc: victim@example.com\r\nX-Injected: 1"#
         let logs = try NotificationTests.logs([rootLogin.replacingOccurrences(of: "\"userAgent\":\"Mozilla\"", with: "\"userAgent\":\"\(evil)\"")])
-        #expect(try CLI.run(["scan", "-q", "--config", config, logs.path], environment: ["TEST_SMTP_PASSWORD": "smtp-planted-secret"]).status == 1)
-        let injected = try #require(try messages().last)
+        #expect(try CLI.run(["scan", "-q", "--config", config, logs.path], environment: password).status == 1)
+        let injected = try #require(try smtp.messages().last)
         let headers = injected["headers"] as? [String] ?? []
         #expect(!headers.contains("Bcc") && !headers.contains("X-Injected"))
         #expect((injected["body"] as? String)?.contains(#"User agent  Mozilla\x0D\x0ABcc: victim@example.com\x0D\x0AX-Injected: 1"#) == true)
@@ -388,6 +424,54 @@ final class ServerProcess: Sendable {
         #expect(denied.status == 2)
         #expect(denied.stderr.hasPrefix("trailscan: notify email: 0 alerts delivered; 1 not delivered: SMTP: Login denied"))
         for output in [run, denied] { #expect(!(output.stdout + output.stderr).contains("smtp-planted-secret") && !(output.stdout + output.stderr).contains("not-the-password")) }
-        _ = smtp
+    }
+
+    /// The issue's "done": cron runs with a state and the four destinations deliver every new alert to
+    /// each receiver exactly once — across a mail server down for a run, a restart, and new logs.
+    @Test func fourDestinationsWithAStateDeliverEachAlertOnce() throws {
+        let folder = try CLI.temporaryFolder()
+        let sns = try SNS(in: folder)
+        let slack = Receiver(), hook = Receiver()
+        let logs = folder.appendingPathComponent("logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        func deliver(_ ids: [String], as name: String) throws {
+            let records = ids.map { rootLogin.replacingOccurrences(of: "root-1", with: $0) }
+            try CLI.gzip(Data("{\"Records\":[\(records.joined(separator: ","))]}".utf8)).write(to: logs.appendingPathComponent("\(name).json.gz"))
+        }
+        let rules = ["signin.root.success"]
+        // The mail server's port is known before it runs: down for the first run.
+        let smtpPort = Loopback.freePort()
+        func configuration(email: String) throws -> String {
+            try NotificationTests.configuration([
+                #"{"slack": {"url": "\#(slack.url)/s"}, "rules": ["signin.root.success"]}"#,
+                #"{"webhook": {"url": "\#(hook.url)/w"}, "rules": ["signin.root.success"]}"#,
+                #"{"sns": {"topicArn": "\#(sns.topic)"}, "rules": ["signin.root.success"]}"#, email,
+            ], timezone: "Asia/Tokyo").path
+        }
+        let state = folder.appendingPathComponent("state.db").path
+        var environment = sns.environment
+        environment["TEST_SMTP_PASSWORD"] = "pw-4711"
+        func scan(_ config: String) throws -> Run { try CLI.run(["scan", "-q", "--state", state, "--since", "2020-01-01", "--config", config, logs.path], environment: environment) }
+
+        try deliver(["r-1", "r-2"], as: "a")
+        let down = try configuration(email: #"{"email": {"url": "smtp://127.0.0.1:\#(smtpPort)", "username": "alerts", "password": "env:TEST_SMTP_PASSWORD", "from": "trailscan@example.com", "to": ["secops@example.com"]}, "rules": ["signin.root.success"]}"#)
+        let first = try scan(down)
+        #expect(first.status == 2)
+        #expect(first.stderr.contains("trailscan: notify email: 0 alerts delivered; 2 not delivered: SMTP: "))
+
+        let smtp = try SMTP(in: folder, password: "pw-4711")
+        let up = try configuration(email: smtp.destination(rules: rules))
+        try deliver(["r-3"], as: "b")
+        let second = try scan(up)
+        #expect(second.status == 1, "\(second.stderr)")
+        let third = try scan(up)
+        #expect(third.status == 0 && third.stderr.isEmpty)
+
+        let ids = ["r-1", "r-2", "r-3"]
+        func eventIDs(_ texts: [String]) -> [String] { texts.compactMap { text in ids.first { text.contains("\"eventID\":\"\($0)\"") || text.contains("Event ID    \($0)") || text.contains("\\n\($0)\"") || text.contains("*Event ID*\\n\($0)") } }.sorted() }
+        #expect(eventIDs(slack.bodies) == ids)
+        #expect(eventIDs(hook.bodies) == ids)
+        #expect(eventIDs(try sns.read().map { $0["Message"] as? String ?? "" }) == ids)
+        #expect(eventIDs(try smtp.messages().map { $0["body"] as? String ?? "" }) == ids)
     }
 }
