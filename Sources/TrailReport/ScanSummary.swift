@@ -18,6 +18,9 @@ public struct ScanSummary: Sendable, Equatable {
     public var objectsScanned = 0
     /// Objects not read because their name shows the filters exclude them (account, region, date).
     public var objectsSkipped = 0
+    /// The accounts and regions in the names of the skipped objects.
+    public var skippedAccounts: Set<String> = []
+    public var skippedRegions: Set<String> = []
     /// Objects not read because an earlier run scanned the same version (`--state`).
     public var objectsAlreadyScanned = 0
     public var objectsFailed = 0
@@ -36,6 +39,8 @@ public struct ScanSummary: Sendable, Equatable {
     public var lastEventTime: Int64?
     public var alerts = 0
     public var alertsByRule: [String: Int] = [:]
+    /// The severity of each rule that fired.
+    public var ruleSeverity: [String: Severity] = [:]
     public var alertsBySeverity: [Severity: Int] = [:]
     public var alertsByAccount: [String: Int] = [:]
     public var alertsByRegion: [String: Int] = [:]
@@ -66,6 +71,7 @@ public struct ScanSummary: Sendable, Equatable {
     public mutating func countAlert(_ finding: Finding) {
         alerts += 1
         alertsByRule[finding.ruleID, default: 0] += 1
+        ruleSeverity[finding.ruleID] = finding.severity
         alertsBySeverity[finding.severity, default: 0] += 1
         alertsByAccount[finding.account ?? "-", default: 0] += 1
         alertsByRegion[finding.region ?? "-", default: 0] += 1
@@ -90,6 +96,8 @@ public struct ScanSummary: Sendable, Equatable {
     public static func += (lhs: inout ScanSummary, rhs: ScanSummary) {
         lhs.objectsScanned += rhs.objectsScanned
         lhs.objectsSkipped += rhs.objectsSkipped
+        lhs.skippedAccounts.formUnion(rhs.skippedAccounts)
+        lhs.skippedRegions.formUnion(rhs.skippedRegions)
         lhs.objectsAlreadyScanned += rhs.objectsAlreadyScanned
         lhs.objectsFailed += rhs.objectsFailed
         lhs.compressedBytes += rhs.compressedBytes
@@ -102,6 +110,7 @@ public struct ScanSummary: Sendable, Equatable {
         if let last = rhs.lastEventTime { lhs.noteEventTime(last) }
         lhs.alerts += rhs.alerts
         lhs.alertsByRule.merge(rhs.alertsByRule, uniquingKeysWith: +)
+        lhs.ruleSeverity.merge(rhs.ruleSeverity) { $1 }
         lhs.alertsBySeverity.merge(rhs.alertsBySeverity, uniquingKeysWith: +)
         lhs.alertsByAccount.merge(rhs.alertsByAccount, uniquingKeysWith: +)
         lhs.alertsByRegion.merge(rhs.alertsByRegion, uniquingKeysWith: +)
@@ -111,6 +120,12 @@ public struct ScanSummary: Sendable, Equatable {
         lhs.alertsDuplicate += rhs.alertsDuplicate
         lhs.alertsResent += rhs.alertsResent
         lhs.failures += rhs.failures
+    }
+
+    /// The rules that fired with their counts: highest severity first, then most alerts, then by id.
+    public var firedRules: [(rule: String, severity: Severity, count: Int)] {
+        alertsByRule.map { ($0.key, ruleSeverity[$0.key] ?? .info, $0.value) }
+            .sorted { ($0.severity, $0.count, $1.rule) > ($1.severity, $1.count, $0.rule) }
     }
 
     /// Alerts silenced by suppressions.

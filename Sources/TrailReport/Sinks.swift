@@ -111,7 +111,9 @@ public final class SummaryCollector: ScanSink {
     }
 
     public func finish(_ totals: ScanTotals) {
-        summary.objectsSkipped = totals.objectsSkipped
+        summary.objectsSkipped = totals.skipped.count
+        summary.skippedAccounts = totals.skipped.accounts
+        summary.skippedRegions = totals.skipped.regions
         summary.objectsAlreadyScanned = totals.objectsAlreadyScanned
         summary.ignored = totals.ignored
         summary.listRequests = totals.listRequests

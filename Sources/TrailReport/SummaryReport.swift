@@ -24,6 +24,11 @@ public enum SummaryReport {
         }
     }
 
+    /// The first ten items, comma-separated, then how many more.
+    private static func listed(_ items: [String]) -> String {
+        items.prefix(10).joined(separator: ", ") + (items.count > 10 ? ", and \(items.count - 10) more" : "")
+    }
+
     /// How many principals and source IPs the full report lists.
     static let topCount = 10
 
@@ -52,6 +57,12 @@ public enum SummaryReport {
         if s.alertsDuplicate > 0 { lines += ", \(s.alertsDuplicate) already reported" }
         if s.alertsResent > 0 { lines += ", \(s.alertsResent) left unsent by an interrupted run" }
         lines += " in \(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps))\n"
+        if s.alerts > 0 {
+            // What fired, and where: the rules by severity, then the accounts and regions with alerts.
+            lines += "trailscan: rules fired (by severity): " + listed(s.firedRules.map { "\(TerminalText.escaped($0.rule)) \($0.count)" }) + "\n"
+            lines += "trailscan: accounts: " + listed(s.alertsByAccount.ranked { $0 }.map { "\(TerminalText.escaped($0.0)) \($0.1)" })
+            lines += "; regions: " + listed(s.alertsByRegion.ranked { $0 }.map { "\(TerminalText.escaped($0.0)) \($0.1)" }) + "\n"
+        }
         return lines
     }
 

@@ -74,8 +74,8 @@ final class ObjectSource: Sendable {
         var waiting = WaitList()
         /// The place in the listing order of the next item handed out.
         var sequence = 0
-        /// Objects not scanned because of where they are (see `prune`).
-        var skipped = 0
+        /// Objects not scanned because of where they are (see `pruned`).
+        var skipped = SkippedObjects()
         /// Folder entries not scanned, by reason.
         var ignored: [IgnoredEntry: Int] = [:]
         /// S3 list requests of the plans already finished.
@@ -135,10 +135,11 @@ final class ObjectSource: Sendable {
         retried = Set(retries)
     }
 
-    /// Whether the name of a file or key shows that it cannot hold records the filter wants.
-    private static func prune(_ path: String, _ filter: RecordFilter) -> Bool {
-        guard !filter.isEmpty, let key = CloudTrailKey(path: path) else { return false }
-        return !filter.mayContainRecords(key)
+    /// The CloudTrail name of a file or key, when it shows that the object cannot hold records the
+    /// filter wants.
+    private static func pruned(_ path: String, _ filter: RecordFilter) -> CloudTrailKey? {
+        guard !filter.isEmpty, let key = CloudTrailKey(path: path), !filter.mayContainRecords(key) else { return nil }
+        return key
     }
 
     /// S3 requests made for listing so far.
@@ -154,7 +155,7 @@ final class ObjectSource: Sendable {
         var totals = ScanTotals()
         totals.listRequests = listRequests
         state.withLock { state in
-            totals.objectsSkipped = state.skipped
+            totals.skipped = state.skipped
             totals.ignored = state.ignored
         }
         return totals
@@ -181,7 +182,7 @@ final class ObjectSource: Sendable {
             case .run(.local(let ticket, let task, let filter)):
                 let (found, skipped, ignored) = run(task, filter: filter)
                 handBack { state in
-                    state.skipped += skipped
+                    state.skipped.merge(skipped)
                     state.ignored.merge(ignored, uniquingKeysWith: +)
                     if case .local(var walk) = state.listing {
                         state.listing = nil  // no copy of the walk while it changes
@@ -230,8 +231,8 @@ final class ObjectSource: Sendable {
                     state.listing = .s3(plan)
                     switch item {
                     case .object(let bucket, let key, let etag):
-                        if Self.prune(key, state.filter) {
-                            state.skipped += 1
+                        if let name = Self.pruned(key, state.filter) {
+                            state.skipped.add(name)
                             continue
                         }
                         let object = ObjectRef.s3(bucket: bucket, key: key)
@@ -295,22 +296,22 @@ final class ObjectSource: Sendable {
 
     /// Reads one local path: what it holds in order, how many files were pruned, and the entries
     /// ignored, by reason.
-    private func run(_ task: LocalTask, filter: RecordFilter) -> (found: [OrderedExpansion<LocalTask, SourceItem>.Found], skipped: Int, ignored: [IgnoredEntry: Int]) {
+    private func run(_ task: LocalTask, filter: RecordFilter) -> (found: [OrderedExpansion<LocalTask, SourceItem>.Found], skipped: SkippedObjects, ignored: [IgnoredEntry: Int]) {
         switch task {
         case .input(let path):
             // Explicit files are scanned whatever their name; a missing one fails when opened.
             switch Self.kind(of: path, following: true) {
             case .folder: return run(.folder(path), filter: filter)
-            case .file(let version): return ([.item(.scan(.file(path), listed: version))], 0, [:])
-            default: return ([.item(.scan(.file(path), listed: nil))], 0, [:])
+            case .file(let version): return ([.item(.scan(.file(path), listed: version))], SkippedObjects(), [:])
+            default: return ([.item(.scan(.file(path), listed: nil))], SkippedObjects(), [:])
             }
         case .folder(let path):
             let names: [[UInt8]]
             do { names = try Self.entries(of: path) } catch {
-                return ([.item(.failure(path.name, .io(errno: error.errno)))], 0, [:])
+                return ([.item(.failure(path.name, .io(errno: error.errno)))], SkippedObjects(), [:])
             }
             var found: [OrderedExpansion<LocalTask, SourceItem>.Found] = []
-            var skipped = 0
+            var skipped = SkippedObjects()
             var ignored: [IgnoredEntry: Int] = [:]
             for name in names {
                 let child = path.appending(name)
@@ -324,8 +325,8 @@ final class ObjectSource: Sendable {
                         ignored[.notALogName, default: 0] += 1
                         continue
                     }
-                    if Self.prune(child.name, filter) {
-                        skipped += 1
+                    if let name = Self.pruned(child.name, filter) {
+                        skipped.add(name)
                     } else {
                         found.append(.item(.scan(.file(child), listed: version)))
                     }

@@ -1,4 +1,5 @@
 internal import Synchronization
+internal import TrailEvents
 
 /// A consumer of what a scan finds: alerts printed as text or JSON Lines, the summary, and later the
 /// state store, notifiers, reports.
@@ -36,7 +37,7 @@ extension ScanSink {
 /// What only a whole run knows, handed to `ScanSink.finish`.
 public struct ScanTotals: Sendable, Equatable {
     /// Objects not read because their name shows the filters exclude them (account, region, date).
-    public var objectsSkipped = 0
+    public var skipped = SkippedObjects()
     /// Objects not read because an earlier run scanned the same version (`IncrementalPlan.ledger`).
     public var objectsAlreadyScanned = 0
     /// Folder entries not scanned, by why: every entry of a walked folder is scanned, walked, or counted
@@ -93,5 +94,27 @@ public enum IgnoredEntry: String, Sendable, CaseIterable, Comparable {
 
     public static func < (lhs: IgnoredEntry, rhs: IgnoredEntry) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// Objects the filters left out by their CloudTrail name, and the accounts and regions those names
+/// had (so an empty result can say what the paths hold: a mistyped `--region` shows itself).
+public struct SkippedObjects: Sendable, Equatable {
+    public var count = 0
+    public var accounts: Set<String> = []
+    public var regions: Set<String> = []
+
+    public init() {}
+
+    mutating func add(_ key: CloudTrailKey) {
+        count += 1
+        accounts.insert(key.account)
+        regions.insert(key.region)
+    }
+
+    mutating func merge(_ other: SkippedObjects) {
+        count += other.count
+        accounts.formUnion(other.accounts)
+        regions.formUnion(other.regions)
     }
 }

@@ -98,6 +98,9 @@ struct ScanCommand: ParsableCommand {
     @Flag(name: [.customShort("q"), .long], help: "Do not print the summary on standard error.")
     var quiet = false
 
+    @Flag(help: "Exit 0 when no object matched the paths and filters (else that is exit 2: a mistyped filter looks like a clean result).")
+    var allowEmpty = false
+
     @Option(help: ArgumentHelp("Write the full summary to this file: .json, .md, or text.", valueName: "file"))
     var summaryOut: String?
 
@@ -112,6 +115,12 @@ struct ScanCommand: ParsableCommand {
             throw ValidationError("Give at least one file or folder to scan, e.g. 'trailscan scan sample-logs'.")
         }
         if let jobs, !(1...256).contains(jobs) { throw ValidationError("--jobs must be between 1 and 256.") }
+        if let account = accounts.first(where: { $0.count != 12 || !$0.allSatisfy { $0.isASCII && $0.isNumber } }) {
+            throw ValidationError("--account: '\(account)' is not an AWS account id (12 digits).")
+        }
+        if let region = regions.first(where: { !Self.isRegionName($0) }) {
+            throw ValidationError("--region: '\(region)' is not an AWS region name (such as us-east-1 or eu-west-1).")
+        }
         guard (1...256).contains(maxFetches) else { throw ValidationError("--max-fetches must be between 1 and 256.") }
         guard let age = TimeArgument.seconds(age: lookback), age > 0 else {
             throw ValidationError("--lookback: '\(lookback)' is not a length of time such as 90m, 12h or 2d.")
@@ -215,6 +224,27 @@ struct ScanCommand: ParsableCommand {
         return raw
     }
 
+    /// `us-east-1`, `eu-west-3`, `us-gov-west-1`, `ap-southeast-4`: letters, dash-separated words, a number.
+    static func isRegionName(_ name: String) -> Bool {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count >= 3, let number = parts.last, (1...2).contains(number.count), number.allSatisfy({ $0.isASCII && $0.isNumber }) else { return false }
+        return (2...4).contains(parts[0].count) && parts.dropLast().allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isLowercase } }
+    }
+
+    /// Says on stderr that nothing was read, and what the paths hold that the filters left out.
+    private func reportNothingMatched(_ summary: ScanSummary) {
+        var line = "trailscan: no objects matched"
+        if summary.objectsSkipped > 0 {
+            line += ": \(summary.objectsSkipped) skipped by the filters"
+            if !regions.isEmpty { line += "; regions in these paths: " + summary.skippedRegions.sorted().joined(separator: ", ") }
+            if !accounts.isEmpty { line += "; accounts in these paths: " + summary.skippedAccounts.sorted().joined(separator: ", ") }
+        } else {
+            line += " in " + paths.map { TerminalText.escaped($0) }.joined(separator: ", ")
+            if window.since != nil || window.until != nil { line += " delivered in the --since/--until window" }
+        }
+        OutputWriter.standardError.write(line + " (--allow-empty accepts an empty result)\n")
+    }
+
     /// The text of a failure, naming the flag that sets a limit.
     @Sendable static func describe(_ failure: ObjectFailure) -> String {
         switch failure {
@@ -265,6 +295,11 @@ struct ScanCommand: ParsableCommand {
         }
         let summary = summarySink.summary
         var status: Int32 = summary.objectsFailed > 0 || undelivered ? 2 : summary.alerts > 0 ? 1 : 0
+        if summary.objectsScanned + summary.objectsFailed + summary.objectsAlreadyScanned + summary.alertsResent == 0
+            && !summary.interrupted && stateFailure == nil && !allowEmpty {
+            reportNothingMatched(summary)
+            status = 2
+        }
         if let stateFailure, let state {
             OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(state)): \(stateFailure)\n")
             status = 2

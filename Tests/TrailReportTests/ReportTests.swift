@@ -159,14 +159,20 @@ func formatted(_ finding: Finding, _ format: some AlertFormat) -> [UInt8] {
                 "\(markdown)")
     }
 
-    @Test func digestIsTwoLines() {
+    /// Two lines of counts, then — when something fired — the rules (by severity) and where.
+    @Test func digestCountsThenNamesWhatFired() {
         let digest = SummaryReport.digest(summary())
         #expect(digest == """
             trailscan: 3 objects scanned, 0 skipped, 1 failed; 1.2 kB read, 9.0 MB of JSON; 42 records \
             (1970-01-01T00:00:50Z to 1970-01-01T00:01:40Z)
             trailscan: 2 alerts (1 high, 1 info) in 0.5 s, 18.0 MB/s
+            trailscan: rules fired (by severity): signin.no-mfa 1, signin.success 1
+            trailscan: accounts: 111122223333 2; regions: us-east-1 2
 
             """)
+        var quiet = summary()
+        quiet.alerts = 0
+        #expect(SummaryReport.digest(quiet).split(separator: "\n").count == 2)
     }
 }
 
@@ -216,7 +222,7 @@ let denied = S3Error(kind: .accessDenied, status: 403, code: "AccessDenied", res
                 sink.end(.file("bad\u{1B}.json.gz"), ObjectOutcome(failure: .gzip(.truncated(afterBytes: 18))))
                 sink.listingFailed("s3://b/p/", .s3(denied))
                 var totals = ScanTotals()
-                totals.objectsSkipped = 3
+                totals.skipped.count = 3
                 sink.finish(totals)
             }
         }

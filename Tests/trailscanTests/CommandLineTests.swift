@@ -130,6 +130,11 @@ let noise = """
     """
 
 @Suite(.serialized) struct CommandLineTests {
+    /// The summary's lists of the rules that fired and where.
+    static func isSummaryList(_ line: Substring) -> Bool {
+        line.hasPrefix("trailscan: rules fired (by severity): ") || line.hasPrefix("trailscan: accounts: ")
+    }
+
     @Test func awsDocumentationExamplesGiveExactlyThePrescribedAlerts() throws {
         let run = try CLI.run(["scan", "--format", "jsonl", "-q", CLI.fixtures.appendingPathComponent("aws-doc-examples").path])
         #expect(run.status == 1)
@@ -144,6 +149,31 @@ let noise = """
         #expect(run.stderr.hasPrefix("trailscan: 324 objects scanned, 0 skipped, 0 failed;"))
         #expect(run.stderr.contains("3900 records (2026-03-01T05:45:02Z to 2026-03-03T17:59:30Z)"))
         #expect(run.stderr.contains("trailscan: 56 alerts (6 critical, 16 high, 16 medium, 8 low, 10 info) in "))
+    }
+
+    /// The summary names the rules that fired (by severity) and where.
+    @Test func theSummaryNamesTheRulesThatFiredAndWhere() throws {
+        let run = try CLI.run(["scan", "--format", "jsonl", CLI.sampleLogs])
+        let lines = run.stderr.split(separator: "\n")
+        #expect(lines.count == 4)
+        #expect(lines[2] == "trailscan: rules fired (by severity): iam.access-key.root 2, iam.policy.admin-attached 2, signin.root.success 2, root.activity 4, signin.no-mfa 4, cloudtrail.tampering 2, iam.mfa.deactivated 2, signin.root.failure 2, signin.root.password-recovery 2, iam.access-key.created 2, and 12 more")
+        #expect(lines[3] == "trailscan: accounts: 111122223333 56; regions: us-east-1 50, eu-west-1 6")
+    }
+
+    /// Nothing read is not a clean result: a filter that matches nothing says what the paths hold and
+    /// exits 2 (`--allow-empty` accepts it); an account or region that cannot exist is a usage error.
+    @Test func nothingReadIsNotSuccess() throws {
+        let typo = try CLI.run(["scan", "--region", "eu-west1", CLI.sampleLogs])
+        #expect(typo.status == 64 && typo.stderr.hasPrefix("Error: --region: 'eu-west1' is not an AWS region name (such as us-east-1 or eu-west-1).\n"))
+        let account = try CLI.run(["scan", "--account", "11112222333", CLI.sampleLogs])
+        #expect(account.status == 64 && account.stderr.hasPrefix("Error: --account: '11112222333' is not an AWS account id (12 digits).\n"))
+        let absent = try CLI.run(["scan", "-q", "--region", "eu-north-2", CLI.sampleLogs])
+        #expect(absent.status == 2 && absent.stdout.isEmpty)
+        #expect(absent.stderr == "trailscan: no objects matched: 324 skipped by the filters; regions in these paths: ap-northeast-1, ap-northeast-2, ca-central-1, eu-central-1, eu-north-1, eu-west-1, eu-west-2, eu-west-3, us-east-1, us-east-2, us-west-1, us-west-2 (--allow-empty accepts an empty result)\n")
+        #expect(try CLI.run(["scan", "-q", "--allow-empty", "--region", "eu-north-2", CLI.sampleLogs]).status == 0)
+        let empty = try CLI.temporaryFolder()
+        let nothing = try CLI.run(["scan", "-q", empty.path])
+        #expect(nothing.status == 2 && nothing.stderr == "trailscan: no objects matched in \(empty.path) (--allow-empty accepts an empty result)\n")
     }
 
     @Test func scanIsTheDefaultCommandAndTextIsTheDefaultFormat() throws {
@@ -213,7 +243,7 @@ let noise = """
         #expect(run.status == 2)  // failures win over alerts
         #expect(run.alerts == ["signin.root.success root-1", "signin.success root-1"])
         let p = folder.path
-        let errorLines = run.stderr.split(separator: "\n").filter { !$0.hasPrefix("trailscan: 1 object") && !$0.contains(" alerts ") }
+        let errorLines = run.stderr.split(separator: "\n").filter { !$0.hasPrefix("trailscan: 1 object") && !$0.contains(" alerts ") && !Self.isSummaryList($0) }
         #expect(Set(errorLines) == [
             "trailscan: \(p)/b-truncated.json.gz: gzip stream truncated after \(truncated.count) bytes",
             "trailscan: \(p)/c-bad.json: invalid JSON at byte \(trailingComma): trailing comma",
@@ -477,7 +507,7 @@ let noise = """
         #expect(remote.alerts == ["signin.root.success root-1", "signin.root.success root-2", "signin.success root-1", "signin.success root-2"])
         #expect(remote.stderr.contains(", 4 already reported") && local.stderr.contains(", 4 already reported"))
         func errorLines(_ run: Run, _ base: String) -> [String] {
-            run.stderr.split(separator: "\n").filter { !$0.contains(" scanned, ") && !$0.contains(" alerts ") }
+            run.stderr.split(separator: "\n").filter { !$0.contains(" scanned, ") && !$0.contains(" alerts ") && !Self.isSummaryList($0) }
                 .map { $0.replacingOccurrences(of: base, with: "<base>") }.sorted()
         }
         #expect(errorLines(remote, "s3://trail/edge") == errorLines(local, folder.path))

@@ -181,7 +181,7 @@ import TrailTestSupport
         let fifo = folder.appendingPathComponent("blocked.json").path
         #expect(mkfifo(fifo, 0o600) == 0)
         // The state exists (a first run made it), so the holder below only reads it before it blocks.
-        #expect(try CLI.run(["scan", "-q", "--state", state, CLI.sampleLogs]).status == 0)
+        #expect(try CLI.run(["scan", "-q", "--allow-empty", "--state", state, CLI.sampleLogs]).status == 0)
         // The first run takes the lock, then blocks opening the FIFO until something writes to it.
         let holder = Process()
         holder.executableURL = CLI.executable
