@@ -262,6 +262,7 @@ struct ScanCommand: ParsableCommand {
     func run() throws {
         signal(SIGPIPE, SIG_IGN)  // a closed stdout shows up as EPIPE, handled by OutputWriter
         let (configuration, format, notifications) = try settings()
+        try summaryOut.map(SummaryFile.init).map { try $0.check() }
         let summarySink = SummaryCollector(describe: Self.describe)
         let failures = FailureLineWriter(writer: .standardError, describe: Self.describe)
         if listOnly {
@@ -314,10 +315,8 @@ struct ScanCommand: ParsableCommand {
         if let signal = interruption.signalNumber { status = 128 + signal }
         if let summaryOut {
             let text = SummaryReport.render(summary, as: SummaryReport.Format(path: summaryOut))
-            do {
-                try text.write(toFile: summaryOut, atomically: true, encoding: .utf8)
-            } catch {
-                OutputWriter.standardError.write("trailscan: \(summaryOut): cannot write the summary: \(error.localizedDescription)\n")
+            if let failure = SummaryFile(path: summaryOut).write(text) {
+                OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(summaryOut)): cannot write the summary: \(failure)\n")
                 status = 2
             }
         }

@@ -176,6 +176,39 @@ let noise = """
         #expect(nothing.status == 2 && nothing.stderr == "trailscan: no objects matched in \(empty.path) (--allow-empty accepts an empty result)\n")
     }
 
+    /// `--summary-out` replaces only a regular file (atomically, through a symbolic link to its target);
+    /// a FIFO is written in place; `-` is standard output; a path that cannot be written fails before
+    /// anything is scanned.
+    @Test func summaryOutWritesWhereItIsTold() throws {
+        let folder = try CLI.temporaryFolder()
+        let link = folder.appendingPathComponent("latest.json").path
+        #expect(symlink("summaries/today.json", link) == 0)
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("summaries"), withIntermediateDirectories: true)
+        #expect(try CLI.run(["scan", "-q", "--summary-out", link, CLI.sampleLogs]).status == 1)
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == "summaries/today.json")
+        let written = try Data(contentsOf: folder.appendingPathComponent("summaries/today.json"))
+        #expect((try JSONSerialization.jsonObject(with: written) as? [String: Any])?["alerts"] != nil)
+
+        let fifo = folder.appendingPathComponent("summary.fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let received = Collected()
+        Thread {
+            received.data.withLock { $0 = FileHandle(forReadingAtPath: fifo)?.readDataToEndOfFile() ?? Data() }
+            received.done.signal()
+        }.start()
+        #expect(try CLI.run(["scan", "-q", "--summary-out", fifo, CLI.sampleLogs]).status == 1)
+        received.done.wait()
+        #expect(String(decoding: received.data.withLock { $0 }, as: UTF8.self).hasPrefix("trailscan scan summary"))
+        var info = stat()
+        #expect(stat(fifo, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO, "still a FIFO")
+
+        let stdout = try CLI.run(["scan", "-q", "--format", "jsonl", "--summary-out", "-", CLI.sampleLogs])
+        #expect(stdout.stdout.hasSuffix("4        192.0.2.33\n"))
+        let nowhere = try CLI.run(["scan", "--summary-out", folder.appendingPathComponent("missing/s.json").path, CLI.sampleLogs])
+        #expect(nowhere.status == 64 && nowhere.stdout.isEmpty)
+        #expect(nowhere.stderr.hasPrefix("Error: --summary-out: \(folder.path)/missing/s.json: cannot create it: No such file or directory\n"))
+    }
+
     @Test func scanIsTheDefaultCommandAndTextIsTheDefaultFormat() throws {
         let run = try CLI.run(["-q", "--min-severity", "critical", "--timezone", "Asia/Tokyo", CLI.sampleLogs])
         #expect(run.status == 1)
