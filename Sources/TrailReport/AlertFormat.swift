@@ -3,9 +3,18 @@ public import TrailJSON
 internal import TrailTime
 public import TrailMatch
 
-/// Turns one finding into output bytes, appended to a buffer.
+/// Turns findings into output bytes, appended to a buffer.
 public protocol AlertFormat: Sendable {
     func append(_ finding: Finding, to output: inout [UInt8])
+    /// The findings of one record (one event), in the order the rules matched: one after another,
+    /// unless the format shows an event once.
+    func append(event findings: [Finding], to output: inout [UInt8])
+}
+
+extension AlertFormat {
+    public func append(event findings: [Finding], to output: inout [UInt8]) {
+        for finding in findings { append(finding, to: &output) }
+    }
 }
 
 // MARK: - JSON Lines
@@ -34,39 +43,68 @@ public struct JSONLinesFormat: AlertFormat {
 
 // MARK: - Text
 
-/// A readable block per alert. Every value from the log is escaped with `TerminalText`.
+/// A readable block per event: every rule the record triggered (highest severity first), then who did
+/// what, to what, where and when. Every value from the log is escaped with `TerminalText`.
 public struct TextFormat: AlertFormat {
     public let clock: DisplayClock
     public let color: Bool
+    /// The terminal's width: lines are cut to it (with "…") on a terminal, never elsewhere.
+    public let width: Int?
 
-    public init(clock: DisplayClock, color: Bool) {
+    public init(clock: DisplayClock, color: Bool, width: Int? = nil) {
         self.clock = clock
         self.color = color
+        self.width = width
     }
 
     public func append(_ finding: Finding, to output: inout [UInt8]) {
+        append(event: [finding], to: &output)
+    }
+
+    public func append(event findings: [Finding], to output: inout [UInt8]) {
+        guard let first = findings.first else { return }
         func value(_ text: String?) -> String { text.map { TerminalText.escaped($0) } ?? "-" }
-        let time = finding.eventTime.map(clock.format) ?? value(finding.eventTimeText)
-        let label = finding.severity.name.uppercased()
-        var text = color ? "\(Self.colors[finding.severity.rawValue])\(label)\u{1B}[0m" : label
-        text += "  \(TerminalText.escaped(finding.title))  [\(TerminalText.escaped(finding.ruleID))]\n"
-        text += "  time        \(time)\n"
-        let principal = finding.principal.display
-        text += "  principal   \(principal.isEmpty ? "-" : TerminalText.escaped(principal))\n"
-        text += "  source IP   \(value(finding.sourceIPAddress))\n"
-        text += "  account     \(value(finding.account))  region \(value(finding.region))\n"
-        var event = "\(value(finding.eventSource)) \(value(finding.eventName))"
-        if finding.isConsoleLogin {
-            event += "  result \(value(finding.loginResult))  MFA \(value(finding.mfaUsed))"
+        var lines: [String] = []
+        let rules = findings.enumerated().sorted { ($0.element.severity, $1.offset) > ($1.element.severity, $0.offset) }.map(\.element)
+        let labelWidth = rules.map { $0.severity.name.count }.max() ?? 0
+        for finding in rules {
+            let label = finding.severity.name.uppercased()
+            let padded = label + String(repeating: " ", count: labelWidth - label.count)
+            let shown = color ? "\(Self.colors[finding.severity.rawValue])\(label)\u{1B}[0m" + String(repeating: " ", count: labelWidth - label.count) : padded
+            lines.append("\(shown)  \(TerminalText.escaped(finding.title))  [\(TerminalText.escaped(finding.ruleID))]")
         }
-        if let error = finding.errorCode ?? finding.errorMessage {
+        let time = first.eventTime.map(clock.format) ?? value(first.eventTimeText)
+        lines.append("  time        \(time)")
+        let principal = first.principal.display
+        lines.append("  principal   \(principal.isEmpty ? "-" : TerminalText.escaped(principal))")
+        var seen: Set<String> = []
+        let targets = findings.flatMap(\.targets).filter { seen.insert($0.field + "\u{0}" + $0.value).inserted }
+        if !targets.isEmpty {
+            lines.append("  target      " + targets.map { "\(TerminalText.escaped($0.field.split(separator: ".").last.map(String.init) ?? $0.field)) \(value($0.value))" }
+                .joined(separator: ", "))
+        }
+        lines.append("  source IP   \(value(first.sourceIPAddress))")
+        lines.append("  account     \(value(first.account))  region \(value(first.region))")
+        var event = "\(value(first.eventSource)) \(value(first.eventName))"
+        if first.isConsoleLogin {
+            event += "  result \(value(first.loginResult))  MFA \(value(first.mfaUsed))"
+        }
+        if let error = first.errorCode ?? first.errorMessage {
             event += "  error \(TerminalText.escaped(error))"
         }
-        text += "  event       \(event)\n"
-        text += "  user agent  \(value(finding.userAgent))\n"
-        text += "  event ID    \(value(finding.eventID))\n"
-        text += "  object      \(TerminalText.escaped(finding.object.name))\n\n"
-        output.append(contentsOf: text.utf8)
+        lines.append("  event       \(event)")
+        lines.append("  user agent  \(value(first.userAgent))")
+        lines.append("  event ID    \(value(first.eventID))")
+        lines.append("  object      \(TerminalText.escaped(first.object.name))")
+        var text = ""
+        for line in lines { text += (width.map { Self.cut(line, to: $0) } ?? line) + "\n" }
+        output.append(contentsOf: (text + "\n").utf8)
+    }
+
+    /// A line cut to `width` columns (characters; a colour sequence takes none), ending in "…".
+    static func cut(_ line: String, to width: Int) -> String {
+        guard width > 1, line.count > width, !line.contains("\u{1B}") else { return line }
+        return String(line.prefix(width - 1)) + "…"
     }
 
     /// ANSI colours by severity: info dim, low cyan, medium yellow, high bold red, critical white on red.

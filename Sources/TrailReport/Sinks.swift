@@ -15,6 +15,8 @@ public final class AlertWriter: ScanSink {
     private let format: any AlertFormat
     private let writer: OutputWriter
     private var buffer: [UInt8] = []
+    /// The findings of the record being read (its rules come one after another).
+    private var event: [Finding] = []
     private static let flushBytes = 1 << 20
 
     public init(format: any AlertFormat, writer: OutputWriter) {
@@ -23,11 +25,27 @@ public final class AlertWriter: ScanSink {
     }
 
     public func finding(_ finding: Finding) {
-        format.append(finding, to: &buffer)
-        if buffer.count >= Self.flushBytes { flush() }
+        if let last = event.last, !Self.sameRecord(last, finding) { formatEvent() }
+        event.append(finding)
     }
 
-    public func end(_ object: ObjectRef, _ outcome: ObjectOutcome) { flush() }
+    public func end(_ object: ObjectRef, _ outcome: ObjectOutcome) {
+        formatEvent()
+        flush()
+    }
+
+    /// Findings of one record: the same eventID, object and bytes (which they share, so `==` answers
+    /// from the shared storage at once; findings read back from a spill file compare by content).
+    private static func sameRecord(_ a: Finding, _ b: Finding) -> Bool {
+        a.eventID == b.eventID && a.object == b.object && a.record == b.record
+    }
+
+    private func formatEvent() {
+        guard !event.isEmpty else { return }
+        format.append(event: event, to: &buffer)
+        event.removeAll(keepingCapacity: true)
+        if buffer.count >= Self.flushBytes { flush() }
+    }
 
     public var isDone: Bool { writer.isClosed }
 

@@ -151,7 +151,7 @@ struct ScanCommand: ParsableCommand {
         let (rules, templates) = try ruleOptions.select(from: known)
         let alertFormat: any AlertFormat
         switch format {
-        case .text: alertFormat = TextFormat(clock: clock, color: useColor)
+        case .text: alertFormat = TextFormat(clock: clock, color: useColor, width: Self.terminalWidth)
         case .jsonl: alertFormat = JSONLinesFormat()
         case .template:
             var global: InputTransformer?
@@ -200,6 +200,14 @@ struct ScanCommand: ParsableCommand {
             throw ValidationError("\(first): \(error)")
         }
         return S3Settings(endpoint: S3Endpoint(region: region, customURL: endpoint), credentials: provider, maxFetches: maxFetches)
+    }
+
+    /// The width of the terminal standard output is, or `nil` when it is not one (lines are then never cut).
+    static var terminalWidth: Int? {
+        guard isatty(STDOUT_FILENO) != 0 else { return nil }
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
     }
 
     private var useColor: Bool {

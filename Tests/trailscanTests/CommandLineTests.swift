@@ -176,6 +176,59 @@ let noise = """
         #expect(nothing.status == 2 && nothing.stderr == "trailscan: no objects matched in \(empty.path) (--allow-empty accepts an empty result)\n")
     }
 
+    /// Text shows one block per event: every rule it triggered, highest severity first, and what the
+    /// action acted on; JSON Lines stays one line per rule and record.
+    @Test func textShowsOneBlockPerEventWithItsTarget() throws {
+        let run = try CLI.run(["scan", "-q", "--color", "never", CLI.sampleLogs])
+        let jsonl = try CLI.run(["scan", "-q", "--format", "jsonl", CLI.sampleLogs])
+        let events = Set(jsonl.alerts.map { $0.split(separator: " ")[1] })
+        #expect(run.stdout.components(separatedBy: "\n\n").filter { !$0.isEmpty }.count == events.count)
+        #expect(jsonl.alerts.count == 56 && events.count < 56)
+        #expect(run.stdout.contains("""
+            CRITICAL  Root user signed in to the console  [signin.root.success]
+            HIGH      Console sign-in without MFA  [signin.no-mfa]
+            INFO      Console sign-in  [signin.success]
+              time        2026-03-01 09:03:00 UTC
+              principal   Root  arn:aws:iam::111122223333:root
+              source IP   203.0.113.24
+
+            """))
+        #expect(run.stdout.contains("""
+            CRITICAL  AdministratorAccess attached  [iam.policy.admin-attached]
+              time        2026-03-01 09:15:00 UTC
+              principal   IAMUser  arn:aws:iam::111122223333:user/alice
+              target      userName backup-bot, policyArn arn:aws:iam::aws:policy/AdministratorAccess
+
+            """))
+    }
+
+    /// On a terminal, lines are cut to its width; in a file or a pipe, never.
+    @Test func linesAreCutToTheTerminalOnlyOnATerminal() throws {
+        let script = """
+            import fcntl, os, pty, struct, sys, termios
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(sys.argv[1], [sys.argv[1], "scan", "-q", "--color", "never", sys.argv[2]])
+            fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 60, 0, 0))
+            out = b""
+            while True:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                out += data
+            sys.stdout.write(out.decode().replace("\\r\\n", "\\n"))
+            """
+        let tty = try CLI.run(["-c", "python3 -c '\(script)' \(CLI.executable.path) \(CLI.sampleLogs)"], shell: true)
+        let lines = tty.stdout.split(separator: "\n")
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.count <= 60 })
+        #expect(lines.contains { $0.hasSuffix("…") })
+        let piped = try CLI.run(["scan", "-q", "--color", "never", CLI.sampleLogs])
+        #expect(piped.stdout.split(separator: "\n").contains { $0.count > 60 } && !piped.stdout.contains("…"))
+    }
+
     /// `--summary-out` replaces only a regular file (atomically, through a symbolic link to its target);
     /// a FIFO is written in place; `-` is standard output; a path that cannot be written fails before
     /// anything is scanned.
