@@ -18,10 +18,13 @@ public final class AlertWriter: ScanSink {
     /// The findings of the record being read (its rules come one after another).
     private var event: [Finding] = []
     private static let flushBytes = 1 << 20
+    private let progress: ProgressLine?
 
-    public init(format: any AlertFormat, writer: OutputWriter) {
+    /// - Parameter progress: the progress line to erase before each write (they may share a terminal).
+    public init(format: any AlertFormat, writer: OutputWriter, progress: ProgressLine? = nil) {
         self.format = format
         self.writer = writer
+        self.progress = progress
     }
 
     public func finding(_ finding: Finding) {
@@ -51,7 +54,7 @@ public final class AlertWriter: ScanSink {
 
     private func flush() {
         guard !buffer.isEmpty else { return }
-        writer.write(buffer)
+        if let progress { progress.clear { writer.write(buffer) } } else { writer.write(buffer) }
         buffer.removeAll(keepingCapacity: buffer.capacity <= 4 * Self.flushBytes)
     }
 }
@@ -76,11 +79,15 @@ public final class ObjectListWriter: ScanSink {
 public final class FailureLineWriter: ScanSink {
     private let writer: OutputWriter
     private let describe: @Sendable (ObjectFailure) -> String
+    private let progress: ProgressLine?
 
-    /// - Parameter describe: the text of a failure (the command line adds which flag sets a limit).
-    public init(writer: OutputWriter, describe: @escaping @Sendable (ObjectFailure) -> String = { $0.description }) {
+    /// - Parameters:
+    ///   - describe: the text of a failure (the command line adds which flag sets a limit).
+    ///   - progress: the progress line to erase before each line.
+    public init(writer: OutputWriter, describe: @escaping @Sendable (ObjectFailure) -> String = { $0.description }, progress: ProgressLine? = nil) {
         self.writer = writer
         self.describe = describe
+        self.progress = progress
     }
 
     public func end(_ object: ObjectRef, _ outcome: ObjectOutcome) {
@@ -90,7 +97,8 @@ public final class FailureLineWriter: ScanSink {
     public func listingFailed(_ location: String, _ failure: ObjectFailure) { line(location, failure) }
 
     private func line(_ name: String, _ failure: ObjectFailure) {
-        writer.write("trailscan: \(TerminalText.escaped(name)): \(TerminalText.escaped(describe(failure)))\n")
+        let text = "trailscan: \(TerminalText.escaped(name)): \(TerminalText.escaped(describe(failure)))\n"
+        if let progress { progress.clear { writer.write(text) } } else { writer.write(text) }
     }
 }
 

@@ -107,6 +107,8 @@ final class ObjectSource: Sendable {
     private let rawPaths: [String: [UInt8]]
     /// The objects retried first: the listing does not hand them out again.
     private let retried: Set<ObjectRef>
+    /// Told of each object handed out, and of the listing's end.
+    let progress: ListingProgress
 
     /// An input path as the bytes the user gave.
     private func rawPath(_ input: String) -> LocalPath {
@@ -123,8 +125,9 @@ final class ObjectSource: Sendable {
     ///   - deliveredSince: by input, the `RecordFilter.deliveredSince` of its listing (an incremental run).
     init(
         inputs: [String], retries: [ObjectRef] = [], rawPaths: [String: [UInt8]] = [:], includeInsights: Bool, s3: S3Settings?,
-        filter: RecordFilter, deliveredSince: [String: Int64] = [:]
+        filter: RecordFilter, deliveredSince: [String: Int64] = [:], progress: ListingProgress = ListingProgress()
     ) {
+        self.progress = progress
         self.rawPaths = rawPaths
         state = Mutex(State(pending: inputs.reversed(), retries: retries.reversed(), filter: filter))
         skippedFolders = Set((includeInsights ? ["CloudTrail-Digest"] : ["CloudTrail-Digest", "CloudTrail-Insight"]).map { Array($0.utf8) })
@@ -175,7 +178,11 @@ final class ObjectSource: Sendable {
             }
             switch taken {
             case .item(let item):
-                guard let item else { return nil }
+                guard let item else {
+                    progress.noteComplete()
+                    return nil
+                }
+                if case .scan = item { progress.noteListed() }
                 return (sequence, item)
             case .wait(let wakeUp):
                 wakeUp.wait()

@@ -91,12 +91,13 @@ public enum ScanPipeline {
     ///   - rawPaths: the bytes of input paths that are not valid UTF-8, by their (repaired) text.
     ///   - plan: what an incremental run adds (`--state`): objects to retry first, each input's look-back,
     ///     and the ledger of what earlier runs scanned.
+    ///   - progress: told how far the listing has got (a progress display reads it).
     public static func run(
         inputs: [String], rawPaths: [String: [UInt8]] = [:], configuration: ScanConfiguration, plan: IncrementalPlan? = nil,
-        sinks: [any ScanSink], cancellation: ScanCancellation = ScanCancellation()
+        sinks: [any ScanSink], cancellation: ScanCancellation = ScanCancellation(), progress: ListingProgress = ListingProgress()
     ) {
         let clock = ContinuousClock.now
-        let source = makeSource(inputs: inputs, rawPaths: rawPaths, configuration: configuration, plan: plan)
+        let source = makeSource(inputs: inputs, rawPaths: rawPaths, configuration: configuration, plan: plan, progress: progress)
         let ledger = plan?.ledger
         let shared = ScanResources(configuration, cancellation: cancellation)
         // Not with S3 (a GET can take long) nor standard input (a read can block): the consumer must be
@@ -147,6 +148,7 @@ public enum ScanPipeline {
             switch result {
             case .known:
                 alreadyScanned += 1
+                progress.noteAlreadyScanned()
             case .listingFailed(let location, let failure):
                 for sink in sinks { sink.listingFailed(location, failure) }
             case .scanned(let object, let findings, var outcome):
@@ -171,7 +173,7 @@ public enum ScanPipeline {
     /// Lists the objects a scan would read, without reading them (`--list-only`): each object is handed
     /// to the sinks as an object with no findings and an empty outcome.
     public static func list(inputs: [String], rawPaths: [String: [UInt8]] = [:], configuration: ScanConfiguration, sinks: [any ScanSink]) {
-        let source = makeSource(inputs: inputs, rawPaths: rawPaths, configuration: configuration, plan: nil)
+        let source = makeSource(inputs: inputs, rawPaths: rawPaths, configuration: configuration, plan: nil, progress: ListingProgress())
         let s3 = WorkerS3Client(configuration.s3)
         var stoppedEarly = false
         while !stoppedEarly, let (_, item) = source.next(client: s3.client) {
@@ -188,11 +190,11 @@ public enum ScanPipeline {
     }
 
     private static func makeSource(
-        inputs: [String], rawPaths: [String: [UInt8]], configuration: ScanConfiguration, plan: IncrementalPlan?
+        inputs: [String], rawPaths: [String: [UInt8]], configuration: ScanConfiguration, plan: IncrementalPlan?, progress: ListingProgress
     ) -> ObjectSource {
         ObjectSource(
             inputs: inputs, retries: plan?.retries ?? [], rawPaths: rawPaths, includeInsights: configuration.includeInsights,
-            s3: configuration.s3, filter: configuration.filter, deliveredSince: plan?.deliveredSince ?? [:])
+            s3: configuration.s3, filter: configuration.filter, deliveredSince: plan?.deliveredSince ?? [:], progress: progress)
     }
 }
 

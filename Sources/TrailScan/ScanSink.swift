@@ -118,3 +118,22 @@ public struct SkippedObjects: Sendable, Equatable {
         regions.formUnion(other.regions)
     }
 }
+
+/// How far the listing has got, for a progress display (read from any thread): objects handed out to
+/// be scanned so far, and whether the listing is complete (then that is the total).
+public final class ListingProgress: Sendable {
+    private let count = Atomic<Int>(0)
+    private let done = Atomic<Bool>(false)
+    private let known = Atomic<Int>(0)
+
+    public init() {}
+
+    public var listed: Int { count.load(ordering: .relaxed) }
+    /// Of those, objects not read because an earlier run scanned them (they reach no sink).
+    public var alreadyScanned: Int { known.load(ordering: .relaxed) }
+    public var isComplete: Bool { done.load(ordering: .acquiring) }
+
+    func noteListed() { count.add(1, ordering: .relaxed) }
+    func noteComplete() { done.store(true, ordering: .releasing) }
+    func noteAlreadyScanned() { known.add(1, ordering: .relaxed) }
+}

@@ -48,9 +48,10 @@ final class IncrementalRun {
     }
 
     /// Writes what an earlier run left unsent, then scans. Returns the state's failure, if any.
-    func run(rawPaths: [String: [UInt8]], cancellation: ScanCancellation) -> StateError? {
+    func run(rawPaths: [String: [UInt8]], cancellation: ScanCancellation, progress: ListingProgress) -> StateError? {
         do { try recorder.resendUnsent() } catch { return error }
-        ScanPipeline.run(inputs: inputs, rawPaths: rawPaths, configuration: configuration, plan: plan, sinks: [recorder], cancellation: cancellation)
+        ScanPipeline.run(inputs: inputs, rawPaths: rawPaths, configuration: configuration, plan: plan, sinks: [recorder], cancellation: cancellation,
+                         progress: progress)
         return recorder.failure
     }
 

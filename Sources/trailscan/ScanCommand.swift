@@ -272,14 +272,17 @@ struct ScanCommand: ParsableCommand {
         let (configuration, format, notifications) = try settings()
         try summaryOut.map(SummaryFile.init).map { try $0.check() }
         let summarySink = SummaryCollector(describe: Self.describe)
-        let failures = FailureLineWriter(writer: .standardError, describe: Self.describe)
         if listOnly {
+            let failures = FailureLineWriter(writer: .standardError, describe: Self.describe)
             let objects = ObjectListWriter(writer: .standardOutput)
             ScanPipeline.list(inputs: paths, rawPaths: Self.rawPaths(), configuration: configuration, sinks: [objects, failures, summarySink])
             try checkStandardOutput()
             throw ExitCode(summarySink.summary.objectsFailed > 0 ? 2 : 0)
         }
-        let alerts = AlertWriter(format: format, writer: .standardOutput)
+        let progress = quiet ? nil : ProgressLine.onStandardError()
+        let failures = FailureLineWriter(writer: .standardError, describe: Self.describe, progress: progress)
+        let alerts = AlertWriter(format: format, writer: .standardOutput, progress: progress)
+        let shown: [any ScanSink] = [alerts, failures, summarySink] + (progress.map { [$0] } ?? [])
         let interruption = Interruption()
         var stateFailure: StateError?
         var undelivered = false
@@ -288,18 +291,19 @@ struct ScanCommand: ParsableCommand {
             do {
                 incremental = try IncrementalRun(
                     statePath: state, inputs: paths, lookback: TimeArgument.seconds(age: lookback)!, since: window.since, configuration: configuration,
-                    downstream: [alerts, failures, summarySink], describe: Self.describe, route: notifications.route)
+                    downstream: shown, describe: Self.describe, route: notifications.route)
             } catch let error as StateError {
                 OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(state)): \(error)\n")
                 if case .locked = error.kind { throw ExitCode(75) }
                 throw ExitCode(2)
             }
-            stateFailure = incremental!.run(rawPaths: Self.rawPaths(), cancellation: interruption.cancellation)
+            stateFailure = incremental!.run(rawPaths: Self.rawPaths(), cancellation: interruption.cancellation, progress: progress?.listing ?? ListingProgress())
             if stateFailure == nil && !notifications.isEmpty && !incremental!.deliver(notifications, quiet: quiet) { undelivered = true }
         } else {
             let outbox = MemoryOutbox(destinations: notifications.destinations)
             ScanPipeline.run(inputs: paths, rawPaths: Self.rawPaths(), configuration: configuration,
-                             sinks: [DuplicateFilter(downstream: [alerts, failures, summarySink, outbox])], cancellation: interruption.cancellation)
+                             sinks: [DuplicateFilter(downstream: shown + [outbox])], cancellation: interruption.cancellation,
+                             progress: progress?.listing ?? ListingProgress())
             if !notifications.isEmpty && !notifications.deliver(from: outbox, pendingStays: false, quiet: quiet) { undelivered = true }
         }
         let summary = summarySink.summary

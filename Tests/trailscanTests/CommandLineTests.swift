@@ -204,29 +204,34 @@ let noise = """
 
     /// On a terminal, lines are cut to its width; in a file or a pipe, never.
     @Test func linesAreCutToTheTerminalOnlyOnATerminal() throws {
-        let script = """
-            import fcntl, os, pty, struct, sys, termios
-            pid, fd = pty.fork()
-            if pid == 0:
-                os.execv(sys.argv[1], [sys.argv[1], "scan", "-q", "--color", "never", sys.argv[2]])
-            fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 60, 0, 0))
-            out = b""
-            while True:
-                try:
-                    data = os.read(fd, 65536)
-                except OSError:
-                    break
-                if not data:
-                    break
-                out += data
-            sys.stdout.write(out.decode().replace("\\r\\n", "\\n"))
-            """
-        let tty = try CLI.run(["-c", "python3 -c '\(script)' \(CLI.executable.path) \(CLI.sampleLogs)"], shell: true)
-        let lines = tty.stdout.split(separator: "\n")
+        let terminal = CLI.fixtures.appendingPathComponent("receivers/on_terminal.py").path
+        let tty = try CLI.run(["-c", "python3 \(terminal) --columns 60 -- \(CLI.executable.path) scan -q --color never \(CLI.sampleLogs)"], shell: true)
+        #expect(tty.stderr == "1")
+        let lines = tty.stdout.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n")
         #expect(!lines.isEmpty && lines.allSatisfy { $0.count <= 60 })
         #expect(lines.contains { $0.hasSuffix("…") })
         let piped = try CLI.run(["scan", "-q", "--color", "never", CLI.sampleLogs])
         #expect(piped.stdout.split(separator: "\n").contains { $0.count > 60 } && !piped.stdout.contains("…"))
+    }
+
+    /// On a terminal, stderr shows a progress line, redrawn in place, erased before the summary; Ctrl-C
+    /// still gives the summary. Not on a pipe.
+    @Test func progressShowsOnATerminalOnly() throws {
+        let folder = try CLI.temporaryFolder()
+        try CLI.gzip(Data("{\"Records\":[\(rootLogin)]}".utf8)).write(to: folder.appendingPathComponent("a.json.gz"))
+        let fifo = folder.appendingPathComponent("open.json").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // On a terminal, the scan of the folder and a FIFO kept open; once the progress line shows the
+        // folder's alerts, Ctrl-C.
+        let terminal = CLI.fixtures.appendingPathComponent("receivers/on_terminal.py").path
+        let run = try CLI.run(["-c", "python3 \(terminal) --columns 200 --hold \(fifo) --interrupt-on \"1 critical 1 info\" -- \(CLI.executable.path) scan --format jsonl \(folder.path)/ \(fifo)"], shell: true)
+        #expect(run.stderr == "130")
+        #expect(run.stdout.contains("\r\u{1B}[K1/2 objects, ") || run.stdout.contains("\r\u{1B}[K1/2+ (listing…) objects, "), "\(run.stdout)")
+        #expect(run.stdout.contains("alerts: 1 critical 1 info"))
+        // Erased before the summary, which says it was interrupted.
+        #expect(run.stdout.contains("\r\u{1B}[Ktrailscan: interrupted: the counts cover the objects read before it"))
+        let piped = try CLI.run(["scan", CLI.sampleLogs])
+        #expect(!piped.stderr.contains("\u{1B}[K"))
     }
 
     /// `--summary-out` replaces only a regular file (atomically, through a symbolic link to its target);
