@@ -39,6 +39,10 @@ struct AlertsCommand: ParsableCommand {
     }
 
     func run() throws {
+        do { try perform() } catch let error as ValidationError { throw usageError(error, of: Self.self) }
+    }
+
+    private func perform() throws {
         signal(SIGPIPE, SIG_IGN)
         var query = AlertHistory.Query()
         (query.since, query.until) = try window.bounds(now: Int64(Date().timeIntervalSince1970))

@@ -46,13 +46,15 @@ enum TimeArgument {
     }
 }
 
-/// Parses sizes such as `4G`, `512M`, `64MiB`, `100000` (bytes). Units are binary (K = 1024).
+/// Parses sizes such as `4G`, `512M`, `64MiB`, `10MB`, `100000` (bytes). `K`, `M`, `G`, `T` and `KiB`…
+/// are binary (K = 1024); `KB`, `MB`, `GB`, `TB` are decimal (MB = 10⁶), as they are written.
 enum SizeArgument {
     static func parse(_ text: String) -> Int? {
         var digits = Substring(text)
         var unit = 1
         let suffixes: [(String, Int)] = [
             ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40),
+            ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000),
             ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("T", 1 << 40), ("B", 1),
         ]
         for (suffix, size) in suffixes where digits.uppercased().hasSuffix(suffix.uppercased()) {

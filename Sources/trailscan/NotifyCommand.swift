@@ -27,6 +27,10 @@ struct NotifyCommand: ParsableCommand {
     var profile: String?
 
     func run() throws {
+        do { try perform() } catch let error as ValidationError { throw usageError(error, of: Self.self) }
+    }
+
+    private func perform() throws {
         signal(SIGPIPE, SIG_IGN)
         guard let file = try ConfigurationFile.load(config) else {
             throw ValidationError("no configuration file: give --config FILE (its notify list names the destinations).")

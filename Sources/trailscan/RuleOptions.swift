@@ -76,10 +76,18 @@ func severityArgument(_ text: String) throws -> Severity {
 }
 
 func readFile(_ path: String, flag: String) throws -> [UInt8] {
-    guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
-        throw ValidationError("\(flag): cannot read '\(path)'.")
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw ValidationError("\(flag): cannot read '\(path)': \(String(cString: strerror(errno))).") }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let count = read(fd, &chunk, chunk.count)
+        if count < 0 && errno == EINTR { continue }
+        guard count >= 0 else { throw ValidationError("\(flag): cannot read '\(path)': \(String(cString: strerror(errno))).") }
+        if count == 0 { return bytes }
+        bytes += chunk[..<count]
     }
-    return [UInt8](data)
 }
 
 /// A JSON file named by a flag, parsed, or a usage error naming the flag, the file and the byte.

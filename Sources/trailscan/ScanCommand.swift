@@ -114,6 +114,11 @@ struct ScanCommand: ParsableCommand {
         guard !paths.isEmpty else {
             throw ValidationError("Give at least one file or folder to scan, e.g. 'trailscan scan sample-logs'.")
         }
+        if let first = paths.first, access(first, F_OK) != 0,
+           let command = TrailScanCommand.configuration.subcommands.compactMap({ $0.configuration.commandName }).first(where: { Self.isNearMiss(first, $0) }) {
+            throw ValidationError("unknown subcommand '\(first)' (did you mean '\(command)'?); to scan a path of that name, write ./\(first).")
+        }
+        for path in paths { try Self.checkLocation(path) }
         if let jobs, !(1...256).contains(jobs) { throw ValidationError("--jobs must be between 1 and 256.") }
         if let account = accounts.first(where: { $0.count != 12 || !$0.allSatisfy { $0.isASCII && $0.isNumber } }) {
             throw ValidationError("--account: '\(account)' is not an AWS account id (12 digits).")
@@ -197,7 +202,7 @@ struct ScanCommand: ParsableCommand {
         }
         let provider = CredentialProvider(profile: profile, region: region)
         do { _ = try provider.credentials() } catch {
-            throw ValidationError("\(first): \(error)")
+            throw SetupFailure(message: "\(TerminalText.escaped(first)): \(error)")
         }
         return S3Settings(endpoint: S3Endpoint(region: region, customURL: endpoint), credentials: provider, maxFetches: maxFetches)
     }
@@ -230,6 +235,37 @@ struct ScanCommand: ParsableCommand {
             if String(validating: bytes, as: UTF8.self) == nil { raw[String(decoding: bytes, as: UTF8.self)] = bytes }
         }
         return raw
+    }
+
+    /// Refuses what looks like an S3 location but is not written `s3://bucket/prefix` (it would be read
+    /// as a local path and found missing), with how to write it.
+    static func checkLocation(_ path: String) throws {
+        let lower = path.lowercased()
+        if lower.hasPrefix("s3:") && !path.hasPrefix("s3://") {
+            throw ValidationError("'\(path)': write S3 locations as s3://bucket/prefix (lowercase s3, two slashes).")
+        }
+        if lower.hasPrefix("https://") || lower.hasPrefix("http://") {
+            let host = lower.split(separator: "/").dropFirst().first.map(String.init) ?? ""
+            if host.contains(".s3.") || host.contains(".s3-") || host.hasPrefix("s3.") {
+                throw ValidationError("'\(path)': give the bucket as s3://bucket/prefix (--endpoint-url for an S3-compatible server).")
+            }
+            throw ValidationError("'\(path)': trailscan reads files, folders and s3://bucket/prefix, not URLs.")
+        }
+    }
+
+    /// A word one or two edits from a subcommand's name (`sacn`, `alert`), and no longer than it plus two.
+    static func isNearMiss(_ word: String, _ name: String) -> Bool {
+        let a = Array(word), b = Array(name)
+        guard word != name, abs(a.count - b.count) <= 2, !word.contains("/"), !word.contains(".") else { return false }
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1]
+            for (j, y) in b.enumerated() {
+                current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1)))
+            }
+            previous = current
+        }
+        return previous[b.count] <= 2
     }
 
     /// `us-east-1`, `eu-west-3`, `us-gov-west-1`, `ap-southeast-4`: letters, dash-separated words, a number.
@@ -269,8 +305,16 @@ struct ScanCommand: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)  // a closed stdout shows up as EPIPE, handled by OutputWriter
-        let (configuration, format, notifications) = try settings()
-        try summaryOut.map(SummaryFile.init).map { try $0.check() }
+        let configuration: ScanConfiguration, format: any AlertFormat, notifications: Notifications
+        do {
+            (configuration, format, notifications) = try settings()
+            try summaryOut.map(SummaryFile.init).map { try $0.check() }
+        } catch let error as ValidationError {
+            throw usageError(error, of: Self.self)
+        } catch let error as SetupFailure {
+            OutputWriter.standardError.write("trailscan: \(error.message)\n")
+            throw ExitCode(2)
+        }
         let summarySink = SummaryCollector(describe: Self.describe)
         if listOnly {
             let failures = FailureLineWriter(writer: .standardError, describe: Self.describe)
@@ -375,4 +419,10 @@ final class Interruption {
 
     /// The signal that interrupted the scan, if one did.
     var signalNumber: Int32? { received.number.withLock { $0 } }
+}
+
+/// What stops a scan before it starts that is not a mistake on the command line (no AWS credentials):
+/// one line on stderr and exit status 2, not a usage message.
+struct SetupFailure: Error {
+    var message: String
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Glibc
 
 @main
@@ -35,4 +36,15 @@ struct TrailScanCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// A usage error found once a subcommand runs (a rule file, the configuration): printed as the argument
+/// parser prints its own, with that subcommand's usage, and exit status 64.
+func usageError(_ error: ValidationError, of command: any ParsableCommand.Type) -> ExitCode {
+    let name = command.configuration.commandName ?? ""
+    var text = "Error: \(error.message)\n"
+    text += "Usage: \(TrailScanCommand.usageString(for: command).trimmingCharacters(in: .whitespacesAndNewlines))\n"
+    text += "  See 'trailscan \(name) --help' for more information.\n"
+    FileHandle.standardError.write(Data(text.utf8))
+    return ExitCode(64)
 }

@@ -606,12 +606,36 @@ let noise = """
         #expect(remote.stderr.contains("trailscan: 2 objects scanned, 0 skipped, 5 failed;"))
     }
 
-    @Test func s3WithoutCredentialsIsAUsageError() throws {
+    /// Missing credentials are a setup problem, not a usage error: one line, exit 2, before any request.
+    @Test func s3WithoutCredentialsIsOneLineAndExit2() throws {
         let run = try CLI.run(["scan", "s3://trail/"], environment: [
             "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent",
         ])
-        #expect(run.status == 64 && run.stderr.contains("s3://trail/: no AWS credentials"), "\(run.stderr)")
+        #expect(run.status == 2 && run.stderr.hasPrefix("trailscan: s3://trail/: no AWS credentials"), "\(run.stderr)")
+        #expect(run.stderr.split(separator: "\n").count == 1)
+    }
+
+    /// The rough edges a new user hits: a mistyped subcommand, an S3 location written another way, a
+    /// rule file that is not there (the subcommand's own usage, the OS's reason), sizes in MB.
+    @Test func mistakesAreNamedWithTheirFix() throws {
+        let typo = try CLI.run(["sacn", CLI.sampleLogs])
+        #expect(typo.status == 64)
+        #expect(typo.stderr.hasPrefix("Error: unknown subcommand 'sacn' (did you mean 'scan'?); to scan a path of that name, write ./sacn.\nUsage: trailscan scan "))
+        for (location, hint) in [("S3://trail/AWSLogs/", "write S3 locations as s3://bucket/prefix"), ("s3:/trail", "write S3 locations as s3://bucket/prefix"),
+                                 ("https://trail.s3.us-east-1.amazonaws.com/AWSLogs/", "give the bucket as s3://bucket/prefix")] {
+            let run = try CLI.run(["scan", location])
+            #expect(run.status == 64 && run.stderr.hasPrefix("Error: '\(location)': \(hint)"), "\(run.stderr)")
+        }
+        let missing = try CLI.run(["scan", "--rules", "/nonexistent/rules.json", CLI.sampleLogs])
+        #expect(missing.status == 64)
+        #expect(missing.stderr == """
+            Error: --rules: cannot read '/nonexistent/rules.json': No such file or directory.
+            Usage: trailscan scan [<options>] [<path> ...]
+              See 'trailscan scan --help' for more information.
+
+            """)
+        #expect(try CLI.run(["scan", "-q", "--max-object-size", "10MB", "--max-record-size", "1MiB", CLI.sampleLogs]).status == 1)
     }
 
     // MARK: EventBridge rules, templates, rules test
