@@ -104,6 +104,9 @@ struct ScanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write the full summary to this file: .json, .md, or text.", valueName: "file"))
     var summaryOut: String?
 
+    @Option(help: ArgumentHelp("Write a self-contained HTML report (scope, timeline, accounts × regions, top principals, a table per rule).", valueName: "file.html"))
+    var report: String?
+
     @Option(help: ArgumentHelp("State file of scheduled scans (SQLite): scan only objects not scanned before, report each alert once across runs.", valueName: "file"))
     var state: String?
 
@@ -308,7 +311,8 @@ struct ScanCommand: ParsableCommand {
         let configuration: ScanConfiguration, format: any AlertFormat, notifications: Notifications
         do {
             (configuration, format, notifications) = try settings()
-            try summaryOut.map(SummaryFile.init).map { try $0.check() }
+            try summaryOut.map { try OutputFile(path: $0, flag: "--summary-out").check() }
+            try report.map { try OutputFile(path: $0, flag: "--report").check() }
         } catch let error as ValidationError {
             throw usageError(error, of: Self.self)
         } catch let error as SetupFailure {
@@ -326,7 +330,8 @@ struct ScanCommand: ParsableCommand {
         let progress = quiet ? nil : ProgressLine.onStandardError()
         let failures = FailureLineWriter(writer: .standardError, describe: Self.describe, progress: progress)
         let alerts = AlertWriter(format: format, writer: .standardOutput, progress: progress)
-        let shown: [any ScanSink] = [alerts, failures, summarySink] + (progress.map { [$0] } ?? [])
+        let page = report.map { _ in HTMLReport() }
+        let shown: [any ScanSink] = [alerts, failures, summarySink] + (progress.map { [$0] } ?? []) + (page.map { [$0] } ?? [])
         let interruption = Interruption()
         var stateFailure: StateError?
         var undelivered = false
@@ -371,8 +376,18 @@ struct ScanCommand: ParsableCommand {
         if let signal = interruption.signalNumber { status = 128 + signal }
         if let summaryOut {
             let text = SummaryReport.render(summary, as: SummaryReport.Format(path: summaryOut))
-            if let failure = SummaryFile(path: summaryOut).write(text) {
+            if let failure = OutputFile(path: summaryOut, flag: "--summary-out").write(text) {
                 OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(summaryOut)): cannot write the summary: \(failure)\n")
+                status = 2
+            }
+        }
+        if let report, let page {
+            let scope = HTMLReport.Scope(
+                sources: paths,
+                window: [window.since.map { "since \($0)" }, window.until.map { "until \($0)" }].compactMap { $0 }.joined(separator: ", ").nonEmpty ?? "all event times",
+                accounts: accounts, regions: regions, configuration: (try? ConfigurationFile.load(config))??.path)
+            if let failure = OutputFile(path: report, flag: "--report").write(page.render(summary, scope: scope)) {
+                OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(report)): cannot write the report: \(failure)\n")
                 status = 2
             }
         }
@@ -425,4 +440,9 @@ final class Interruption {
 /// one line on stderr and exit status 2, not a usage message.
 struct SetupFailure: Error {
     var message: String
+}
+
+extension String {
+    /// `nil` for the empty string.
+    var nonEmpty: String? { isEmpty ? nil : self }
 }

@@ -234,6 +234,52 @@ let noise = """
         #expect(!piped.stderr.contains("\u{1B}[K"))
     }
 
+    /// `--report`: one self-contained page a strict XML parser reads, whose figures are the JSON
+    /// summary's, where a script planted in a log stays text; headless Chromium runs its script and
+    /// renders it.
+    @Test func theHTMLReportMatchesTheSummaryAndRendersInChromium() throws {
+        let folder = try CLI.temporaryFolder()
+        let planted = rootLogin.replacingOccurrences(of: "\"userAgent\":\"Mozilla\"", with: #""userAgent":"<script>alert(1)</script>&<b>x</b>""#)
+        try CLI.gzip(Data("{\"Records\":[\(planted)]}".utf8)).write(to: folder.appendingPathComponent("planted.json.gz"))
+        let report = folder.appendingPathComponent("report.html").path, summary = folder.appendingPathComponent("summary.json").path
+        let run = try CLI.run(["scan", "-q", "--report", report, "--summary-out", summary, CLI.sampleLogs, folder.path])
+        #expect(run.status == 1)
+        let figures = """
+            import json, sys, xml.dom.minidom
+            page = xml.dom.minidom.parse(sys.argv[1])
+            spans = {s.getAttribute("id") or s.getAttribute("data-severity"): int(s.getAttribute("data-count"))
+                     for s in page.getElementsByTagName("span") if s.hasAttribute("data-count")}
+            rules = {d.getAttribute("data-rule"): int(d.getAttribute("data-count"))
+                     for d in page.getElementsByTagName("div") if d.hasAttribute("data-rule")}
+            cells = [c.firstChild.data for c in page.getElementsByTagName("td") if c.firstChild is not None and c.firstChild.nodeType == c.TEXT_NODE]
+            print(json.dumps({"spans": spans, "rules": rules, "scripts": len(page.getElementsByTagName("script")),
+                              "planted": any("<script>alert(1)</script>&<b>x</b>" in c for c in cells)}))
+            """
+        let parsed = try CLI.run(["-c", "python3 -c '\(figures)' \(report)"], shell: true)
+        #expect(parsed.status == 0, "\(parsed.stderr)")
+        let page = try #require(try JSONSerialization.jsonObject(with: Data(parsed.stdout.utf8)) as? [String: Any])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as? [String: Any])
+        let alerts = try #require(json["alerts"] as? [String: Any])
+        let spans = page["spans"] as? [String: Int] ?? [:]
+        #expect(spans["total-alerts"] == alerts["total"] as? Int)
+        let bySeverity = alerts["bySeverity"] as? [String: Int] ?? [:]
+        #expect(!bySeverity.isEmpty && bySeverity.allSatisfy { spans[$0.key] == $0.value })
+        #expect(page["rules"] as? [String: Int] == alerts["byRule"] as? [String: Int])
+        #expect(page["scripts"] as? Int == 1, "only the page's own script")
+        #expect(page["planted"] as? Bool == true, "the planted script is a cell's text")
+
+        // Headless Chromium (Debian's chromium, which .ci/run installs) runs the page's script to its end
+        // and renders it.
+        let shot = folder.appendingPathComponent("report.png").path
+        let chromium = "chromium --headless --no-sandbox --disable-gpu --hide-scrollbars"
+        let dom = try CLI.run(["-c", "\(chromium) --dump-dom file://\(report) 2>/dev/null"], shell: true)
+        #expect(dom.stdout.contains("data-ready=\"1\""), "the script ran")
+        #expect(!dom.stdout.contains("<script>alert(1)"))
+        _ = try CLI.run(["-c", "\(chromium) --window-size=1280,2400 --screenshot=\(shot) file://\(report) 2>/dev/null"], shell: true)
+        let png = try Data(contentsOf: URL(fileURLWithPath: shot))
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 20_000)
+    }
+
     /// `--summary-out` replaces only a regular file (atomically, through a symbolic link to its target);
     /// a FIFO is written in place; `-` is standard output; a path that cannot be written fails before
     /// anything is scanned.

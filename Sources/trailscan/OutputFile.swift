@@ -2,11 +2,13 @@ import ArgumentParser
 import Glibc
 import TrailReport
 
-/// Where `--summary-out` writes: `-` is standard output; a regular file (or a new one) is replaced
-/// atomically (a temporary file beside it, renamed over it), through a symbolic link to its target;
-/// anything else — a device such as `/dev/stdout`, a FIFO — is written in place, never replaced.
-struct SummaryFile {
+/// Where `--summary-out` and `--report` write: `-` is standard output; a regular file (or a new one) is
+/// replaced atomically (a temporary file beside it, renamed over it), through a symbolic link to its
+/// target; anything else — a device such as `/dev/stdout`, a FIFO — is written in place, never replaced.
+struct OutputFile {
     let path: String
+    /// The flag that named it, for messages.
+    let flag: String
 
     /// Checks before the scan that the summary can be written, so an hour's scan does not end in an
     /// error about its last step.
@@ -17,10 +19,10 @@ struct SummaryFile {
         if stat(target, &info) == 0 {
             let regular = info.st_mode & S_IFMT == S_IFREG
             guard access(regular ? directory(of: target) : target, W_OK) == 0 && (!regular || access(target, W_OK) == 0) else {
-                throw ValidationError("--summary-out: \(path): \(String(cString: strerror(errno)))")
+                throw ValidationError("\(flag): \(path): \(String(cString: strerror(errno)))")
             }
         } else if access(directory(of: target), W_OK) != 0 {
-            throw ValidationError("--summary-out: \(path): cannot create it: \(String(cString: strerror(errno)))")
+            throw ValidationError("\(flag): \(path): cannot create it: \(String(cString: strerror(errno)))")
         }
     }
 
@@ -36,7 +38,7 @@ struct SummaryFile {
             defer { close(fd) }
             return Self.writeAll(fd, bytes)
         }
-        var template = Array((directory(of: target) + "/.trailscan-summary-XXXXXX").utf8CString)
+        var template = Array((directory(of: target) + "/.trailscan-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { return String(cString: strerror(errno)) }
         let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
