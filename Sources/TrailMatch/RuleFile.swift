@@ -4,7 +4,8 @@ internal import TrailJSON
 ///
 ///     {"id": "...", "severity": "info|low|medium|high|critical", "title": "...", "description": "...",
 ///      "pattern": {EventBridge pattern} or "<the pattern as a JSON string>",
-///      "template": {"InputPathsMap": {...}, "InputTemplate": "..."}}      // optional
+///      "template": {"InputPathsMap": {...}, "InputTemplate": "..."},      // optional
+///      "target": ["$.detail.requestParameters.userName", ...]}           // optional: what the action acted on
 ///
 /// (`{"rules": [...]}` is accepted too). A file with any error is rejected whole, before scanning, with
 /// the file, the rule and the place inside the pattern that is wrong.
@@ -69,8 +70,20 @@ public enum RuleFile {
                     throw fail("template \(error.description)", rule: id)
                 }
             }
+            var targets: [[String]] = []
+            if let list = item["target"] {
+                guard case .array(let paths) = list else { throw fail("\"target\" must be an array of paths such as $.detail.requestParameters.userName", rule: id) }
+                for path in paths {
+                    guard case .string(let text) = path, text.hasPrefix("$.detail."), text.count > 9,
+                          !text.dropFirst(9).split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty)
+                    else {
+                        throw fail("\"target\": each path is $.detail. and the record's dotted field names, e.g. $.detail.requestParameters.userName", rule: id)
+                    }
+                    targets.append(text.dropFirst(9).split(separator: ".").map(String.init))
+                }
+            }
             entries.append(Entry(
-                rule: Rule(id: id, severity: severity, title: title, description: description, pattern: pattern),
+                rule: Rule(id: id, severity: severity, title: title, description: description, pattern: pattern, targets: targets),
                 template: template))
         }
         return entries

@@ -202,6 +202,22 @@ let noise = """
             """))
     }
 
+    /// A user rule names what its action acts on (`target`); a path outside `$.detail.` is refused.
+    @Test func userRulesDeclareTheirTargets() throws {
+        let folder = try CLI.temporaryFolder()
+        let rules = folder.appendingPathComponent("rules.json").path
+        try #"[{"id": "admin-attach", "severity": "high", "title": "Policy attached", "target": ["$.detail.requestParameters.userName", "$.detail.requestParameters.policyArn"], "pattern": {"detail": {"eventName": ["AttachUserPolicy"]}}}]"#
+            .write(toFile: rules, atomically: true, encoding: .utf8)
+        let run = try CLI.run(["scan", "-q", "--no-builtin", "--rules", rules, CLI.sampleLogs])
+        #expect(run.status == 1)
+        #expect(run.stdout.contains("  target      userName backup-bot, policyArn arn:aws:iam::aws:policy/AdministratorAccess\n"))
+        try #"[{"id": "r", "severity": "high", "title": "t", "target": ["requestParameters.userName"], "pattern": {"source": ["aws.iam"]}}]"#
+            .write(toFile: rules, atomically: true, encoding: .utf8)
+        let refused = try CLI.run(["scan", "--no-builtin", "--rules", rules, CLI.sampleLogs])
+        #expect(refused.status == 64)
+        #expect(refused.stderr.hasPrefix("Error: \(rules): rule 'r': \"target\": each path is $.detail. and the record's dotted field names"))
+    }
+
     /// On a terminal, lines are cut to its width; in a file or a pipe, never.
     @Test func linesAreCutToTheTerminalOnlyOnATerminal() throws {
         let terminal = CLI.fixtures.appendingPathComponent("receivers/on_terminal.py").path
