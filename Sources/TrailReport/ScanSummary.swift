@@ -60,6 +60,11 @@ public struct ScanSummary: Sendable, Equatable {
     /// The scan was interrupted (SIGINT, SIGTERM): the counts cover what was read before.
     public var interrupted = false
 
+    /// What was scanned, how, and when (set by the command before the summary is written).
+    public var context: ScanContext?
+    /// The parts of each principal of `alertsByPrincipal`, by its display text.
+    public var principalParts: [String: Finding.Principal] = [:]
+
     public init() {}
 
     public mutating func noteEventTime(_ seconds: Int64) {
@@ -77,6 +82,7 @@ public struct ScanSummary: Sendable, Equatable {
         alertsByRegion[finding.region ?? "-", default: 0] += 1
         let principal = finding.principal.display
         alertsByPrincipal[principal.isEmpty ? "-" : principal, default: 0] += 1
+        principalParts[principal.isEmpty ? "-" : principal] = finding.principal
         alertsBySourceIP[finding.sourceIPAddress ?? "-", default: 0] += 1
     }
 
@@ -115,6 +121,7 @@ public struct ScanSummary: Sendable, Equatable {
         lhs.alertsByAccount.merge(rhs.alertsByAccount, uniquingKeysWith: +)
         lhs.alertsByRegion.merge(rhs.alertsByRegion, uniquingKeysWith: +)
         lhs.alertsByPrincipal.merge(rhs.alertsByPrincipal, uniquingKeysWith: +)
+        lhs.principalParts.merge(rhs.principalParts) { $1 }
         lhs.alertsBySourceIP.merge(rhs.alertsBySourceIP, uniquingKeysWith: +)
         lhs.alertsSuppressedByRule.merge(rhs.alertsSuppressedByRule, uniquingKeysWith: +)
         lhs.alertsDuplicate += rhs.alertsDuplicate
@@ -141,5 +148,32 @@ extension Dictionary where Value == Int {
     /// Entries by count, highest first, then by key.
     func ranked(by key: (Key) -> String) -> [(Key, Int)] {
         sorted { $0.value != $1.value ? $0.value > $1.value : key($0.key) < key($1.key) }
+    }
+}
+
+/// What a scan read and how: its inputs, filters and configuration, trailscan's version, and when it
+/// ran (Unix seconds).
+public struct ScanContext: Sendable, Equatable {
+    public var inputs: [String]
+    public var since: Int64?
+    public var until: Int64?
+    public var accounts: [String]
+    public var regions: [String]
+    public var configuration: String?
+    public var version: String
+    public var started: Int64
+    public var ended: Int64
+
+    public init(inputs: [String], since: Int64?, until: Int64?, accounts: [String], regions: [String], configuration: String?, version: String,
+                started: Int64, ended: Int64) {
+        self.inputs = inputs
+        self.since = since
+        self.until = until
+        self.accounts = accounts
+        self.regions = regions
+        self.configuration = configuration
+        self.version = version
+        self.started = started
+        self.ended = ended
     }
 }

@@ -139,15 +139,50 @@ public enum SummaryReport {
             raw("[")
             for (index, (key, count)) in table.prefix(topCount).enumerated() {
                 if index > 0 { raw(",") }
-                raw("{")
-                string(name)
-                raw(":")
-                string(key)
-                raw(",\"count\":\(count)}")
+                var entry = JSONObjectWriter(appendingTo: &out)
+                entry.string(name, key)
+                if name == "principal", let parts = s.principalParts[key] {
+                    entry.string("type", parts.type)
+                    entry.string("arn", parts.arn)
+                    entry.string("userName", parts.userName)
+                }
+                entry.raw("count", String(count).utf8)
+                entry.finish(into: &out)
             }
             raw("]")
         }
-        raw("{\"objects\":{\"scanned\":\(s.objectsScanned),\"skipped\":\(s.objectsSkipped),\"failed\":\(s.objectsFailed),\"alreadyScanned\":\(s.objectsAlreadyScanned),\"listRequests\":\(s.listRequests)}")
+        func list(_ values: [String]) {
+            raw("[")
+            for (index, value) in values.enumerated() {
+                if index > 0 { raw(",") }
+                string(value)
+            }
+            raw("]")
+        }
+        func time(_ value: Int64?) { if let value { string(UTC.iso8601(value)) } else { raw("null") } }
+        raw("{")
+        if let context = s.context {
+            raw("\"scan\":{\"version\":")
+            string(context.version)
+            raw(",\"inputs\":")
+            list(context.inputs)
+            raw(",\"since\":")
+            time(context.since)
+            raw(",\"until\":")
+            time(context.until)
+            raw(",\"accounts\":")
+            list(context.accounts)
+            raw(",\"regions\":")
+            list(context.regions)
+            raw(",\"configuration\":")
+            if let configuration = context.configuration { string(configuration) } else { raw("null") }
+            raw(",\"started\":")
+            time(context.started)
+            raw(",\"ended\":")
+            time(context.ended)
+            raw("},")
+        }
+        raw("\"objects\":{\"scanned\":\(s.objectsScanned),\"skipped\":\(s.objectsSkipped),\"failed\":\(s.objectsFailed),\"alreadyScanned\":\(s.objectsAlreadyScanned),\"listRequests\":\(s.listRequests)}")
         raw(",\"bytes\":{\"compressed\":\(s.compressedBytes),\"uncompressed\":\(s.uncompressedBytes)}")
         raw(",\"records\":{\"scanned\":\(s.records),\"filteredOut\":\(s.recordsFilteredOut),\"withoutEventTime\":\(s.recordsWithoutTime)}")
         raw(",\"ignored\":")
@@ -188,11 +223,21 @@ public enum SummaryReport {
 
     /// The headline figures of the full report, as (label, value) rows. Values hold no log text.
     private static func overview(_ s: ScanSummary) -> [(String, String)] {
-        [
+        var rows: [(String, String)] = []
+        if let context = s.context {
+            rows.append(("scanned", context.inputs.map { TerminalText.escaped($0) }.joined(separator: ", ")))
+            rows.append(("filters", [context.since.map { "since \(UTC.iso8601($0))" }, context.until.map { "until \(UTC.iso8601($0))" },
+                                     context.accounts.isEmpty ? nil : "accounts \(context.accounts.joined(separator: ", "))",
+                                     context.regions.isEmpty ? nil : "regions \(context.regions.joined(separator: ", "))"]
+                .compactMap { $0 }.joined(separator: "; ").nonEmptyOr("none")))
+            rows.append(("config", context.configuration.map { TerminalText.escaped($0) } ?? "none"))
+            rows.append(("run", "trailscan \(context.version), \(UTC.iso8601(context.started)) to \(UTC.iso8601(context.ended))"))
+        }
+        return rows + [
             ("objects", "\(s.objectsScanned) scanned, \(s.objectsSkipped) skipped, \(s.objectsFailed) failed"
                 + ", \(s.objectsAlreadyScanned) already scanned" + (s.interrupted ? " (interrupted)" : "")),
             ("S3 listing", "\(s.listRequests) requests"),
-            ("bytes", "\(s.compressedBytes) read, \(s.uncompressedBytes) decoded"),
+            ("bytes", "\(bytes(s.compressedBytes)) read (\(s.compressedBytes)), \(bytes(s.uncompressedBytes)) decoded (\(s.uncompressedBytes))"),
             ("records", "\(s.records) scanned, \(s.recordsFilteredOut) outside the filters"
                 + (s.recordsWithoutTime > 0 ? " (\(s.recordsWithoutTime) without a readable eventTime)" : "")),
             ("ignored", ignoredText(s) ?? "none"),
@@ -263,4 +308,8 @@ extension String {
     fileprivate func leftAligned(_ width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
+}
+
+extension String {
+    fileprivate func nonEmptyOr(_ fallback: String) -> String { isEmpty ? fallback : self }
 }

@@ -308,6 +308,7 @@ struct ScanCommand: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)  // a closed stdout shows up as EPIPE, handled by OutputWriter
+        let started = Int64(Date().timeIntervalSince1970)
         let configuration: ScanConfiguration, format: any AlertFormat, notifications: Notifications
         do {
             (configuration, format, notifications) = try settings()
@@ -355,7 +356,13 @@ struct ScanCommand: ParsableCommand {
                              progress: progress?.listing ?? ListingProgress())
             if !notifications.isEmpty && !notifications.deliver(from: outbox, pendingStays: false, quiet: quiet) { undelivered = true }
         }
-        let summary = summarySink.summary
+        var summary = summarySink.summary
+        let configurationPath = (try? ConfigurationFile.load(config))??.path
+        let bounds = try? window.bounds(now: started)
+        summary.context = ScanContext(
+            inputs: paths, since: bounds?.since ?? nil, until: bounds?.until ?? nil, accounts: accounts, regions: regions,
+            configuration: configurationPath, version: TrailScanCommand.configuration.version, started: started,
+            ended: Int64(Date().timeIntervalSince1970))
         var status: Int32 = summary.objectsFailed > 0 || undelivered ? 2 : summary.alerts > 0 ? 1 : 0
         if summary.objectsScanned + summary.objectsFailed + summary.objectsAlreadyScanned + summary.alertsResent == 0
             && !summary.interrupted && stateFailure == nil && !allowEmpty {
@@ -385,7 +392,7 @@ struct ScanCommand: ParsableCommand {
             let scope = HTMLReport.Scope(
                 sources: paths,
                 window: [window.since.map { "since \($0)" }, window.until.map { "until \($0)" }].compactMap { $0 }.joined(separator: ", ").nonEmpty ?? "all event times",
-                accounts: accounts, regions: regions, configuration: (try? ConfigurationFile.load(config))??.path)
+                accounts: accounts, regions: regions, configuration: configurationPath)
             if let failure = OutputFile(path: report, flag: "--report").write(page.render(summary, scope: scope)) {
                 OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(report)): cannot write the report: \(failure)\n")
                 status = 2

@@ -276,6 +276,12 @@ let noise = """
         let page = try #require(try JSONSerialization.jsonObject(with: Data(parsed.stdout.utf8)) as? [String: Any])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as? [String: Any])
         let alerts = try #require(json["alerts"] as? [String: Any])
+        // The JSON summary says what was scanned, how and when, and gives principals by their parts.
+        let scan = try #require(json["scan"] as? [String: Any])
+        #expect(scan["inputs"] as? [String] == [CLI.sampleLogs, folder.path] && scan["version"] as? String == "0.1.0")
+        #expect(scan["started"] is String && scan["ended"] is String && scan["configuration"] is NSNull)
+        let top = (alerts["topPrincipals"] as? [[String: Any]])?.first
+        #expect(top?["arn"] as? String == "arn:aws:iam::111122223333:user/alice" && top?["type"] as? String == "IAMUser" && top?["count"] as? Int == 28)
         let spans = page["spans"] as? [String: Int] ?? [:]
         #expect(spans["total-alerts"] == alerts["total"] as? Int)
         let bySeverity = alerts["bySeverity"] as? [String: Int] ?? [:]
