@@ -4,6 +4,7 @@
 // workers or sources.
 
 public import TrailScan
+internal import Glibc
 
 /// Writes each finding in a format to an output, an object's alerts at a time: the text, JSON Lines
 /// and template outputs of `scan`.
@@ -203,4 +204,79 @@ public final class DuplicateFilter: ScanSink {
     }
 
     public var isDone: Bool { downstream.contains { $0.isDone } }
+}
+
+/// `--sort time`: holds every alert until the scan ends, then hands them to `output` ordered by
+/// `eventTime` (alerts without one last; ties in the order found, so an event's rules stay together).
+/// Alerts are held in memory up to `memoryBytes`; past that, they go to an unlinked temporary file
+/// (mode 0600) and only their sort keys, 24 bytes each, stay in memory.
+public final class TimeSortedAlerts: ScanSink {
+    private struct Key {
+        var time: Int64
+        var order: Int
+        /// Where the alert is: in `held`, or (offset, JSON length, record length) in the file.
+        var place: Place
+    }
+
+    private enum Place {
+        case held(Int)
+        case spilled(offset: Int64, json: Int, record: Int)
+    }
+
+    private let output: AlertWriter
+    private let memoryBytes: Int
+    private var keys: [Key] = []
+    private var held: [Finding?] = []
+    private var heldBytes = 0
+    private var spill: SpillFile?
+    /// The first error of the spill file, reported at the end.
+    public private(set) var failure: ObjectFailure?
+
+    public init(output: AlertWriter, memoryBytes: Int = 64 << 20) {
+        self.output = output
+        self.memoryBytes = memoryBytes
+    }
+
+    public func finding(_ finding: Finding) {
+        let time = finding.eventTime ?? .max
+        if heldBytes < memoryBytes {
+            keys.append(Key(time: time, order: keys.count, place: .held(held.count)))
+            held.append(finding)
+            heldBytes += 256 + finding.record.count
+            return
+        }
+        do throws(ObjectFailure) {
+            if spill == nil { spill = try SpillFile() }
+            let json = FindingCodec.json(finding)
+            let offset = try spill!.append(json + finding.record)
+            keys.append(Key(time: time, order: keys.count, place: .spilled(offset: offset, json: json.count, record: finding.record.count)))
+        } catch {
+            failure = failure ?? error
+        }
+    }
+
+    /// Writes everything, in order.
+    public func finish(_ totals: ScanTotals) {
+        keys.sort { ($0.time, $0.order) < ($1.time, $1.order) }
+        for key in keys where !output.isDone {
+            switch key.place {
+            case .held(let index):
+                output.finding(held[index]!)
+                held[index] = nil
+            case .spilled(let offset, let json, let record):
+                do throws(ObjectFailure) {
+                    let bytes = try spill!.read(at: offset, count: json + record)
+                    guard let finding = try? FindingCodec.finding(json: Array(bytes[..<json]), record: Array(bytes[json...])) else {
+                        throw ObjectFailure.spill(errno: EIO)
+                    }
+                    output.finding(finding)
+                } catch {
+                    failure = failure ?? error
+                }
+            }
+        }
+        output.end(.standardInput, ObjectOutcome())  // flushes what is left
+    }
+
+    public var isDone: Bool { output.isDone }
 }

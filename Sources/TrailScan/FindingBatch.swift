@@ -71,14 +71,15 @@ public struct FindingBatch: Sendable {
     }
 }
 
-/// An unlinked temporary file that findings are appended to and read back from once.
+/// An unlinked temporary file (mode 0600, gone when the last reference is) that bytes are appended to
+/// and read back from: an object's findings that outgrew memory, alerts waiting to be sorted.
 ///
-/// Sendable as an immutable descriptor: the worker that fills a batch only appends (`write`), and reads
-/// (`pread`) start once the batch has been handed over, never at the same time.
-final class SpillFile: Sendable {
+/// Sendable as an immutable descriptor: whoever fills it only appends (`write`), and reads (`pread`)
+/// start once it has been handed over, never at the same time.
+public final class SpillFile: Sendable {
     private let fd: Int32
 
-    init() throws(ObjectFailure) {
+    public init() throws(ObjectFailure) {
         var template = Array((Self.directory + "/trailscan-findings-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }  // mode 0600
         guard fd >= 0 else { throw .spill(errno: errno) }
@@ -94,7 +95,10 @@ final class SpillFile: Sendable {
         return "/tmp"
     }
 
-    func append(_ bytes: [UInt8]) throws(ObjectFailure) {
+    /// Appends `bytes`; returns the offset they start at.
+    @discardableResult
+    public func append(_ bytes: [UInt8]) throws(ObjectFailure) -> Int64 {
+        let start = Int64(lseek(fd, 0, SEEK_END))
         var failure: Int32 = 0
         bytes.withUnsafeBytes { buffer in
             var offset = 0
@@ -109,35 +113,38 @@ final class SpillFile: Sendable {
             }
         }
         if failure != 0 { throw .spill(errno: failure) }
+        return start
+    }
+
+    /// `count` bytes from `offset`.
+    public func read(at offset: Int64, count: Int) throws(ObjectFailure) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        var failure: Int32 = 0
+        bytes.withUnsafeMutableBytes { buffer in
+            while done < count {
+                let n = pread(fd, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    failure = n == 0 ? EIO : errno
+                    return
+                }
+                done += n
+            }
+        }
+        if failure != 0 { throw .spill(errno: failure) }
+        return bytes
     }
 
     /// Reads back each length-prefixed record in order.
     func forEachRecord(_ body: ([UInt8]) throws(ObjectFailure) -> Void) throws(ObjectFailure) {
-        var offset: off_t = 0
-        func read(_ count: Int) throws(ObjectFailure) -> [UInt8] {
-            var bytes = [UInt8](repeating: 0, count: count)
-            var done = 0
-            var failure: Int32 = 0
-            bytes.withUnsafeMutableBytes { buffer in
-                while done < count {
-                    let n = pread(fd, buffer.baseAddress! + done, count - done, offset + off_t(done))
-                    if n < 0 && errno == EINTR { continue }
-                    guard n > 0 else {
-                        failure = n == 0 ? EIO : errno
-                        return
-                    }
-                    done += n
-                }
-            }
-            if failure != 0 { throw .spill(errno: failure) }
-            offset += off_t(count)
-            return bytes
-        }
-        let end = lseek(fd, 0, SEEK_END)
+        var offset: Int64 = 0
+        let end = Int64(lseek(fd, 0, SEEK_END))
         while offset < end {
-            let prefix = try read(4)
+            let prefix = try read(at: offset, count: 4)
             let length = (0..<4).reduce(0) { $0 | Int(prefix[$1]) << (8 * $1) }
-            try body(try read(length))
+            try body(try read(at: offset + 4, count: length))
+            offset += 4 + Int64(length)
         }
     }
 }

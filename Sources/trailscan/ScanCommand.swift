@@ -18,6 +18,10 @@ enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
     case auto, always, never
 }
 
+enum SortOrder: String, ExpressibleByArgument, CaseIterable {
+    case listing, time
+}
+
 struct ScanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scan",
@@ -59,6 +63,9 @@ struct ScanCommand: ParsableCommand {
 
     @Option(help: "Colour severities in text alerts: auto (on a terminal, unless NO_COLOR is set), always, never.")
     var color: ColorChoice = .auto
+
+    @Option(help: "Order of the alerts: listing (as objects are read, streamed) or time (all of them by eventTime, at the end).")
+    var sort: SortOrder = .listing
 
     @OptionGroup var window: TimeWindowOptions
 
@@ -134,6 +141,9 @@ struct ScanCommand: ParsableCommand {
             throw ValidationError("--lookback: '\(lookback)' is not a length of time such as 90m, 12h or 2d.")
         }
         if state != nil && listOnly { throw ValidationError("--state cannot be used with --list-only.") }
+        if state != nil && sort == .time {
+            throw ValidationError("--sort time cannot be used with --state: a scheduled run writes each object's alerts as soon as the state has them.")
+        }
         guard Aggregation(aggregate) != nil else { throw ValidationError("--aggregate: '\(aggregate)' is not none, 5m or 12h.") }
         if noNotify && !notify.isEmpty { throw ValidationError("--notify and --no-notify exclude each other.") }
         if state != nil && paths.contains("-") { throw ValidationError("--state: standard input (-) cannot be scanned incrementally; name files or folders.") }
@@ -332,7 +342,8 @@ struct ScanCommand: ParsableCommand {
         let failures = FailureLineWriter(writer: .standardError, describe: Self.describe, progress: progress)
         let alerts = AlertWriter(format: format, writer: .standardOutput, progress: progress)
         let page = report.map { _ in HTMLReport() }
-        let shown: [any ScanSink] = [alerts, failures, summarySink] + (progress.map { [$0] } ?? []) + (page.map { [$0] } ?? [])
+        let sorted = sort == .time ? TimeSortedAlerts(output: alerts) : nil
+        let shown: [any ScanSink] = [sorted ?? alerts, failures, summarySink] + (progress.map { [$0] } ?? []) + (page.map { [$0] } ?? [])
         let interruption = Interruption()
         var stateFailure: StateError?
         var undelivered = false
@@ -364,6 +375,10 @@ struct ScanCommand: ParsableCommand {
             configuration: configurationPath, version: TrailScanCommand.configuration.version, started: started,
             ended: Int64(Date().timeIntervalSince1970))
         var status: Int32 = summary.objectsFailed > 0 || undelivered ? 2 : summary.alerts > 0 ? 1 : 0
+        if let failure = sorted?.failure {
+            OutputWriter.standardError.write("trailscan: --sort time: \(failure); the alerts are incomplete\n")
+            status = 2
+        }
         if summary.objectsScanned + summary.objectsFailed + summary.objectsAlreadyScanned + summary.alertsResent == 0
             && !summary.interrupted && stateFailure == nil && !allowEmpty {
             reportNothingMatched(summary)

@@ -207,6 +207,30 @@ let denied = S3Error(kind: .accessDenied, status: 403, code: "AccessDenied", res
         #expect(ids == ["e-1", "e-2"])
     }
 
+    /// `--sort time` orders by eventTime (ties as found, no time last), the same whether the alerts
+    /// stayed in memory or went to the spill file.
+    @Test(arguments: [64 << 20, 600])
+    func timeSortedAlertsAreInTimeOrder(memoryBytes: Int) {
+        let times: [Int64?] = [500, 100, nil, 300, 100, 200, 900, nil, 50]
+        let text = captured { writer in
+            let sink = TimeSortedAlerts(output: AlertWriter(format: JSONLinesFormat(), writer: writer), memoryBytes: memoryBytes)
+            for (index, time) in times.enumerated() {
+                var finding = hostileLogin
+                finding.eventID = "e-\(index)"
+                finding.eventTime = time
+                finding.record = Array(#"{"eventID":"e-\#(index)"}"#.utf8)
+                sink.finding(finding)
+            }
+            sink.finish(ScanTotals())
+            #expect(sink.failure == nil)
+        }
+        let ids = text.split(separator: "\n").map { line in
+            (try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["eventID"] as! String
+        }
+        #expect(ids == ["e-8", "e-1", "e-4", "e-5", "e-3", "e-0", "e-6", "e-2", "e-7"])
+        #expect(text.contains(#""record":{"eventID":"e-6"}"#))
+    }
+
     @Test func summaryAndFailureLinesComeFromOutcomes() {
         var statistics = ObjectStatistics()
         statistics.records = 7

@@ -202,6 +202,16 @@ let noise = """
             """))
     }
 
+    /// `--sort time` gives every alert, ordered by eventTime; not with a state.
+    @Test func sortTimeOrdersAllAlerts() throws {
+        let sorted = try CLI.run(["scan", "-q", "--sort", "time", "--format", "jsonl", CLI.sampleLogs])
+        let times = sorted.stdout.split(separator: "\n").map { (try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["eventTime"] as! String }
+        #expect(times.count == 56 && times == times.sorted())
+        #expect(sorted.alerts == (try CLI.expected("sample-logs-expected-alerts.txt")))
+        let withState = try CLI.run(["scan", "--sort", "time", "--state", "/tmp/unused.db", CLI.sampleLogs])
+        #expect(withState.status == 64 && withState.stderr.hasPrefix("Error: --sort time cannot be used with --state"))
+    }
+
     /// A user rule names what its action acts on (`target`); a path outside `$.detail.` is refused.
     @Test func userRulesDeclareTheirTargets() throws {
         let folder = try CLI.temporaryFolder()
