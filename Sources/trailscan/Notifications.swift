@@ -7,15 +7,21 @@ import TrailReport
 import TrailS3
 import TrailScan
 
-/// The configuration file: `suppress` (alerts that are expected), `notify` (where alerts are sent) and
-/// `timezone` (of text alerts and messages). Any other setting is refused, naming it.
+/// The configuration file: `suppress` (alerts that are expected), `notify` (where alerts are sent), and
+/// defaults for flags the command line does not give — `timezone`, `minSeverity`, `format`, `color` and
+/// `rules` (rule files, relative to the configuration's folder, read before those of `--rules`). Any
+/// other setting is refused, naming it.
 struct ConfigurationFile {
     let path: String
     let json: JSONValue
     let timezone: String?
     let destinations: [Destination]
+    let minimumSeverity: Severity?
+    let format: OutputFormat?
+    let color: ColorChoice?
+    let ruleFiles: [String]
 
-    static let settings = ["suppress", "notify", "timezone"]
+    static let settings = ["suppress", "notify", "timezone", "minSeverity", "format", "color", "rules"]
 
     /// `--config`, else `$XDG_CONFIG_HOME/trailscan/config.json` or `~/.config/trailscan/config.json`
     /// when it exists, else `nil`.
@@ -34,15 +40,30 @@ struct ConfigurationFile {
         for (key, _) in members where !settings.contains(key) {
             throw ValidationError("--config: \(path): at \(key): unknown setting (known: \(settings.joined(separator: ", ")))")
         }
-        var timezone: String?
-        switch json["timezone"] {
-        case nil: break
-        case .string(let zone)?: timezone = zone
-        default: throw ValidationError("--config: \(path): at timezone: must be a string")
+        func string(_ key: String, _ known: [String]? = nil) throws -> String? {
+            switch json[key] {
+            case nil: return nil
+            case .string(let text)? where known.map { $0.contains(text) } ?? true: return text
+            default:
+                throw ValidationError("--config: \(path): at \(key): must be " + (known.map { "one of " + $0.joined(separator: ", ") } ?? "a string"))
+            }
+        }
+        let severities = Severity.allCases.map(\.name)
+        var rules: [String] = []
+        if let list = json["rules"] {
+            guard case .array(let items) = list, let files = Optional(items.compactMap { item -> String? in
+                if case .string(let file) = item { file } else { nil }
+            }), files.count == items.count else { throw ValidationError("--config: \(path): at rules: must be an array of rule files") }
+            let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+            rules = files.map { $0.hasPrefix("/") ? $0 : folder + "/" + $0 }
         }
         do {
-            return ConfigurationFile(path: path, json: json, timezone: timezone, destinations: try Destination.all(configuration: json))
-        } catch {
+            return ConfigurationFile(
+                path: path, json: json, timezone: try string("timezone"), destinations: try Destination.all(configuration: json),
+                minimumSeverity: try string("minSeverity", severities).flatMap(Severity.init(name:)),
+                format: try string("format", OutputFormat.allCases.map(\.rawValue)).flatMap(OutputFormat.init(rawValue:)),
+                color: try string("color", ColorChoice.allCases.map(\.rawValue)).flatMap(ColorChoice.init(rawValue:)), ruleFiles: rules)
+        } catch let error as PatternError {
             throw ValidationError("--config: \(path): \(error)")
         }
     }

@@ -22,13 +22,15 @@ struct RuleOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp("Run only rules of at least this severity: info, low, medium, high, critical.", valueName: "level"),
         transform: severityArgument)
-    var minSeverity: Severity = .info
+    var minSeverity: Severity?
 
     /// Every rule known (built-in and from files), before selection, with the templates rule files give.
-    func allRules() throws -> (rules: [Rule], templates: [String: InputTransformer]) {
+    ///
+    /// - Parameter configured: rule files the configuration names, read before those of `--rules`.
+    func allRules(configured: [String] = []) throws -> (rules: [Rule], templates: [String: InputTransformer]) {
         var rules = noBuiltin ? [] : BuiltinRules.all
         var templates: [String: InputTransformer] = [:]
-        for file in ruleFiles {
+        for file in configured + ruleFiles {
             let entries: [RuleFile.Entry]
             do {
                 entries = try RuleFile.parse(try readFile(file, flag: "--rules"), file: file)
@@ -52,9 +54,13 @@ struct RuleOptions: ParsableArguments {
     }
 
     /// The rules of `known` that run.
-    func select(from known: (rules: [Rule], templates: [String: InputTransformer])) throws -> (rules: [Rule], templates: [String: InputTransformer]) {
+    ///
+    /// - Parameter severity: the minimum severity when `--min-severity` is not given (the configuration's).
+    func select(
+        from known: (rules: [Rule], templates: [String: InputTransformer]), severity: Severity? = nil
+    ) throws -> (rules: [Rule], templates: [String: InputTransformer]) {
         let (rules, templates) = known
-        let selection = RuleSelection(enable: enabledRules, disable: disabledRules, minimumSeverity: minSeverity)
+        let selection = RuleSelection(enable: enabledRules, disable: disabledRules, minimumSeverity: minSeverity ?? severity ?? .info)
         do {
             let selected = try selection.apply(to: rules)
             guard !selected.isEmpty else { throw ValidationError("No rules to run: check --rules, --no-builtin and --min-severity.") }
@@ -65,8 +71,6 @@ struct RuleOptions: ParsableArguments {
     }
 }
 
-/// The bytes of a file named by a flag, or a usage error naming the flag and the file. Read to its end,
-/// so pipes work too (`--rules <(generate-rules)`).
 /// The value of `--min-severity`.
 func severityArgument(_ text: String) throws -> Severity {
     guard let severity = Severity(name: text) else {
@@ -75,6 +79,8 @@ func severityArgument(_ text: String) throws -> Severity {
     return severity
 }
 
+/// The bytes of a file named by a flag, or a usage error naming the flag, the file and the OS's reason.
+/// Read to its end, so pipes work too (`--rules <(generate-rules)`).
 func readFile(_ path: String, flag: String) throws -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw ValidationError("\(flag): cannot read '\(path)': \(String(cString: strerror(errno))).") }

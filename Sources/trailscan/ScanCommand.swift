@@ -38,8 +38,8 @@ struct ScanCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Files and folders to scan; - for standard input.", valueName: "path"))
     var paths: [String] = []
 
-    @Option(help: "Alert format: text (readable blocks), jsonl (one JSON object per alert), or template (one message per alert from an EventBridge input transformer).")
-    var format: OutputFormat = .text
+    @Option(help: "Alert format: text (readable blocks, the default), jsonl (one JSON object per alert), or template (one message per alert from an EventBridge input transformer).")
+    var format: OutputFormat?
 
     @Option(help: ArgumentHelp("An EventBridge input transformer ({\"InputPathsMap\", \"InputTemplate\"}) for --format template; a rule's own template wins.", valueName: "file"))
     var template: String?
@@ -52,6 +52,9 @@ struct ScanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Time zone for times in text alerts and messages: an IANA name, UTC or local (default: the configuration's timezone, else UTC).", valueName: "zone"))
     var timezone: String?
 
+    @Flag(help: "Read no configuration file, not even the default one.")
+    var noConfig = false
+
     @Option(name: .customLong("notify"), help: ArgumentHelp("Send alerts to this destination of the configuration (repeatable; default: all of them).", valueName: "name"))
     var notify: [String] = []
 
@@ -61,8 +64,8 @@ struct ScanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Group notifications: none, 5m or 12h (alerts of one rule and account in one window of eventTime become one message naming each).", valueName: "window"))
     var aggregate: String = "none"
 
-    @Option(help: "Colour severities in text alerts: auto (on a terminal, unless NO_COLOR is set), always, never.")
-    var color: ColorChoice = .auto
+    @Option(help: "Colour severities in text alerts: auto (the default: on a terminal, unless NO_COLOR is set), always, never.")
+    var color: ColorChoice?
 
     @Option(help: "Order of the alerts: listing (as objects are read, streamed) or time (all of them by eventTime, at the end).")
     var sort: SortOrder = .listing
@@ -146,6 +149,7 @@ struct ScanCommand: ParsableCommand {
         }
         guard Aggregation(aggregate) != nil else { throw ValidationError("--aggregate: '\(aggregate)' is not none, 5m or 12h.") }
         if noNotify && !notify.isEmpty { throw ValidationError("--notify and --no-notify exclude each other.") }
+        if noConfig && config != nil { throw ValidationError("--config and --no-config exclude each other.") }
         if state != nil && paths.contains("-") { throw ValidationError("--state: standard input (-) cannot be scanned incrementally; name files or folders.") }
     }
 
@@ -154,7 +158,7 @@ struct ScanCommand: ParsableCommand {
     /// `ValidationError` still prints the usage and exits with 64.
     private func settings() throws -> (ScanConfiguration, any AlertFormat, Notifications) {
         let (since, until) = try window.bounds(now: Int64(Date().timeIntervalSince1970))
-        let file = try ConfigurationFile.load(config)
+        let file = try configurationFile()
         let zone = timezone ?? file?.timezone ?? "UTC"
         guard let clock = DisplayClock(timeZone: zone) else {
             throw ValidationError("\(timezone == nil ? "\(file!.path): timezone" : "--timezone"): unknown time zone '\(zone)' (use an IANA name such as Europe/Paris, UTC, local, or an offset such as +09:00).")
@@ -165,11 +169,12 @@ struct ScanCommand: ParsableCommand {
         guard let maxRecord = SizeArgument.parse(maxRecordSize), maxRecord >= 4096, maxRecord <= 1 << 30 else {
             throw ValidationError("--max-record-size: '\(maxRecordSize)' must be a size from 4K to 1G.")
         }
-        let known = try ruleOptions.allRules()
-        let (rules, templates) = try ruleOptions.select(from: known)
+        let known = try ruleOptions.allRules(configured: file?.ruleFiles ?? [])
+        let (rules, templates) = try ruleOptions.select(from: known, severity: file?.minimumSeverity)
         let alertFormat: any AlertFormat
+        let format = format ?? file?.format ?? .text
         switch format {
-        case .text: alertFormat = TextFormat(clock: clock, color: useColor, width: Self.terminalWidth)
+        case .text: alertFormat = TextFormat(clock: clock, color: useColor(color ?? file?.color ?? .auto), width: Self.terminalWidth)
         case .jsonl: alertFormat = JSONLinesFormat()
         case .template:
             var global: InputTransformer?
@@ -228,7 +233,12 @@ struct ScanCommand: ParsableCommand {
         return Int(size.ws_col)
     }
 
-    private var useColor: Bool {
+    /// The configuration file: `--config`, else the default one if it exists, and none with `--no-config`.
+    private func configurationFile() throws -> ConfigurationFile? {
+        noConfig ? nil : try ConfigurationFile.load(config)
+    }
+
+    private func useColor(_ color: ColorChoice) -> Bool {
         switch color {
         case .always: return true
         case .never: return false
@@ -368,7 +378,7 @@ struct ScanCommand: ParsableCommand {
             if !notifications.isEmpty && !notifications.deliver(from: outbox, pendingStays: false, quiet: quiet) { undelivered = true }
         }
         var summary = summarySink.summary
-        let configurationPath = (try? ConfigurationFile.load(config))??.path
+        let configurationPath = (try? configurationFile())??.path
         let bounds = try? window.bounds(now: started)
         summary.context = ScanContext(
             inputs: paths, since: bounds?.since ?? nil, until: bounds?.until ?? nil, accounts: accounts, regions: regions,

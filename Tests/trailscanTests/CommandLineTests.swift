@@ -202,6 +202,33 @@ let noise = """
             """))
     }
 
+    /// The configuration holds defaults for flags — minimum severity, format, colour, rule files (next to
+    /// it) — that flags override; `--no-config` reads none.
+    @Test func theConfigurationHoldsDefaults() throws {
+        let folder = try CLI.temporaryFolder()
+        try #"[{"id": "mine.attach", "severity": "critical", "title": "Policy attached", "pattern": {"detail": {"eventName": ["AttachUserPolicy"]}}}]"#
+            .write(to: folder.appendingPathComponent("mine.json"), atomically: true, encoding: .utf8)
+        let config = folder.appendingPathComponent("config.json").path
+        try #"{"minSeverity": "critical", "format": "jsonl", "color": "never", "rules": ["mine.json"]}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let run = try CLI.run(["scan", "-q", "--config", config, CLI.sampleLogs])
+        #expect(run.status == 1)
+        let rules = Set(run.alerts.map { String($0.split(separator: " ")[0]) })
+        #expect(rules == ["iam.access-key.root", "iam.policy.admin-attached", "signin.root.success", "mine.attach"])
+        let text = try CLI.run(["scan", "-q", "--config", config, "--format", "text", "--min-severity", "high", CLI.sampleLogs])
+        #expect(text.stdout.hasPrefix("HIGH") || text.stdout.hasPrefix("CRITICAL"))
+        #expect(text.stdout.contains("[signin.no-mfa]"))
+        // The default configuration ($XDG_CONFIG_HOME/trailscan/config.json) applies unless --no-config.
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("trailscan"), withIntermediateDirectories: true)
+        try #"{"minSeverity": "critical"}"#.write(to: folder.appendingPathComponent("trailscan/config.json"), atomically: true, encoding: .utf8)
+        let home = ["XDG_CONFIG_HOME": folder.path]
+        #expect(try CLI.run(["scan", "-q", "--format", "jsonl", CLI.sampleLogs], environment: home).alerts.count == 6)
+        let none = try CLI.run(["scan", "-q", "--no-config", "--format", "jsonl", CLI.sampleLogs], environment: home)
+        #expect(none.alerts == (try CLI.expected("sample-logs-expected-alerts.txt")))
+        try #"{"format": "yaml"}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["scan", "--config", config, CLI.sampleLogs])
+        #expect(bad.status == 64 && bad.stderr.hasPrefix("Error: --config: \(config): at format: must be one of text, jsonl, template\n"))
+    }
+
     /// `--sort time` gives every alert, ordered by eventTime; not with a state.
     @Test func sortTimeOrdersAllAlerts() throws {
         let sorted = try CLI.run(["scan", "-q", "--sort", "time", "--format", "jsonl", CLI.sampleLogs])
