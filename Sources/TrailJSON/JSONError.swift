@@ -36,6 +36,15 @@ public struct JSONError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "invalid JSON at byte \(offset): \(reason.text)" }
+
+    /// For a file people edit: the line and column (from 1; columns count characters) as well as the byte.
+    public func description(in bytes: [UInt8]) -> String {
+        let before = bytes.prefix(max(0, min(offset, bytes.count)))
+        let line = before.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+        let lineStart = before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+        let column = String(decoding: before[lineStart...], as: UTF8.self).count + 1
+        return "invalid JSON at line \(line), column \(column) (byte \(offset)): \(reason.text)"
+    }
 }
 
 extension JSONError.Reason {

@@ -30,7 +30,7 @@ public enum RuleFile {
     public static func parse(_ bytes: [UInt8], file: String) throws(Error) -> [Entry] {
         func fail(_ message: String, rule: String? = nil) -> Error { Error(file: file, ruleID: rule, message: message) }
         let document: JSONValue
-        do { document = try JSONValue(parsing: bytes) } catch { throw fail(error.description) }
+        do { document = try JSONValue(parsing: bytes) } catch { throw fail(error.description(in: bytes)) }
         let list: [JSONValue]
         switch document {
         case .array(let items): list = items

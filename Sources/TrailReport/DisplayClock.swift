@@ -47,6 +47,13 @@ public struct DisplayClock: Sendable {
 
     public static let utc = DisplayClock(timeZone: "UTC")!
 
+    /// The instant a wall-clock time of this zone names (`seconds` read as if it were UTC): a date
+    /// given without an offset, read in the chosen zone.
+    public func instant(ofWallTime seconds: Int64) -> Int64 {
+        let guess = seconds - Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(seconds))))
+        return seconds - Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(guess))))
+    }
+
     /// Whether times show in UTC (a message then need not repeat them in UTC).
     public var isUTC: Bool { timeZone.identifier == "UTC" || timeZone.identifier == "GMT" }
 

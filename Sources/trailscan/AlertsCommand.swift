@@ -45,10 +45,10 @@ struct AlertsCommand: ParsableCommand {
     private func perform() throws {
         signal(SIGPIPE, SIG_IGN)
         var query = AlertHistory.Query()
-        (query.since, query.until) = try window.bounds(now: Int64(Date().timeIntervalSince1970))
         guard let clock = DisplayClock(timeZone: timezone) else {
             throw ValidationError("--timezone: unknown time zone '\(timezone)' (use an IANA name such as Europe/Paris, UTC, local, or an offset such as +09:00).")
         }
+        (query.since, query.until) = try window.bounds(now: Int64(Date().timeIntervalSince1970), zone: clock)
         query.rules = rules
         query.minimumSeverity = minSeverity.rawValue
         query.accounts = accounts

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TrailReport
 import TrailTime
 
 /// Parses the values of `--since` and `--until`.
@@ -18,9 +19,13 @@ enum TimeArgument {
     ///   - isEnd: the value is an upper bound (`--until`): a bare date then means the *end* of that day.
     ///   - now: the current time in Unix seconds (relative ages count back from it).
     /// - Returns: Unix seconds.
-    static func parse(_ text: String, isEnd: Bool, now: Int64) throws(Invalid) -> Int64 {
+    /// - Parameter zone: the zone a bare date is read in (its midnight there); UTC when `nil`.
+    static func parse(_ text: String, isEnd: Bool, now: Int64, zone: DisplayClock? = nil) throws(Invalid) -> Int64 {
         if let age = seconds(age: text) { return now - age }
-        if let midnight = UTC.seconds(date: text) { return isEnd ? midnight + 86_400 : midnight }
+        if let midnight = UTC.seconds(date: text) {
+            let day = isEnd ? midnight + 86_400 : midnight
+            return zone.map { $0.instant(ofWallTime: day) } ?? day
+        }
         guard let instant = UTC.seconds(rfc3339: text) else { throw Invalid(text: text) }
         return instant
     }
@@ -76,10 +81,12 @@ struct TimeWindowOptions: ParsableArguments {
     var until: String?
 
     /// The window in Unix seconds, or the usage error that explains a bad value.
-    func bounds(now: Int64) throws -> (since: Int64?, until: Int64?) {
+    ///
+    /// - Parameter zone: the time zone a bare date is read in (`--timezone`, when one was chosen).
+    func bounds(now: Int64, zone: DisplayClock? = nil) throws -> (since: Int64?, until: Int64?) {
         func time(_ text: String?, _ flag: String, isEnd: Bool) throws -> Int64? {
             guard let text else { return nil }
-            do { return try TimeArgument.parse(text, isEnd: isEnd, now: now) } catch {
+            do { return try TimeArgument.parse(text, isEnd: isEnd, now: now, zone: zone) } catch {
                 throw ValidationError("\(flag): \(error)")
             }
         }

@@ -98,10 +98,11 @@ func readFile(_ path: String, flag: String) throws -> [UInt8] {
 
 /// A JSON file named by a flag, parsed, or a usage error naming the flag, the file and the byte.
 func readJSON(_ path: String, flag: String) throws -> JSONValue {
+    let bytes = try readFile(path, flag: flag)
     do {
-        return try JSONValue(parsing: try readFile(path, flag: flag))
-    } catch let error as JSONError {
-        throw ValidationError("\(flag): \(path): \(error)")
+        return try JSONValue(parsing: bytes)
+    } catch {
+        throw ValidationError("\(flag): \(path): \(error.description(in: bytes))")
     }
 }
 

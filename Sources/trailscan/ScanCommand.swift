@@ -157,12 +157,12 @@ struct ScanCommand: ParsableCommand {
     /// of the alerts, or the usage error that explains the first bad one. Thrown from `run()`, a
     /// `ValidationError` still prints the usage and exits with 64.
     private func settings() throws -> (ScanConfiguration, any AlertFormat, Notifications) {
-        let (since, until) = try window.bounds(now: Int64(Date().timeIntervalSince1970))
         let file = try configurationFile()
         let zone = timezone ?? file?.timezone ?? "UTC"
         guard let clock = DisplayClock(timeZone: zone) else {
             throw ValidationError("\(timezone == nil ? "\(file!.path): timezone" : "--timezone"): unknown time zone '\(zone)' (use an IANA name such as Europe/Paris, UTC, local, or an offset such as +09:00).")
         }
+        let (since, until) = try window.bounds(now: Int64(Date().timeIntervalSince1970), zone: clock)
         guard let maxObject = SizeArgument.parse(maxObjectSize) else {
             throw ValidationError("--max-object-size: '\(maxObjectSize)' is not a size (e.g. 4G, 512M).")
         }
@@ -379,7 +379,7 @@ struct ScanCommand: ParsableCommand {
         }
         var summary = summarySink.summary
         let configurationPath = (try? configurationFile())??.path
-        let bounds = try? window.bounds(now: started)
+        let bounds = try? window.bounds(now: started, zone: (timezone ?? (try? configurationFile())??.timezone).flatMap(DisplayClock.init(timeZone:)))
         summary.context = ScanContext(
             inputs: paths, since: bounds?.since ?? nil, until: bounds?.until ?? nil, accounts: accounts, regions: regions,
             configuration: configurationPath, version: TrailScanCommand.configuration.version, started: started,

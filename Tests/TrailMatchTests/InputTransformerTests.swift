@@ -131,7 +131,7 @@ func render(_ template: String, event: JSONValue = guideEvent, rule: String = "e
             == "r.json: rule 'x': duplicate id")
         #expect(error(#"[{"severity":"low"}]"#) == "r.json: rule #1 has no \"id\"")
         #expect(error(#"[{"id":"x","severity":"low","title":"T"}]"#) == "r.json: rule 'x': \"pattern\" is required")
-        #expect(error("[1,]") == "r.json: invalid JSON at byte 3: trailing comma")
+        #expect(error("[1,]") == "r.json: invalid JSON at line 1, column 4 (byte 3): trailing comma")
     }
 }
 

@@ -229,6 +229,23 @@ let noise = """
         #expect(bad.status == 64 && bad.stderr.hasPrefix("Error: --config: \(config): at format: must be one of text, jsonl, template\n"))
     }
 
+    /// A date without an offset is read in `--timezone` (midnight there); JSON errors in the files people
+    /// edit give the line and column.
+    @Test func datesAreReadInTheChosenZoneAndJSONErrorsSayWhere() throws {
+        func rootSignIns(_ arguments: [String]) throws -> Int {
+            try CLI.run(["scan", "-q", "--format", "jsonl"] + arguments + [CLI.sampleLogs]).alerts.filter { $0.hasPrefix("signin.root.success ") }.count
+        }
+        // The sample's root sign-ins are at 09:03 UTC on March 1 and 2; March 1 ends at 11:00 UTC on
+        // March 2 in Pago Pago (UTC-11).
+        #expect(try rootSignIns(["--until", "2026-03-01"]) == 1)
+        #expect(try rootSignIns(["--until", "2026-03-01", "--timezone", "Pacific/Pago_Pago"]) == 2)
+        let folder = try CLI.temporaryFolder()
+        let rules = folder.appendingPathComponent("rules.json").path
+        try "[\n  {\"id\": \"x\",\n   \"title\": \"t\",}\n]".write(toFile: rules, atomically: true, encoding: .utf8)
+        let run = try CLI.run(["scan", "--rules", rules, CLI.sampleLogs])
+        #expect(run.status == 64 && run.stderr.hasPrefix("Error: \(rules): invalid JSON at line 3, column 17 (byte 32): trailing comma\n"))
+    }
+
     /// `--sort time` gives every alert, ordered by eventTime; not with a state.
     @Test func sortTimeOrdersAllAlerts() throws {
         let sorted = try CLI.run(["scan", "-q", "--sort", "time", "--format", "jsonl", CLI.sampleLogs])
