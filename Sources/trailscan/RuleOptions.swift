@@ -7,21 +7,24 @@ import TrailReport
 /// Which rules a command works with: the built-in pack and rule files, narrowed by enable/disable and
 /// a minimum severity. Shared by `scan` and `rules`.
 struct RuleOptions: ParsableArguments {
-    @Option(name: .customLong("rules"), help: ArgumentHelp("A JSON file of rules in EventBridge pattern syntax; repeatable.", valueName: "file"))
+    @Option(name: .customLong("rules"), help: ArgumentHelp("A JSON file of rules in EventBridge pattern syntax; repeatable.", valueName: "file"),
+            completion: .file(extensions: ["json"]))
     var ruleFiles: [String] = []
 
     @Flag(help: "Leave out the built-in rules.")
     var noBuiltin = false
 
-    @Option(name: .customLong("enable"), help: ArgumentHelp("Run this rule even if it is off or below --min-severity; repeatable.", valueName: "id"))
+    @Option(name: .customLong("enable"), help: ArgumentHelp("Run this rule even if it is off or below --min-severity; repeatable.", valueName: "id"),
+            completion: .list(BuiltinRules.all.map(\.id)))
     var enabledRules: [String] = []
 
-    @Option(name: .customLong("disable"), help: ArgumentHelp("Do not run this rule; repeatable.", valueName: "id"))
+    @Option(name: .customLong("disable"), help: ArgumentHelp("Do not run this rule; repeatable.", valueName: "id"),
+            completion: .list(BuiltinRules.all.map(\.id)))
     var disabledRules: [String] = []
 
     @Option(
         help: ArgumentHelp("Run only rules of at least this severity: info, low, medium, high, critical.", valueName: "level"),
-        transform: severityArgument)
+        completion: .list(Severity.allCases.map(\.name)), transform: severityArgument)
     var minSeverity: Severity?
 
     /// Every rule known (built-in and from files), before selection, with the templates rule files give.

@@ -35,7 +35,7 @@ struct ScanCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("Files and folders to scan; - for standard input.", valueName: "path"))
+    @Argument(help: ArgumentHelp("Files and folders to scan; - for standard input.", valueName: "path"), completion: .file())
     var paths: [String] = []
 
     @Option(help: "Alert format: text (readable blocks, the default), jsonl (one JSON object per alert), or template (one message per alert from an EventBridge input transformer).")
