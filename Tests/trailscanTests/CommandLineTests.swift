@@ -246,6 +246,17 @@ let noise = """
         #expect(run.status == 64 && run.stderr.hasPrefix("Error: \(rules): invalid JSON at line 3, column 17 (byte 32): trailing comma\n"))
     }
 
+    /// Shell completions offer the subcommands, the rule ids and the severities.
+    @Test func completionsOfferRuleIdsAndSeverities() throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try CLI.run(["--generate-completion-script", shell])
+            #expect(script.status == 0)
+            for word in ["alerts", "notify", "signin.root.success", "iam.policy.admin-attached", "critical"] {
+                #expect(script.stdout.contains(word), "\(shell): \(word)")
+            }
+        }
+    }
+
     /// `--sort time` gives every alert, ordered by eventTime; not with a state.
     @Test func sortTimeOrdersAllAlerts() throws {
         let sorted = try CLI.run(["scan", "-q", "--sort", "time", "--format", "jsonl", CLI.sampleLogs])
