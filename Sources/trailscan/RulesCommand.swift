@@ -43,6 +43,10 @@ struct RulesCommand: ParsableCommand {
         @OptionGroup var ruleOptions: RuleOptions
 
         func run() throws {
+            do { try perform() } catch let error as ValidationError { throw usageError(error, of: Self.self) }
+        }
+
+        private func perform() throws {
             let (rules, templates) = try ruleOptions.allRules()
             guard let rule = rules.first(where: { $0.id == id }) else {
                 throw ValidationError("unknown rule id '\(TerminalText.escaped(id))' (trailscan rules lists them)")
@@ -62,37 +66,76 @@ struct RulesCommand: ParsableCommand {
     struct Test: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Test an event pattern against an event, like 'aws events test-event-pattern'.",
-            discussion: "Prints true or false. Exit status: 0 matches, 1 does not match, 64 invalid pattern or input.")
+            discussion: """
+                Each value is a file, file://PATH, inline JSON or - (standard input), as the AWS CLI takes them. \
+                Prints true or false ({"Result": true} with --json); a {"Records": [...]} file given as --record \
+                tests each record, one line each. Exit status: 0 matches (any record), 1 does not match, 64 \
+                invalid pattern or input.
+                """)
 
-        @Option(help: ArgumentHelp("The EventBridge event pattern (JSON).", valueName: "file"))
+        @Option(name: [.customLong("pattern"), .customLong("event-pattern")], help: ArgumentHelp("The EventBridge event pattern (JSON).", valueName: "json"))
         var pattern: String
 
-        @Option(help: ArgumentHelp("A whole EventBridge event (JSON).", valueName: "file"))
+        @Option(help: ArgumentHelp("A whole EventBridge event (JSON).", valueName: "json"))
         var event: String?
 
-        @Option(help: ArgumentHelp("A CloudTrail record (JSON), matched in the envelope EventBridge would give it.", valueName: "file"))
+        @Option(help: ArgumentHelp("A CloudTrail record, or a log's {\"Records\": [...]} (JSON), matched in the envelope EventBridge would give it.", valueName: "json"))
         var record: String?
+
+        @Flag(help: "Print {\"Result\": true|false}, as 'aws events test-event-pattern' does.")
+        var json = false
 
         func validate() throws {
             guard (event == nil) != (record == nil) else { throw ValidationError("Give exactly one of --event and --record.") }
         }
 
         func run() throws {
+            do { try perform() } catch let error as ValidationError { throw usageError(error, of: Self.self) }
+        }
+
+        private func perform() throws {
             let compiled: EventPattern
-            do { compiled = try EventPattern(try readJSON(pattern, flag: "--pattern")) } catch let error as PatternError {
-                throw ValidationError("--pattern: \(pattern): invalid event pattern: \(error)")
+            do { compiled = try EventPattern(try Self.argument(pattern, flag: "--pattern")) } catch let error as PatternError {
+                throw ValidationError("--pattern: invalid event pattern: \(error)")
             }
-            let subject: JSONValue
             if let event {
-                subject = try readJSON(event, flag: "--event")
-            } else {
-                let record = try readJSON(record!, flag: "--record")
-                guard case .object = record else { throw ValidationError("--record: a CloudTrail record is a JSON object.") }
-                subject = Envelope.event(for: record)
+                let matched = compiled.matches(event: try Self.argument(event, flag: "--event"))
+                try writeStandardOutput(json ? "{\"Result\": \(matched)}\n" : "\(matched)\n")
+                throw ExitCode(matched ? 0 : 1)
             }
-            let matched = compiled.matches(event: subject)
-            try writeStandardOutput(matched ? "true\n" : "false\n")
-            throw ExitCode(matched ? 0 : 1)
+            let given = try Self.argument(record!, flag: "--record")
+            guard case .object = given else { throw ValidationError("--record: a CloudTrail record is a JSON object.") }
+            guard case .array(let records)? = given["Records"] else {
+                let matched = compiled.matches(event: Envelope.event(for: given))
+                try writeStandardOutput(json ? "{\"Result\": \(matched)}\n" : "\(matched)\n")
+                throw ExitCode(matched ? 0 : 1)
+            }
+            // A log: each record in turn.
+            var lines: [String] = [], results: [String] = [], any = false
+            for (index, record) in records.enumerated() {
+                let matched = compiled.matches(event: Envelope.event(for: record))
+                any = any || matched
+                var id: [UInt8] = []
+                JSONString.appendQuoted(record["eventID"].flatMap { if case .string(let text) = $0 { text } else { nil } } ?? "", to: &id)
+                let eventID = String(decoding: id, as: UTF8.self)
+                lines.append("\(index) \(TerminalText.escaped(String(eventID.dropFirst().dropLast()))) \(matched)")
+                results.append("{\"eventID\": \(eventID), \"Result\": \(matched)}")
+            }
+            try writeStandardOutput(json ? "{\"Result\": \(any), \"Records\": [\(results.joined(separator: ", "))]}\n" : lines.joined(separator: "\n") + "\n")
+            throw ExitCode(any ? 0 : 1)
+        }
+
+        /// A JSON value given as the AWS CLI takes one: `file://PATH`, inline JSON, `-` for standard input,
+        /// or a path.
+        static func argument(_ value: String, flag: String) throws -> JSONValue {
+            let trimmed = value.drop { $0 == " " || $0 == "\n" || $0 == "\t" }
+            if trimmed.first == "{" || trimmed.first == "[" {
+                do { return try JSONValue(parsing: value) } catch {
+                    throw ValidationError("\(flag): \(error.description(in: Array(value.utf8)))")
+                }
+            }
+            if value == "-" { return try readJSON("/dev/stdin", flag: flag) }
+            return try readJSON(value.hasPrefix("file://") ? String(value.dropFirst(7)) : value, flag: flag)
         }
     }
 }

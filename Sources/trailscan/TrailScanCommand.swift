@@ -44,7 +44,8 @@ func usageError(_ error: ValidationError, of command: any ParsableCommand.Type) 
     let name = command.configuration.commandName ?? ""
     var text = "Error: \(error.message)\n"
     text += "Usage: \(TrailScanCommand.usageString(for: command).trimmingCharacters(in: .whitespacesAndNewlines))\n"
-    text += "  See 'trailscan \(name) --help' for more information.\n"
+    let path = TrailScanCommand.usageString(for: command).split(separator: " ").dropFirst().prefix { !$0.hasPrefix("[") && !$0.hasPrefix("<") && !$0.hasPrefix("-") }
+    text += "  See 'trailscan \(path.isEmpty ? name : path.joined(separator: " ")) --help' for more information.\n"
     FileHandle.standardError.write(Data(text.utf8))
     return ExitCode(64)
 }

@@ -246,6 +246,24 @@ let noise = """
         #expect(run.status == 64 && run.stderr.hasPrefix("Error: \(rules): invalid JSON at line 3, column 17 (byte 32): trailing comma\n"))
     }
 
+    /// `rules test` takes the AWS CLI's spellings — `--event-pattern`, `file://`, inline JSON, `-` — and
+    /// `--json` answers as `aws events test-event-pattern` does; a log's `{"Records": [...]}` tests each.
+    @Test func rulesTestSpeaksTheAWSCLI() throws {
+        let folder = try CLI.temporaryFolder()
+        let log = folder.appendingPathComponent("log.json").path
+        try "{\"Records\":[\(rootLogin),\(noise)]}".write(toFile: log, atomically: true, encoding: .utf8)
+        let pattern = #"{"detail": {"userIdentity": {"type": ["Root"]}}}"#
+        let each = try CLI.run(["rules", "test", "--event-pattern", pattern, "--record", "file://" + log])
+        #expect(each.status == 0 && each.stdout == "0 root-1 true\n1 n-1 false\n")
+        let json = try CLI.run(["rules", "test", "--event-pattern", pattern, "--record", log, "--json"])
+        #expect(json.stdout == #"{"Result": true, "Records": [{"eventID": "root-1", "Result": true}, {"eventID": "n-1", "Result": false}]}"# + "\n")
+        let piped = try CLI.run(["rules", "test", "--pattern", "-", "--event", #"{"detail-type": "x"}"#, "--json"], stdin: Data(#"{"detail-type": ["y"]}"#.utf8))
+        #expect(piped.status == 1 && piped.stdout == "{\"Result\": false}\n")
+        let bad = try CLI.run(["rules", "test", "--pattern", #"{"detail": [1}"#, "--event", "{}"])
+        #expect(bad.status == 64 && bad.stderr.hasPrefix("Error: --pattern: invalid JSON at line 1, column 14 (byte 13): "))
+        #expect(bad.stderr.contains("See 'trailscan rules test --help'"))
+    }
+
     /// Shell completions offer the subcommands, the rule ids and the severities.
     @Test func completionsOfferRuleIdsAndSeverities() throws {
         for shell in ["bash", "zsh", "fish"] {
