@@ -47,13 +47,17 @@ public final class RecordSplitter {
     private(set) var streamOffset = 0
     /// Records found in the current object.
     public private(set) var recordCount = 0
+    /// Whether another document may follow the first (`cat *.json.gz | trailscan scan -`: gzip members,
+    /// or JSON documents, one after another); each must be a CloudTrail log. Set for the next object.
+    public var acceptsConcatenatedDocuments = false
 
     public init(maximumDepth: Int = 512) {
         parser = JSONParser(maximumDepth: maximumDepth)
     }
 
-    /// Prepares for the next object.
+    /// Prepares for the next object (one document, unless `acceptsConcatenatedDocuments` is set again).
     public func reset() {
+        acceptsConcatenatedDocuments = false
         state = .start
         sawRecords = false
         retryAt = 0
@@ -176,7 +180,12 @@ public final class RecordSplitter {
                 }
                 i += 1
             case .end:
-                throw fail(.trailingData, at: i)
+                // Another log after this one: it too must hold a Records array.
+                guard acceptsConcatenatedDocuments, c == 0x7B else { throw fail(.trailingData, at: i) }
+                guard sawRecords else { throw .noRecords }
+                sawRecords = false
+                state = .firstKey
+                i += 1
             }
         }
     }

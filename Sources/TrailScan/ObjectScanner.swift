@@ -80,6 +80,7 @@ final class ObjectScanner {
         switch object {
         case .standardInput:
             fd = STDIN_FILENO
+            splitter.acceptsConcatenatedDocuments = true  // cat *.json.gz | trailscan scan -
         case .file(let path):
             fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
             if fd < 0 { return .io(errno: errno) }

@@ -264,6 +264,21 @@ let noise = """
         #expect(bad.stderr.contains("See 'trailscan rules test --help'"))
     }
 
+    /// Standard input takes a stream of objects — gzip members or JSON documents one after another, as
+    /// `cat *.json.gz | trailscan scan -` gives them — each a CloudTrail log.
+    @Test func standardInputTakesConcatenatedObjects() throws {
+        let first = try CLI.gzip(Data("{\"Records\":[\(rootLogin)]}".utf8))
+        let second = try CLI.gzip(Data("{\"Records\":[\(rootLogin.replacingOccurrences(of: "root-1", with: "root-2"))]}".utf8))
+        let gzipped = try CLI.run(["scan", "-q", "--format", "jsonl", "-"], stdin: first + second)
+        #expect(gzipped.status == 1 && Set(gzipped.alerts.map { $0.split(separator: " ")[1] }) == ["root-1", "root-2"])
+        let plain = try CLI.run(["scan", "-q", "--format", "jsonl", "-"],
+                                stdin: Data("{\"Records\":[\(rootLogin)]}\n{\"Records\":[\(noise)]}\n".utf8))
+        #expect(plain.status == 1 && plain.alerts.count == 2)
+        let notALog = try CLI.run(["scan", "-q", "--format", "jsonl", "-"], stdin: Data("{\"Records\":[\(rootLogin)]}{\"x\":1}".utf8))
+        #expect(notALog.status == 2 && notALog.alerts.count == 2)
+        #expect(notALog.stderr == "trailscan: <stdin>: not a CloudTrail log: no \"Records\" array\n")
+    }
+
     /// Shell completions offer the subcommands, the rule ids and the severities.
     @Test func completionsOfferRuleIdsAndSeverities() throws {
         for shell in ["bash", "zsh", "fish"] {
