@@ -285,7 +285,13 @@ final class ServerProcess: Sendable {
         pid = process.processIdentifier
     }
 
-    deinit { kill(pid, SIGTERM) }
+    /// SIGKILL, and waits for it: a process the test runner spawns inherits the runner thread's signal
+    /// mask, in which SIGTERM is blocked, so a SIGTERM would stay pending and the server run on.
+    deinit {
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
 
     /// Waits (up to 30 s) until `ready` is true.
     static func wait(_ ready: () -> Bool) -> Bool {
