@@ -1,5 +1,6 @@
 internal import Crypto
 internal import TrailJSON
+internal import TrailSigV4
 internal import TrailMatch
 internal import TrailReport
 public import TrailScan
@@ -37,7 +38,7 @@ public struct Notice: Sendable {
         } else {
             text = "\(first.ruleID)\u{0}\(first.eventID ?? first.eventTimeText ?? "")"
         }
-        return SHA256.hash(data: Array(text.utf8)).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        return SigV4Signer.hex(SHA256.hash(data: Array(text.utf8)))
     }
 
     /// Groups alerts into notices: one each, or by rule, account and window. With `holdOpen`, the

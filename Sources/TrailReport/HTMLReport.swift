@@ -30,7 +30,6 @@ public final class HTMLReport: ScanSink {
 
     /// One alert as a table row shows it.
     private struct Row {
-        var time: Int64?
         var timeText: String
         var account: String
         var region: String
@@ -64,7 +63,7 @@ public final class HTMLReport: ScanSink {
         grid[finding.account ?? "-", default: [:]][finding.region ?? "-", default: 0] += 1
         if alerts.rows.count < Self.rowsPerRule {
             alerts.rows.append(Row(
-                time: finding.eventTime, timeText: finding.eventTime.map(UTC.iso8601) ?? finding.eventTimeText ?? "-",
+                timeText: finding.eventTime.map(UTC.iso8601) ?? finding.eventTimeText ?? "-",
                 account: finding.account ?? "-", region: finding.region ?? "-",
                 principal: finding.principal.display.isEmpty ? "-" : finding.principal.display, sourceIP: finding.sourceIPAddress ?? "-",
                 event: "\(finding.eventSource ?? "-") \(finding.eventName ?? "-")",

@@ -77,6 +77,8 @@ final class ObjectScanner {
         splitter.reset()
         window.reset(keepingCapacity: retainedWindowBytes)
         let fd: Int32
+        /// The open file's status, `nil` for standard input.
+        var info: stat?
         switch object {
         case .standardInput:
             fd = STDIN_FILENO
@@ -84,14 +86,17 @@ final class ObjectScanner {
         case .file(let path):
             fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
             if fd < 0 { return .io(errno: errno) }
-            var info = stat()
-            if fstat(fd, &info) == 0 { statistics.version = ObjectVersion(info) }
+            var status = stat()
+            if fstat(fd, &status) == 0 {
+                info = status
+                statistics.version = ObjectVersion(status)
+            }
         case .s3(let bucket, let key):
             return scanS3(object, bucket: bucket, key: key, findings: &findings, statistics: &statistics)
         }
         defer { if fd != STDIN_FILENO { close(fd) } }
 
-        if fd != STDIN_FILENO, let small = readWhole(fd) {
+        if let info, let small = readWhole(fd, info) {
             return scanWhole(small, object: object, findings: &findings, statistics: &statistics)
         }
         let result: ObjectFailure?
@@ -120,11 +125,9 @@ final class ObjectScanner {
 
     /// Reads a regular file of at most `wholeObjectLimit` bytes whole; `nil` for larger or other files
     /// (or on a read error: the streaming path then reports it).
-    private func readWhole(_ fd: Int32) -> UnsafeRawBufferPointer? {
-        var info = stat()
+    private func readWhole(_ fd: Int32, _ info: stat) -> UnsafeRawBufferPointer? {
         // A size of 0 may be a file that is not empty (procfs, sysfs): read it as a stream.
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0, info.st_size <= Self.wholeObjectLimit
-        else { return nil }
+        guard info.st_mode & S_IFMT == S_IFREG, info.st_size > 0, info.st_size <= Self.wholeObjectLimit else { return nil }
         var count = 0
         while count < Int(info.st_size) {
             let n = read(fd, whole.baseAddress! + count, whole.count - count)

@@ -139,7 +139,6 @@ public enum ScanPipeline {
             thread.start()
         }
         let scanner = callerScans ? ObjectScanner(configuration: configuration, shared: shared) : nil
-        var alreadyScanned = 0
         delivery.consume(work: {
             guard let scanner, !cancellation.isCancelled, let (sequence, item) = source.next(client: scanner.s3.client) else { return false }
             process(sequence, item, with: scanner)
@@ -147,7 +146,6 @@ public enum ScanPipeline {
         }) { result in
             switch result {
             case .known:
-                alreadyScanned += 1
                 progress.noteAlreadyScanned()
             case .listingFailed(let location, let failure):
                 for sink in sinks { sink.listingFailed(location, failure) }
@@ -163,7 +161,7 @@ public enum ScanPipeline {
             return !sinks.contains { $0.isDone }
         }
         var totals = source.totals
-        totals.objectsAlreadyScanned = alreadyScanned
+        totals.objectsAlreadyScanned = progress.alreadyScanned
         totals.interrupted = cancellation.isCancelled
         let elapsed = ContinuousClock.now - clock
         totals.elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18

@@ -301,7 +301,7 @@ public struct SigV4Signer: Sendable {
     }
 
     /// Lowercase hex, as SigV4 writes hashes and signatures.
-    static func hex(_ digest: some Sequence<UInt8>) -> String {
+    public static func hex(_ digest: some Sequence<UInt8>) -> String {
         var output: [UInt8] = []
         output.reserveCapacity(64)
         for byte in digest {

@@ -156,8 +156,8 @@ struct ScanCommand: ParsableCommand {
     /// The scan settings derived from the flags (rule files and configuration read once) and the format
     /// of the alerts, or the usage error that explains the first bad one. Thrown from `run()`, a
     /// `ValidationError` still prints the usage and exits with 64.
-    private func settings() throws -> (ScanConfiguration, any AlertFormat, Notifications) {
-        let file = try configurationFile()
+    private func settings() throws -> (ScanConfiguration, any AlertFormat, Notifications, configurationPath: String?) {
+        let file = noConfig ? nil : try ConfigurationFile.load(config)
         let zone = timezone ?? file?.timezone ?? "UTC"
         guard let clock = DisplayClock(timeZone: zone) else {
             throw ValidationError("\(timezone == nil ? "\(file!.path): timezone" : "--timezone"): unknown time zone '\(zone)' (use an IANA name such as Europe/Paris, UTC, local, or an offset such as +09:00).")
@@ -204,7 +204,7 @@ struct ScanCommand: ParsableCommand {
             suppressions: suppressions,
             includeInsights: includeInsights,
             s3: try s3Settings())
-        return (configuration, alertFormat, notifications)
+        return (configuration, alertFormat, notifications, file?.path)
     }
 
     /// How to reach S3, when an input is an `s3://` URL. Credentials are found as the AWS CLI finds them
@@ -231,11 +231,6 @@ struct ScanCommand: ParsableCommand {
         var size = winsize()
         guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
         return Int(size.ws_col)
-    }
-
-    /// The configuration file: `--config`, else the default one if it exists, and none with `--no-config`.
-    private func configurationFile() throws -> ConfigurationFile? {
-        noConfig ? nil : try ConfigurationFile.load(config)
     }
 
     private func useColor(_ color: ColorChoice) -> Bool {
@@ -329,9 +324,9 @@ struct ScanCommand: ParsableCommand {
     func run() throws {
         signal(SIGPIPE, SIG_IGN)  // a closed stdout shows up as EPIPE, handled by OutputWriter
         let started = Int64(Date().timeIntervalSince1970)
-        let configuration: ScanConfiguration, format: any AlertFormat, notifications: Notifications
+        let configuration: ScanConfiguration, format: any AlertFormat, notifications: Notifications, configurationPath: String?
         do {
-            (configuration, format, notifications) = try settings()
+            (configuration, format, notifications, configurationPath) = try settings()
             try summaryOut.map { try OutputFile(path: $0, flag: "--summary-out").check() }
             try report.map { try OutputFile(path: $0, flag: "--report").check() }
         } catch let error as ValidationError {
@@ -378,10 +373,8 @@ struct ScanCommand: ParsableCommand {
             if !notifications.isEmpty && !notifications.deliver(from: outbox, pendingStays: false, quiet: quiet) { undelivered = true }
         }
         var summary = summarySink.summary
-        let configurationPath = (try? configurationFile())??.path
-        let bounds = try? window.bounds(now: started, zone: (timezone ?? (try? configurationFile())??.timezone).flatMap(DisplayClock.init(timeZone:)))
         summary.context = ScanContext(
-            inputs: paths, since: bounds?.since ?? nil, until: bounds?.until ?? nil, accounts: accounts, regions: regions,
+            inputs: paths, since: configuration.filter.since, until: configuration.filter.until, accounts: accounts, regions: regions,
             configuration: configurationPath, version: TrailScanCommand.configuration.version, started: started,
             ended: Int64(Date().timeIntervalSince1970))
         var status: Int32 = summary.objectsFailed > 0 || undelivered ? 2 : summary.alerts > 0 ? 1 : 0
