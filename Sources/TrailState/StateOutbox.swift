@@ -41,13 +41,4 @@ extension StateStore: NotificationOutbox {
         }
     }
 
-    /// Runs `body` in one transaction (rolled back when it throws).
-    func transaction(_ body: () throws(StateError) -> Void) throws(StateError) {
-        try database.execute("BEGIN IMMEDIATE")
-        do { try body() } catch {
-            try? database.execute("ROLLBACK")
-            throw error
-        }
-        try database.execute("COMMIT")
-    }
 }

@@ -227,10 +227,7 @@ public final class StateRecorder: ScanSink {
                 if inTransaction { try commit() }
                 // Every input listed to its end: the next run need not look further back than now.
                 if !listingFailed && !totals.interrupted && !isDownstreamDone {
-                    try store.database.execute("BEGIN IMMEDIATE")
-                    inTransaction = true
-                    try store.advanceCursors(sources, to: runStart)
-                    try commit()
+                    try store.transaction { () throws(StateError) in try store.advanceCursors(sources, to: runStart) }
                 }
             }
         }

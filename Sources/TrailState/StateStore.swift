@@ -63,14 +63,20 @@ public final class StateStore {
         }
         try database.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
         guard version < Self.schemaVersion else { return }
-        try database.execute("BEGIN IMMEDIATE")
-        do throws(StateError) {
+        try transaction { () throws(StateError) in
             for step in Int(version)..<Self.schemaVersion { try database.execute(Self.migrations[step]) }
-            try database.execute("PRAGMA application_id = \(Self.applicationID); PRAGMA user_version = \(Self.schemaVersion); COMMIT")
-        } catch {
+            try database.execute("PRAGMA application_id = \(Self.applicationID); PRAGMA user_version = \(Self.schemaVersion)")
+        }
+    }
+
+    /// Runs `body` in one transaction (rolled back when it throws).
+    func transaction(_ body: () throws(StateError) -> Void) throws(StateError) {
+        try database.execute("BEGIN IMMEDIATE")
+        do { try body() } catch {
             try? database.execute("ROLLBACK")
             throw error
         }
+        try database.execute("COMMIT")
     }
 
     /// `migrations[n]` takes the schema from version n to n + 1.
