@@ -5,7 +5,7 @@
 // The targets form one pipeline with one-way dependencies (each arrow: "is imported by"):
 //
 //     TrailBytes ──┬──────────────────▶ TrailGzip (CZlib, CDeflate) ──────┐
-//     TrailJSON ───┼─▶ TrailEvents ─┬─▶ TrailMatch ─────────────────────┐ │
+//     TrailJSON ───┼─▶ TrailEvents ─┬─▶ TrailMatch (TrailPolicy) ───────┐ │
 //     TrailTime ───┘                │                                   ▼ ▼
 //         │                         └─▶ TrailS3 ────────────────────▶ TrailScan ─▶ TrailReport ─▶ TrailNotify ─▶ TrailState ─▶ trailscan
 //         ├──────▶ TrailSigV4 (swift-crypto) ──┘  ▲                  (searcher)    (sinks)        (messages,     (CSQLite:      (CLI)
@@ -25,7 +25,7 @@ let package = Package(
     products: [
         .executable(name: "trailscan", targets: ["trailscan"]),
         // The pipeline's stages and the S3 client, for the benchmarks and fuzz packages (Benchmarks/, Fuzz/).
-        .library(name: "TrailScanCore", targets: ["TrailBytes", "TrailTime", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailS3"]),
+        .library(name: "TrailScanCore", targets: ["TrailBytes", "TrailTime", "TrailGzip", "TrailJSON", "TrailEvents", "TrailPolicy", "TrailMatch", "TrailS3"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -57,7 +57,8 @@ let package = Package(
         .target(name: "TrailGzip", dependencies: ["CZlib", "CDeflate", "TrailBytes"]),
         .target(name: "TrailJSON"),
         .target(name: "TrailEvents", dependencies: ["TrailJSON", "TrailBytes", "TrailTime"]),
-        .target(name: "TrailMatch", dependencies: ["TrailEvents", "TrailJSON"]),
+        .target(name: "TrailPolicy", dependencies: ["TrailJSON"]),
+        .target(name: "TrailMatch", dependencies: ["TrailEvents", "TrailJSON", "TrailPolicy"]),
         .target(name: "TrailSigV4", dependencies: ["TrailTime", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "TrailHTTP", dependencies: ["CCurl"]),
         .target(name: "TrailS3", dependencies: ["TrailHTTP", "TrailSigV4", "TrailBytes", "TrailEvents", "TrailTime"]),
@@ -86,7 +87,7 @@ let package = Package(
         .testTarget(name: "TrailJSONTests", dependencies: ["TrailJSON", "TrailTestSupport"]),
         .testTarget(name: "TrailTimeTests", dependencies: ["TrailTime"]),
         .testTarget(name: "TrailEventsTests", dependencies: ["TrailEvents", "TrailBytes", "TrailJSON"]),
-        .testTarget(name: "TrailMatchTests", dependencies: ["TrailMatch", "TrailEvents", "TrailJSON", "TrailTestSupport"]),
+        .testTarget(name: "TrailMatchTests", dependencies: ["TrailMatch", "TrailEvents", "TrailJSON", "TrailPolicy", "TrailTestSupport"]),
         .testTarget(name: "TrailReportTests", dependencies: ["TrailReport", "TrailScan", "TrailGzip", "TrailMatch", "TrailS3", "TrailTime"]),
         .testTarget(name: "TrailNotifyTests", dependencies: ["TrailNotify", "TrailScan", "TrailMatch", "TrailJSON"]),
         .testTarget(name: "TrailStateTests", dependencies: ["TrailState", "TrailScan", "TrailMatch"]),

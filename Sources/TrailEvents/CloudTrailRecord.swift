@@ -1,3 +1,4 @@
+internal import Glibc
 public import TrailJSON
 internal import TrailTime
 
@@ -42,6 +43,12 @@ public struct CloudTrailFields: Sendable {
     @usableFromInline
     var slots = InlineArray<32, Int32>(repeating: -1)
 
+    /// Whether the slots are every value at each field's path, as EventBridge flattens a record: false
+    /// when a top-level key has a dot in it (`"userIdentity.type"` names the same field as the nested
+    /// one) or when an object that holds nested fields is an array instead. Rule matching then walks
+    /// the record's paths rather than trusting the slots. CloudTrail writes neither.
+    public private(set) var isExact = true
+
     /// The token index of `field`, or `nil` when the record does not have it.
     @inlinable
     public subscript(field: CloudTrailField) -> Int? {
@@ -62,19 +69,33 @@ public struct CloudTrailFields: Sendable {
     /// Fills the slots of `table`'s fields from the members of `parent`, when it is an object.
     @inline(__always)
     private mutating func collect(_ table: FieldKeyTable, in parent: CloudTrailField, tape: JSONTape, bytes: UnsafeRawBufferPointer) {
-        if let object = self[parent], tape[object].kind == .object {
-            collect(table, in: object, tape: tape, bytes: bytes)
+        guard let object = self[parent] else { return }
+        switch tape[object].kind {
+        case .object: collect(table, in: object, tape: tape, bytes: bytes)
+        case .array: isExact = false
+        default: break
         }
     }
 
     @inline(__always)
     private mutating func collect(_ table: FieldKeyTable, in object: Int, tape: JSONTape, bytes: UnsafeRawBufferPointer) {
+        let topLevel = object == 0
         tape.forEachMember(of: object) { key, value in
             if let field = table.field(named: tape[key], in: bytes) {
                 slots[field.rawValue] = Int32(truncatingIfNeeded: value)  // the last duplicate wins
+            } else if topLevel && isExact && Self.hasDot(tape[key], in: bytes) {
+                isExact = false
             }
             return true
         }
+    }
+
+    /// Whether an object key contains a `.` (decoded: `\u002e` is one too).
+    @inline(__always)
+    private static func hasDot(_ token: JSONToken, in bytes: UnsafeRawBufferPointer) -> Bool {
+        if token.isEscaped { return JSONString.bytes(of: token, in: bytes).contains(0x2E) }
+        guard !token.range.isEmpty else { return false }
+        return memchr(bytes.baseAddress! + token.range.lowerBound, 0x2E, token.range.count) != nil
     }
 }
 

@@ -1,5 +1,6 @@
 
-/// The built-in rule pack: Stage 1 of `RULES.md`, single-record rules. Ids are stable.
+/// The built-in rule pack of `RULES.md`: Stage 1 (single-record patterns) and the record-local rules of
+/// Stage 2 (a pattern and a `RecordCheck`). Ids are stable.
 public enum BuiltinRules {
     public static let all: [Rule] = [
         // Console sign-in
@@ -114,6 +115,20 @@ public enum BuiltinRules {
              "A trail was stopped, deleted or reconfigured, or an event data store deleted.",
              #""eventSource":["cloudtrail.amazonaws.com"],"eventName":\#(list(trailTamperingEvents)),"# + success,
              targets: ["requestParameters.name", "requestParameters.trailName", "requestParameters.eventDataStore"]),
+
+        // Stage 2: a field compared with another, a policy document analysed
+        iam("iam.access-key.for-other-user", .high, "Access key created for another user",
+            "An IAM user or role session created a long-term access key for a different user: a common persistence step.",
+            ["CreateAccessKey"], and: #""userIdentity":{"type":["IAMUser","AssumedRole"]}"#, check: .accessKeyForOtherUser),
+        iam("iam.login-profile.for-other-user", .high, "Console password set for another user",
+            "Someone changed another user's console password without forcing a reset at next sign-in: a takeover step.",
+            ["UpdateLoginProfile"], check: .loginProfileForOtherUser),
+        iam("iam.role.external-trust", .high, "Role trusts an outside account",
+            "A role's trust policy lets anyone, or an account outside this one and the trusted list, assume it.",
+            ["CreateRole", "UpdateAssumeRolePolicy"], check: .externalTrust(trusted: [])),
+        iam("iam.policy.full-admin-inline", .critical, "Policy grants full administrator access",
+            "An inline or customer managed policy allows every action on every resource.",
+            ["PutUserPolicy", "PutRolePolicy", "PutGroupPolicy", "CreatePolicy", "CreatePolicyVersion"], check: .fullAdminPolicy),
     ]
 
     /// The built-in rule with this id.
@@ -131,12 +146,13 @@ public enum BuiltinRules {
 
     /// A rule whose pattern is `{"detail": {<detail>}}`, acting on `targets` (dotted paths in the record).
     private static func rule(
-        _ id: String, _ severity: Severity, _ title: String, _ description: String, _ detail: String, targets: [String] = []
+        _ id: String, _ severity: Severity, _ title: String, _ description: String, _ detail: String, targets: [String] = [],
+        check: RecordCheck? = nil
     ) -> Rule {
         do {
             return Rule(id: id, severity: severity, title: title, description: description,
                         pattern: try EventPattern(parsing: "{\"detail\":{\(detail)}}"),
-                        targets: targets.map { $0.split(separator: ".").map(String.init) })
+                        targets: targets.map { $0.split(separator: ".").map(String.init) }, check: check)
         } catch {
             preconditionFailure("built-in rule \(id): \(error)")  // the pack's tests parse every pattern
         }
@@ -144,10 +160,11 @@ public enum BuiltinRules {
 
     /// IAM(names): a successful call to one of `names` on IAM, and `and` if given.
     private static func iam(
-        _ id: String, _ severity: Severity, _ title: String, _ description: String, _ names: [String], and extra: String? = nil
+        _ id: String, _ severity: Severity, _ title: String, _ description: String, _ names: [String], and extra: String? = nil,
+        check: RecordCheck? = nil
     ) -> Rule {
         let detail = #""eventSource":["iam.amazonaws.com"],"eventName":\#(list(names)),"# + success
-        return rule(id, severity, title, description, extra.map { detail + "," + $0 } ?? detail, targets: iamTargets)
+        return rule(id, severity, title, description, extra.map { detail + "," + $0 } ?? detail, targets: iamTargets, check: check)
     }
 
     /// What IAM calls act on, as their request names it (and the access key a CreateAccessKey made).

@@ -8,13 +8,24 @@ public import TrailJSON
 /// `equals-ignore-case` forms), `equals-ignore-case`, `wildcard`, `anything-but` (value, list, `prefix`,
 /// `suffix`, `equals-ignore-case`, `wildcard`), `numeric`, `exists`, `cidr`.
 ///
-/// Matching rules (EventBridge's, see `matches`): a field that is an array matches when any element does;
-/// a missing field matches nothing but `exists: false`; `null` is a value (it exists, and it is not
-/// anything-but "x"); `""` and `null` differ; numbers compare as numbers.
+/// Paths are flattened as EventBridge flattens them: a key `"a.b"` and a nested `{"a":{"b":…}}` name the
+/// same field, in patterns and in events, at any depth. When a pattern object repeats a key, the last
+/// one wins (as AWS's JSON parser does), and so does the last of two ways of writing one path.
+///
+/// Matching rules (EventBridge's, see `matches(event:)`): a field that is an array matches when any
+/// element does; a missing field matches nothing but `exists: false`; `null` is a value (it exists, and
+/// it is not anything-but "x"); `""` and `null` differ; numbers compare as numbers. Fields matched
+/// together must come from the same element of an array of objects (event-ruler's array consistency).
 public struct EventPattern: Sendable, Equatable {
     /// The pattern as written.
     public let json: JSONValue
     let root: PatternNode
+    /// The pattern with its `$or`s multiplied out: it matches when one of these conjunctions does.
+    /// Array consistency is a property of a conjunction, so the reference evaluator works on these.
+    let conjunctions: [[PatternLeaf]]
+
+    /// The most conjunctions the `$or`s of one pattern may multiply out to.
+    static let maximumConjunctions = 1024
 
     /// - Throws: `PatternError` naming the path inside the pattern that is wrong.
     public init(_ json: JSONValue) throws(PatternError) {
@@ -22,6 +33,7 @@ public struct EventPattern: Sendable, Equatable {
         guard !members.isEmpty else { throw PatternError(path: "", reason: "the pattern is empty") }
         self.json = json
         self.root = try PatternNode(members, at: [])
+        self.conjunctions = try root.conjunctions()
     }
 
     public init(parsing text: String) throws(PatternError) {
@@ -58,23 +70,26 @@ struct PatternNode: Sendable {
     }
 
     private mutating func add(_ members: [(key: String, value: JSONValue)], at path: [String]) throws(PatternError) {
-        for (key, value) in members {
-            let here = path + [key]
-            switch value {
-            case .object(let nested) where key == "$or":
-                throw PatternError(path: dotted(here), reason: "$or takes an array of at least two patterns, not \(kind(.object(nested)))")
-            case .array(let branches) where key == "$or":
+        for (key, value) in Self.lastOfEachKey(members) {
+            // A `$or` is an operator only where it holds an array; elsewhere it is a field name, as in
+            // event-ruler (which keeps old rules that used it as one working).
+            if key == "$or", case .array(let branches) = value {
+                let here = dotted(path + [key])
                 guard branches.count >= 2 else {
-                    throw PatternError(path: dotted(here), reason: "$or needs at least two patterns")
+                    throw PatternError(path: here, reason: "$or needs at least two patterns")
                 }
                 var group: [PatternNode] = []
                 for (index, branch) in branches.enumerated() {
                     guard case .object(let branchMembers) = branch, !branchMembers.isEmpty else {
-                        throw PatternError(path: "\(dotted(here))[\(index)]", reason: "each $or branch must be a non-empty object")
+                        throw PatternError(path: "\(here)[\(index)]", reason: "each $or branch must be a non-empty object")
                     }
                     group.append(try PatternNode(branchMembers, at: path))
                 }
                 alternatives.append(group)
+                continue
+            }
+            let here = path + key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            switch value {
             case .object(let nested):
                 guard !nested.isEmpty else { throw PatternError(path: dotted(here), reason: "empty objects are not allowed") }
                 try add(nested, at: here)
@@ -84,11 +99,38 @@ struct PatternNode: Sendable {
                 for (index, element) in elements.enumerated() {
                     matchers.append(try ValueMatcher(element, at: "\(dotted(here))[\(index)]"))
                 }
-                leaves.append(PatternLeaf(path: here, matchers: matchers, location: LeafLocation(here)))
+                try WildcardComplexity.check(matchers, at: dotted(here))
+                let leaf = PatternLeaf(path: here, matchers: matchers, location: LeafLocation(here))
+                // `{"a.b": …}` and `{"a": {"b": …}}` in one object are one field: the later one wins.
+                leaves.removeAll { $0.path == here }
+                leaves.append(leaf)
             default:
                 throw PatternError(path: dotted(here), reason: "match values must be in an array, e.g. [\(value.serialized)]")
             }
         }
+    }
+
+    /// The members with each key's last occurrence only, in the order of those occurrences.
+    private static func lastOfEachKey(_ members: [(key: String, value: JSONValue)]) -> [(key: String, value: JSONValue)] {
+        var last: [String: Int] = [:]
+        for (index, member) in members.enumerated() { last[member.key] = index }
+        if last.count == members.count { return members }
+        return members.indices.filter { last[members[$0].key] == $0 }.map { members[$0] }
+    }
+
+    /// The node with its `$or` groups multiplied out: its leaves with one branch of every group, for each
+    /// choice of branches.
+    func conjunctions() throws(PatternError) -> [[PatternLeaf]] {
+        var result: [[PatternLeaf]] = [leaves]
+        for group in alternatives {
+            var branches: [[PatternLeaf]] = []
+            for branch in group { branches += try branch.conjunctions() }
+            guard result.count * branches.count <= EventPattern.maximumConjunctions else {
+                throw PatternError(path: "$or", reason: "the $or alternatives combine into more than \(EventPattern.maximumConjunctions) patterns")
+            }
+            result = result.flatMap { base in branches.map { base + $0 } }
+        }
+        return result
     }
 }
 
@@ -98,6 +140,12 @@ struct PatternLeaf: Sendable {
     var matchers: [ValueMatcher]
     /// Where the path leads in a CloudTrail record's envelope.
     var location: LeafLocation
+
+    /// Whether the leaf accepts a missing field (`exists: false` is one of its alternatives). Absence is a
+    /// property of the whole event: such a leaf is matched on its own, outside array consistency.
+    var allowsAbsence: Bool {
+        matchers.contains { if case .exists(false) = $0 { true } else { false } }
+    }
 }
 
 func dotted(_ path: [String]) -> String { path.joined(separator: ".") }
@@ -210,6 +258,14 @@ enum ValueMatcher: Sendable {
         return result
     }
 
+    /// The operand of anything-but `prefix`/`suffix`: an empty one would exclude every string, and AWS
+    /// rejects it.
+    private static func affixes(_ json: JSONValue, at path: String) throws(PatternError) -> [[UInt8]] {
+        let values = try strings(json, at: path)
+        guard !values.contains("") else { throw PatternError(path: path, reason: "null prefix/suffix not allowed") }
+        return values.map { Array($0.utf8) }
+    }
+
     private static func anythingBut(_ json: JSONValue, at path: String) throws(PatternError) -> AnythingBut {
         switch json {
         case .string(let text): return .strings([Array(text.utf8)])
@@ -228,8 +284,8 @@ enum ValueMatcher: Sendable {
             let (name, operand) = (members[0].key, members[0].value)
             let here = "\(path).\(name)"
             switch name {
-            case "prefix": return .prefixes(try strings(operand, at: here).map { Array($0.utf8) })
-            case "suffix": return .suffixes(try strings(operand, at: here).map { Array($0.utf8) })
+            case "prefix": return .prefixes(try affixes(operand, at: here))
+            case "suffix": return .suffixes(try affixes(operand, at: here))
             case "equals-ignore-case": return .ignoringCase(try strings(operand, at: here).map { $0.lowercased() })
             case "wildcard":
                 var wildcards: [Wildcard] = []

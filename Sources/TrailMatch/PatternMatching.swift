@@ -11,17 +11,11 @@ enum PatternValue {
     case object
 }
 
-/// Something a pattern can be matched against.
-protocol PatternEvent {
-    /// Calls `body` for each value at `leaf`'s path (for an array, each element; objects inside arrays
-    /// are searched too) until it returns `true`. Returns whether one call did.
-    func anyValue(at leaf: PatternLeaf, _ body: (PatternValue) -> Bool) -> Bool
-}
-
 extension EventPattern {
-    /// Whether an event (a whole EventBridge event, e.g. for `rules test --event`) matches.
+    /// Whether an event (a whole EventBridge event: `rules test --event`, and the reference for records
+    /// whose fields cross an array of objects) matches: one of the conjunctions does.
     public func matches(event: JSONValue) -> Bool {
-        root.matches(JSONEvent(root: event))
+        conjunctions.contains { EventTree.matches($0, event) }
     }
 
     /// Whether the envelope of a CloudTrail record matches (compiles the pattern: for tests and tools;
@@ -32,36 +26,103 @@ extension EventPattern {
     }
 }
 
-extension PatternNode {
-    func matches(_ event: some PatternEvent) -> Bool {
-        // Elements are used in place: copying a leaf out of the array would retain its arrays.
-        let leavesMatch = leaves.withUnsafeBufferPointer { leaves in
-            for index in leaves.indices where !leaves[index].matches(event) { return false }
-            return true
-        }
-        guard leavesMatch else { return false }
-        if alternatives.isEmpty { return true }
-        return alternatives.withUnsafeBufferPointer { groups in
-            for index in groups.indices where !groups[index].contains(where: { $0.matches(event) }) { return false }
-            return true
-        }
-    }
-}
-
-extension PatternLeaf {
-    func matches(_ event: some PatternEvent) -> Bool {
-        var sawLeafValue = false
-        let matched = matchers.withUnsafeBufferPointer { matchers in
-            event.anyValue(at: self) { value in
-                if case .object = value { return false }
-                sawLeafValue = true
-                for index in matchers.indices where matchers[index].matches(value) { return true }
-                return false
+/// The reference semantics, on an event given as a JSON value.
+///
+/// An event is seen as EventBridge flattens it: a member `"a.b"` and a member `"a"` holding `{"b": …}`
+/// both lead to the field `a.b`; when an object repeats a key, the last one wins. A conjunction's
+/// leaves that need a value are matched together: where their paths cross an array of objects, they
+/// must all be met inside the same element (event-ruler's `rulesForJSONEvent`). A leaf that accepts
+/// absence (`exists: false` among its alternatives) is matched on its own over the whole event: a field
+/// is absent when no element of any array holds it.
+enum EventTree {
+    static func matches(_ leaves: [PatternLeaf], _ event: JSONValue) -> Bool {
+        var together: [(leaf: PatternLeaf, depth: Int)] = []
+        for leaf in leaves {
+            if leaf.allowsAbsence {
+                guard matchesAlone(leaf, event) else { return false }
+            } else {
+                together.append((leaf, 0))
             }
         }
-        if matched { return true }
-        // A missing field (or an intermediate object) matches only `exists: false`.
-        return !sawLeafValue && matchers.contains { if case .exists(false) = $0 { true } else { false } }
+        return together.isEmpty || satisfied(together, by: event)
+    }
+
+    /// Whether one value (and, through arrays, one element) meets every leaf from its `depth` on.
+    private static func satisfied(_ leaves: [(leaf: PatternLeaf, depth: Int)], by value: JSONValue) -> Bool {
+        if case .array(let elements) = value {
+            return elements.contains { satisfied(leaves, by: $0) }
+        }
+        var below: [(leaf: PatternLeaf, depth: Int)] = []
+        for item in leaves {
+            if item.depth == item.leaf.path.count {
+                guard accepts(item.leaf, value) else { return false }
+            } else {
+                below.append(item)
+            }
+        }
+        if below.isEmpty { return true }
+        guard case .object(let members) = value else { return false }
+        var byMember: [Int: [(leaf: PatternLeaf, depth: Int)]] = [:]
+        for item in below {
+            let ways = routes(item.leaf.path, from: item.depth, in: members)
+            switch ways.count {
+            case 0: return false
+            case 1: byMember[ways[0].member, default: []].append((item.leaf, ways[0].depth))
+            default:
+                // The object spells the path two ways (`"a"` and `"a.b"`): either may hold this leaf.
+                guard ways.contains(where: { satisfied([(item.leaf, $0.depth)], by: members[$0.member].value) }) else { return false }
+            }
+        }
+        return byMember.allSatisfy { satisfied($0.value, by: members[$0.key].value) }
+    }
+
+    /// The members of an object that continue `path` from `depth`, with the depth each leads to: a key
+    /// may stand for several segments (`"a.b"`). Of members with the same key, the last.
+    private static func routes(_ path: [String], from depth: Int, in members: [(key: String, value: JSONValue)]) -> [(member: Int, depth: Int)] {
+        var found: [Int: Int] = [:]  // depth reached -> member
+        for (index, member) in members.enumerated() {
+            var joined = ""
+            for end in depth..<path.count {
+                joined += end == depth ? path[end] : "." + path[end]
+                if joined.utf8.count > member.key.utf8.count { break }
+                if joined == member.key { found[end + 1] = index }
+            }
+        }
+        return found.map { (member: $0.value, depth: $0.key) }.sorted { $0.depth < $1.depth }
+    }
+
+    /// A leaf matched over every value at its path.
+    private static func matchesAlone(_ leaf: PatternLeaf, _ event: JSONValue) -> Bool {
+        var sawLeafValue = false
+        let matched = anyValue(leaf.path, from: 0, in: event) { value in
+            if case .object = value { return false }
+            sawLeafValue = true
+            return accepts(leaf, value)
+        }
+        return matched || (!sawLeafValue && leaf.allowsAbsence)
+    }
+
+    private static func anyValue(_ path: [String], from depth: Int, in value: JSONValue, _ body: (JSONValue) -> Bool) -> Bool {
+        if case .array(let elements) = value {
+            return elements.contains { anyValue(path, from: depth, in: $0, body) }
+        }
+        if depth == path.count { return body(value) }
+        guard case .object(let members) = value else { return false }
+        return routes(path, from: depth, in: members).contains { anyValue(path, from: $0.depth, in: members[$0.member].value, body) }
+    }
+
+    /// Whether a leaf value (not an array) is one of the leaf's alternatives. An object is not a leaf value.
+    private static func accepts(_ leaf: PatternLeaf, _ value: JSONValue) -> Bool {
+        func any(_ value: PatternValue) -> Bool { leaf.matchers.contains { $0.matches(value) } }
+        switch value {
+        case .string(let text):
+            var text = text
+            return text.withUTF8 { any(.string(UnsafeRawBufferPointer($0))) }
+        case .number(_, let number): return any(.number(number))
+        case .bool(let flag): return any(.bool(flag))
+        case .null: return any(.null)
+        case .object, .array: return false
+        }
     }
 }
 
@@ -121,8 +182,9 @@ extension ValueMatcher {
 }
 
 extension ValueMatcher.AnythingBut {
-    /// Value and list forms match any value that is not excluded, `null` and other types included; the
-    /// string-operator forms (prefix, suffix, equals-ignore-case, wildcard) need a string.
+    /// Every form matches any value that is not an excluded string or number: `null`, booleans and
+    /// numbers are "anything but" a string with a prefix, a suffix, a case-folded spelling or a wildcard
+    /// shape (AWS's behaviour), and strings are anything but a number.
     func allows(_ value: PatternValue) -> Bool {
         switch self {
         case .strings(let excluded):
@@ -132,50 +194,17 @@ extension ValueMatcher.AnythingBut {
             guard case .number(let number) = value else { return true }
             return !excluded.contains(number)
         case .prefixes(let prefixes):
-            guard case .string(let text) = value else { return false }
+            guard case .string(let text) = value else { return true }
             return !prefixes.contains { text.starts(with: $0) }
         case .suffixes(let suffixes):
-            guard case .string(let text) = value else { return false }
+            guard case .string(let text) = value else { return true }
             return !suffixes.contains { text.count >= $0.count && text.suffix($0.count).elementsEqual($0) }
         case .ignoringCase(let excluded):
-            guard case .string(let text) = value else { return false }
+            guard case .string(let text) = value else { return true }
             return !excluded.contains(String(decoding: text, as: UTF8.self).lowercased())
         case .wildcards(let wildcards):
-            guard case .string(let text) = value else { return false }
+            guard case .string(let text) = value else { return true }
             return !wildcards.contains { $0.matches(text) }
-        }
-    }
-}
-
-// MARK: - A JSON event
-
-/// An event given as JSON (`rules test --event`): paths are looked up in the value tree.
-struct JSONEvent: PatternEvent {
-    let root: JSONValue
-
-    func anyValue(at leaf: PatternLeaf, _ body: (PatternValue) -> Bool) -> Bool {
-        Self.anyValue(in: root, path: leaf.path[...], body)
-    }
-
-    private static func anyValue(in value: JSONValue, path: ArraySlice<String>, _ body: (PatternValue) -> Bool) -> Bool {
-        if case .array(let elements) = value {
-            return elements.contains { anyValue(in: $0, path: path, body) }
-        }
-        guard let key = path.first else { return leaf(value, body) }
-        guard let child = value[key] else { return false }
-        return anyValue(in: child, path: path.dropFirst(), body)
-    }
-
-    private static func leaf(_ value: JSONValue, _ body: (PatternValue) -> Bool) -> Bool {
-        switch value {
-        case .string(let text):
-            var text = text
-            return text.withUTF8 { body(.string(UnsafeRawBufferPointer($0))) }
-        case .number(_, let number): return body(.number(number))
-        case .bool(let flag): return body(.bool(flag))
-        case .null: return body(.null)
-        case .object: return body(.object)
-        case .array: return false  // handled by the caller
         }
     }
 }

@@ -10,11 +10,19 @@ internal import TrailJSON
 /// `detail-type`, computed once per record that needs them). The tree in `EventPattern` is the reference
 /// semantics, used for JSON events; tests check that both give the same answer.
 ///
+/// The flat program tests each leaf on its own. That is exact unless a leaf's path crosses an array of
+/// objects, where EventBridge wants the fields matched together to come from one element: a rule that
+/// matched after such a crossing (CloudTrail's own fields never cross one) is confirmed by the reference
+/// evaluator on the record's envelope.
+///
 /// One per worker: not `Sendable`.
 public final class RecordMatcher {
     private let program: Program
+    /// The patterns, for the reference check after an array crossing.
+    private let patterns: [EventPattern]
 
     public init(_ ruleSet: RuleSet) {
+        patterns = ruleSet.rules.map(\.pattern)
         var compiler = Compiler()
         var roots: [Int32] = []
         for rule in ruleSet.rules { roots.append(compiler.node(rule.pattern.root)) }
@@ -34,7 +42,7 @@ public final class RecordMatcher {
     /// Appends to `matches` the index (in the rule set's `rules`) of every rule the record satisfies, in order.
     public func evaluate(_ record: CloudTrailRecord, into matches: inout [Int]) {
         let start = matches.count
-        var envelope = EnvelopeCache()
+        var envelope = RecordScratch()
         let p = program
         for position in p.indexes.indices {
             let index = p.indexes[position]
@@ -51,7 +59,7 @@ public final class RecordMatcher {
                     }
                     return true
                 }
-                for rule in Set(rules).sorted() where p.matches(node: Int(p.roots[rule]), record, &envelope) {
+                for rule in Set(rules).sorted() where ruleMatches(rule, record, &envelope) {
                     matches.append(rule)
                 }
                 continue
@@ -59,10 +67,10 @@ public final class RecordMatcher {
             guard token.kind == .string else { continue }
             for slot in Self.candidates(of: token, in: record, index) {
                 let rule = index.values[slot]
-                if p.matches(node: Int(p.roots[rule]), record, &envelope) { matches.append(rule) }
+                if ruleMatches(rule, record, &envelope) { matches.append(rule) }
             }
         }
-        for rule in p.unindexed where p.matches(node: Int(p.roots[rule]), record, &envelope) {
+        for rule in p.unindexed where ruleMatches(rule, record, &envelope) {
             matches.append(rule)
         }
         if matches.count - start > 1 { matches[start...].sort() }
@@ -77,10 +85,21 @@ public final class RecordMatcher {
         return index.lookup(UnsafeRawBufferPointer(rebasing: record.bytes[token.range]))
     }
 
+    /// Whether rule `rule` matches: by the flat program, confirmed by the reference evaluator when a path
+    /// crossed an array of objects on the way.
+    @inline(__always)
+    private func ruleMatches(_ rule: Int, _ record: CloudTrailRecord, _ scratch: inout RecordScratch) -> Bool {
+        scratch.crossedArray = false
+        guard program.matches(node: Int(program.roots[rule]), record, &scratch) else { return false }
+        if !scratch.crossedArray { return true }
+        if scratch.event == nil { scratch.event = Envelope.event(for: record) }
+        return patterns[rule].matches(event: scratch.event!)
+    }
+
     /// Whether one rule's pattern matches (for tests that compare with the tree evaluator).
     func matches(rule: Int, _ record: CloudTrailRecord) -> Bool {
-        var envelope = EnvelopeCache()
-        return program.matches(node: Int(program.roots[rule]), record, &envelope)
+        var scratch = RecordScratch()
+        return ruleMatches(rule, record, &scratch)
     }
 }
 
@@ -101,8 +120,12 @@ struct FlatRange {
 }
 
 struct FlatLeaf {
-    enum Location { case known(CloudTrailField), detail(FlatRange), envelope(Envelope.Field), nowhere }
+    enum Location { case known(CloudTrailField), detail, envelope(Envelope.Field), nowhere }
     var location: Location
+    /// The path below `detail` (known and detail locations), a range of `ranges`: one entry per segment,
+    /// all inside one run of the byte pool that spells the dotted path, so a key `"a.b"` is compared with
+    /// two segments at once.
+    var path: FlatRange
     var matchers: FlatRange
     var existsFalse: Bool
 }
@@ -157,9 +180,14 @@ struct Compiler {
 
     private mutating func leaf(_ leaf: PatternLeaf) -> FlatLeaf {
         let location: FlatLeaf.Location
+        var path = FlatRange(start: 0, count: 0)
         switch leaf.location {
-        case .knownField(let field): location = .known(field)
-        case .detail(let keys): location = .detail(list(keys))
+        case .knownField(let field):
+            location = .known(field)
+            path = dottedPath(field.path)
+        case .detail(let keys):
+            location = .detail
+            path = dottedPath(keys.map { String(decoding: $0, as: UTF8.self) })
         case .envelope(let field): location = .envelope(field)
         case .nowhere: location = .nowhere
         }
@@ -169,7 +197,20 @@ struct Compiler {
             if case .exists(false) = matcher { existsFalse = true }
             matchers.append(flat(matcher))
         }
-        return FlatLeaf(location: location, matchers: FlatRange(start: start, count: Int32(leaf.matchers.count)), existsFalse: existsFalse)
+        return FlatLeaf(location: location, path: path, matchers: FlatRange(start: start, count: Int32(leaf.matchers.count)), existsFalse: existsFalse)
+    }
+
+    /// `segments` pooled as one dotted run, with one `ranges` entry per segment inside it.
+    private mutating func dottedPath(_ segments: [String]) -> FlatRange {
+        let joined = pool(Array(segments.joined(separator: ".").utf8))
+        var offset = joined.start
+        let first = Int32(ranges.count)
+        for segment in segments {
+            let count = Int32(segment.utf8.count)
+            ranges.append(FlatRange(start: offset, count: count))
+            offset += count + 1
+        }
+        return FlatRange(start: first, count: Int32(segments.count))
     }
 
     private mutating func pool(_ value: [UInt8]) -> FlatRange {
@@ -271,10 +312,14 @@ extension UnsafeBufferPointer {
     }
 }
 
-/// The envelope's derived strings for the record being matched, computed on first use.
-struct EnvelopeCache {
+/// What matching one record computes once and shares between rules: the envelope's derived strings,
+/// the record as a JSON event (for the reference check), and whether the rule being tested crossed an
+/// array of objects.
+struct RecordScratch {
     var source: [UInt8]?
     var detailType: [UInt8]?
+    var event: JSONValue?
+    var crossedArray = false
 }
 
 /// The compiled program in raw buffers. Invariant: every range stored in any array lies within the
@@ -316,7 +361,7 @@ struct Program {
         numbers.deallocate(); roots.deallocate(); indexes.deallocate(); unindexed.deallocate()
     }
 
-    func matches(node index: Int, _ record: CloudTrailRecord, _ envelope: inout EnvelopeCache) -> Bool {
+    func matches(node index: Int, _ record: CloudTrailRecord, _ envelope: inout RecordScratch) -> Bool {
         let node = nodes[index]
         for leaf in Int(node.leafStart)..<Int(node.leafStart + node.leafCount) where !matches(leaf: leaves[leaf], record, &envelope) {
             return false
@@ -328,9 +373,9 @@ struct Program {
         return true
     }
 
-    private func matches(leaf: FlatLeaf, _ record: CloudTrailRecord, _ envelope: inout EnvelopeCache) -> Bool {
+    private func matches(leaf: FlatLeaf, _ record: CloudTrailRecord, _ envelope: inout RecordScratch) -> Bool {
         var sawLeafValue = false
-        let matched = anyValue(leaf.location, record, &envelope) { value in
+        let matched = anyValue(leaf, record, &envelope) { value in
             if case .object = value { return false }
             sawLeafValue = true
             for index in leaf.matchers.range where matches(matchers[index], value) { return true }
@@ -341,15 +386,18 @@ struct Program {
     }
 
     private func anyValue(
-        _ location: FlatLeaf.Location, _ record: CloudTrailRecord, _ envelope: inout EnvelopeCache,
-        _ body: (PatternValue) -> Bool
+        _ leaf: FlatLeaf, _ record: CloudTrailRecord, _ envelope: inout RecordScratch, _ body: (PatternValue) -> Bool
     ) -> Bool {
-        switch location {
+        let path = leaf.path
+        switch leaf.location {
         case .known(let field):
+            // The field view is exact unless the record spells a known path another way (a top-level
+            // `"userIdentity.type"`, or an array where an object belongs): then walk the path.
+            guard record.fields.isExact else { return values(at: 0, path: path, depth: 0, record, &envelope, body) }
             guard let index = record.fields[field] else { return false }
-            return values(at: index, keys: 0..<0, record, body)
-        case .detail(let keys):
-            return values(at: 0, keys: keys.range, record, body)
+            return values(at: index, path: path, depth: path.count, record, &envelope, body)
+        case .detail:
+            return values(at: 0, path: path, depth: 0, record, &envelope, body)
         case .envelope(let field):
             return envelopeValue(field, record, &envelope, body)
         case .nowhere:
@@ -357,31 +405,76 @@ struct Program {
         }
     }
 
-    /// The values at `keys` (a range of `ranges`, each a key's bytes) below the token at `index`.
-    private func values(at index: Int, keys: Range<Int>, _ record: CloudTrailRecord, _ body: (PatternValue) -> Bool) -> Bool {
+    /// The values at segments `depth...` of `path` (a range of `ranges`) below the token at `index`.
+    ///
+    /// A member continues the path when its key spells one or more of the next segments (`"a"`, or
+    /// `"a.b"` for two); of members with the same key, the last counts, as in the field view. Entering
+    /// the elements of an array with segments still to go is noted in `scratch`.
+    private func values(
+        at index: Int, path: FlatRange, depth: Int32, _ record: CloudTrailRecord, _ scratch: inout RecordScratch,
+        _ body: (PatternValue) -> Bool
+    ) -> Bool {
         let tape = record.tape
         let token = tape[index]
         if token.kind == .array {
+            if depth < path.count { scratch.crossedArray = true }
             var found = false
             tape.forEachElement(of: index) { element in
-                found = values(at: element, keys: keys, record, body)
+                found = values(at: element, path: path, depth: depth, record, &scratch, body)
                 return !found
             }
             return found
         }
-        guard let first = keys.first else { return leafValue(token, record, body) }
+        guard depth < path.count else { return leafValue(token, record, body) }
         guard token.kind == .object else { return false }
-        let key = UnsafeRawBufferPointer(rebasing: bytes[ranges[first].range])
-        var child: Int?
+        let first = ranges[Int(path.start + depth)]
+        let last = ranges[Int(path.start + path.count - 1)]
+        let rest = UnsafeRawBufferPointer(rebasing: bytes[Int(first.start)..<Int(last.start + last.count)])
+        // The member for each number of segments consumed (usually only one).
+        var single: (member: Int, depth: Int32)?
+        var more: [(member: Int, depth: Int32)] = []
         tape.forEachMember(of: index) { keyIndex, valueIndex in
-            if JSONString.equals(tape[keyIndex], in: record.bytes, to: key) {
-                child = valueIndex
-                return false
+            guard let consumed = segmentsSpelled(by: tape[keyIndex], in: record.bytes, rest: rest, path: path, depth: depth) else { return true }
+            let route = (member: valueIndex, depth: depth + consumed)
+            if single == nil || single!.depth == route.depth {
+                single = route
+            } else if let existing = more.firstIndex(where: { $0.depth == route.depth }) {
+                more[existing] = route
+            } else {
+                more.append(route)
             }
             return true
         }
-        guard let child else { return false }
-        return values(at: child, keys: keys.dropFirst(), record, body)
+        guard let single else { return false }
+        if values(at: single.member, path: path, depth: single.depth, record, &scratch, body) { return true }
+        return more.contains { values(at: $0.member, path: path, depth: $0.depth, record, &scratch, body) }
+    }
+
+    /// How many segments of `path` from `depth` the key `token` spells (`rest` is their dotted text),
+    /// or `nil` when it spells none.
+    @inline(__always)
+    private func segmentsSpelled(by token: JSONToken, in bytes: UnsafeRawBufferPointer, rest: UnsafeRawBufferPointer, path: FlatRange, depth: Int32) -> Int32? {
+        if !token.isEscaped {
+            let length = token.range.count
+            guard length <= rest.count else { return nil }
+            let end = ranges[Int(path.start + depth)].start + Int32(length)
+            // The key must end where a segment ends.
+            var segment = depth
+            while segment < path.count, ranges[Int(path.start + segment)].start + ranges[Int(path.start + segment)].count < end { segment += 1 }
+            guard segment < path.count, ranges[Int(path.start + segment)].start + ranges[Int(path.start + segment)].count == end,
+                  equal(UnsafeRawBufferPointer(rebasing: bytes[token.range]), UnsafeRawBufferPointer(rebasing: rest[0..<length]))
+            else { return nil }
+            return segment - depth + 1
+        }
+        let key = JSONString.bytes(of: token, in: bytes)
+        for segment in depth..<path.count {
+            let end = ranges[Int(path.start + segment)]
+            let spelled = Int(end.start + end.count) - Int(ranges[Int(path.start + depth)].start)
+            if spelled == key.count, key.withUnsafeBytes({ equal($0, UnsafeRawBufferPointer(rebasing: rest[0..<spelled])) }) {
+                return segment - depth + 1
+            }
+        }
+        return nil
     }
 
     private func leafValue(_ token: JSONToken, _ record: CloudTrailRecord, _ body: (PatternValue) -> Bool) -> Bool {
@@ -402,11 +495,11 @@ struct Program {
     }
 
     private func envelopeValue(
-        _ field: Envelope.Field, _ record: CloudTrailRecord, _ envelope: inout EnvelopeCache, _ body: (PatternValue) -> Bool
+        _ field: Envelope.Field, _ record: CloudTrailRecord, _ envelope: inout RecordScratch, _ body: (PatternValue) -> Bool
     ) -> Bool {
         func copy(_ source: CloudTrailField) -> Bool {
             guard let index = record.fields[source] else { return false }
-            return values(at: index, keys: 0..<0, record, body)
+            return values(at: index, path: FlatRange(start: 0, count: 0), depth: 0, record, &envelope, body)
         }
         switch field {
         case .version: return Self.zero.withUnsafeBytes { body(.string($0)) }
@@ -484,16 +577,16 @@ struct Program {
             guard case .number(let number) = value else { return true }
             return !m.operand.range.contains { numbers[$0] == number }
         case .notPrefixes:
-            guard case .string(let text) = value else { return false }
+            guard case .string(let text) = value else { return true }
             return !m.operand.range.contains { hasPrefix(text, piece($0)) }
         case .notSuffixes:
-            guard case .string(let text) = value else { return false }
+            guard case .string(let text) = value else { return true }
             return !m.operand.range.contains { hasSuffix(text, piece($0)) }
         case .notIgnoringCase:
-            guard case .string(let text) = value else { return false }
+            guard case .string(let text) = value else { return true }
             return !m.operand.range.contains { Self.ignoringCase(text, piece($0), kind: .equalsIgnoringCase) }
         case .notWildcards:
-            guard case .string(let text) = value else { return false }
+            guard case .string(let text) = value else { return true }
             return !m.operand.range.contains { wildcard(wildcards[$0], matches: text) }
         }
     }

@@ -23,7 +23,8 @@ public enum Severity: Int, Comparable, CaseIterable, Sendable, CustomStringConve
     }
 }
 
-/// A single-record detection rule.
+/// A single-record detection rule: an EventBridge pattern, and for Stage 2 rules a check of the
+/// matched record beyond what a pattern can say.
 public struct Rule: Sendable, Equatable {
     /// Stable identifier, used in alerts, `--enable`/`--disable` and suppressions.
     public var id: String
@@ -38,12 +39,15 @@ public struct Rule: Sendable, Equatable {
     /// What the action acted on: paths in the record (`["requestParameters", "userName"]`) whose values
     /// an alert shows as its targets, those present in the record.
     public var targets: [[String]]
+    /// Stage 2: what the matched record must also satisfy.
+    public var check: RecordCheck?
 
     public init(
         id: String, severity: Severity, title: String, description: String, pattern: EventPattern,
-        enabledByDefault: Bool = true, targets: [[String]] = []
+        enabledByDefault: Bool = true, targets: [[String]] = [], check: RecordCheck? = nil
     ) {
         self.targets = targets
+        self.check = check
         self.id = id
         self.severity = severity
         self.title = title

@@ -135,3 +135,90 @@ enum IPAddress {
         return bytes
     }
 }
+
+/// AWS refuses a field whose wildcard patterns are too non-deterministic: "Rule is too complex". The
+/// measure is event-ruler's (`MachineComplexityEvaluator`): the most prefixes of the field's `wildcard`
+/// and anything-but `wildcard` patterns that one input value can match at the same time. `*.png`
+/// scores 2 (`*` and `*.png`); `*a*a*a*a*a*` scores 11 on `aaaaa`, because every prefix matches it.
+/// Above `limit`, the pattern is rejected with AWS's message.
+enum WildcardComplexity {
+    static let limit = 10
+    /// Subset states explored before giving up and calling the field too complex.
+    static let explorationBudget = 20_000
+
+    static func check(_ matchers: [ValueMatcher], at path: String) throws(PatternError) {
+        var wildcards: [Wildcard] = []
+        for matcher in matchers {
+            switch matcher {
+            case .wildcard(let wildcard): wildcards.append(wildcard)
+            case .anythingBut(.wildcards(let list)): wildcards += list
+            default: break
+            }
+        }
+        guard !wildcards.isEmpty, complexity(wildcards) > limit else { return }
+        throw PatternError(path: path, reason: "Rule is too complex - try using fewer wildcard characters or fewer repeating character sequences after a wildcard character")
+    }
+
+    /// The measure, capped just above `limit`.
+    static func complexity(_ wildcards: [Wildcard]) -> Int {
+        let star: UInt16 = 256
+        // Each pattern as tokens; a state is (pattern, length of the prefix matched so far). Equal
+        // prefixes of different patterns count once.
+        let patterns: [[UInt16]] = wildcards.map { wildcard in
+            var tokens: [UInt16] = []
+            for (index, piece) in wildcard.pieces.enumerated() {
+                if index > 0 { tokens.append(star) }
+                tokens += piece.map(UInt16.init)
+            }
+            return tokens
+        }
+        var prefixID: [[UInt16]: Int] = [:]
+        let ids: [[Int]] = patterns.map { tokens in
+            (0...tokens.count).map { length in
+                let prefix = Array(tokens[0..<length])
+                if let id = prefixID[prefix] { return id }
+                prefixID[prefix] = prefixID.count
+                return prefixID.count - 1
+            }
+        }
+        struct State: Hashable { var pattern: Int, length: Int }
+        func closed(_ states: Set<State>) -> Set<State> {
+            var result = states
+            var pending = Array(states)
+            while let state = pending.popLast() {
+                let tokens = patterns[state.pattern]
+                if state.length < tokens.count, tokens[state.length] == star {
+                    let next = State(pattern: state.pattern, length: state.length + 1)
+                    if result.insert(next).inserted { pending.append(next) }
+                }
+            }
+            return result
+        }
+        func score(_ states: Set<State>) -> Int {
+            Set(states.filter { $0.length > 0 }.map { ids[$0.pattern][$0.length] }).count
+        }
+        let alphabet = Set(patterns.joined().filter { $0 != star }).sorted() + [star]  // `star`: any other byte
+        let start = closed(Set(patterns.indices.map { State(pattern: $0, length: 0) }))
+        var seen: Set<Set<State>> = [start]
+        var pending = [start]
+        var highest = score(start)
+        while let states = pending.popLast(), highest <= limit {
+            guard seen.count <= explorationBudget else { return limit + 1 }
+            for byte in alphabet {
+                var next = Set<State>()
+                for state in states {
+                    let tokens = patterns[state.pattern]
+                    if state.length > 0, tokens[state.length - 1] == star { next.insert(state) }
+                    if state.length < tokens.count, tokens[state.length] == byte, byte != star {
+                        next.insert(State(pattern: state.pattern, length: state.length + 1))
+                    }
+                }
+                guard !next.isEmpty else { continue }
+                let closure = closed(next)
+                highest = max(highest, score(closure))
+                if seen.insert(closure).inserted { pending.append(closure) }
+            }
+        }
+        return min(highest, limit + 1)
+    }
+}

@@ -34,6 +34,7 @@ public enum Messages {
         } else {
             var fields = [("Who", text.who(first)), ("What", text.what(first))]
             if let targets = text.targets(first) { fields.append(("Target", targets)) }
+            if let detail = first.detail { fields.append(("Detail", text.value(detail))) }
             fields += [("Where", text.place(first)), ("When", text.when(first)), ("Source IP", text.value(first.sourceIPAddress)),
                        ("Event ID", text.value(first.eventID))]
             blocks.append(.object([

@@ -154,6 +154,7 @@ struct AlertText {
         lines.append("Who         \(who(first))")
         lines.append("What        \(what(first))")
         if let targets = targets(first) { lines.append("Target      \(targets)") }
+        if let detail = first.detail { lines.append("Detail      \(value(detail))") }
         lines.append("Where       \(place(first))")
         lines.append("When        \(when(first))")
         lines.append("Source IP   \(value(first.sourceIPAddress))")

@@ -73,6 +73,9 @@ public struct TextFormat: AlertFormat {
             let shown = color ? "\(Self.colors[finding.severity.rawValue])\(label)\u{1B}[0m" + String(repeating: " ", count: labelWidth - label.count) : padded
             lines.append("\(shown)  \(TerminalText.escaped(finding.title))  [\(TerminalText.escaped(finding.ruleID))]")
         }
+        for finding in rules {
+            if let detail = finding.detail { lines.append("  detail      \(TerminalText.escaped(detail))") }
+        }
         let time = first.eventTime.map(clock.format) ?? value(first.eventTimeText)
         lines.append("  time        \(time)")
         let principal = first.principal.display

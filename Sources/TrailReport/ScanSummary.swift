@@ -48,6 +48,10 @@ public struct ScanSummary: Sendable, Equatable {
     public var alertsBySourceIP: [String: Int] = [:]
     /// Alerts silenced by the configuration's suppressions, by rule (not in `alerts`).
     public var alertsSuppressedByRule: [String: Int] = [:]
+    /// Records a Stage 2 rule could not judge (its policy document is not valid JSON), by rule, and the
+    /// first one's event ID and reason.
+    public var recordsUnjudgedByRule: [String: Int] = [:]
+    public var unjudgedExample: [String: String] = [:]
     /// Alerts not reported again: the same rule and eventID was reported earlier in the run or, with
     /// `--state`, by an earlier run.
     public var alertsDuplicate = 0
@@ -96,6 +100,8 @@ public struct ScanSummary: Sendable, Equatable {
         if let first = statistics.firstEventTime { noteEventTime(first) }
         if let last = statistics.lastEventTime { noteEventTime(last) }
         alertsSuppressedByRule.merge(statistics.suppressedByRule, uniquingKeysWith: +)
+        recordsUnjudgedByRule.merge(statistics.unjudgedByRule, uniquingKeysWith: +)
+        unjudgedExample.merge(statistics.unjudgedExample) { first, _ in first }
         alertsDuplicate += statistics.duplicateFindings
     }
 
@@ -124,6 +130,8 @@ public struct ScanSummary: Sendable, Equatable {
         lhs.principalParts.merge(rhs.principalParts) { $1 }
         lhs.alertsBySourceIP.merge(rhs.alertsBySourceIP, uniquingKeysWith: +)
         lhs.alertsSuppressedByRule.merge(rhs.alertsSuppressedByRule, uniquingKeysWith: +)
+        lhs.recordsUnjudgedByRule.merge(rhs.recordsUnjudgedByRule, uniquingKeysWith: +)
+        lhs.unjudgedExample.merge(rhs.unjudgedExample) { first, _ in first }
         lhs.alertsDuplicate += rhs.alertsDuplicate
         lhs.alertsResent += rhs.alertsResent
         lhs.failures += rhs.failures

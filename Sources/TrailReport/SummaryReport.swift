@@ -57,6 +57,10 @@ public enum SummaryReport {
         if s.alertsDuplicate > 0 { lines += ", \(s.alertsDuplicate) already reported" }
         if s.alertsResent > 0 { lines += ", \(s.alertsResent) left unsent by an interrupted run" }
         lines += " in \(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps))\n"
+        for (rule, count) in s.recordsUnjudgedByRule.ranked(by: { $0 }) {
+            lines += "trailscan: \(TerminalText.escaped(rule)): \(count) \(plural(count, "record")) could not be judged"
+                + (s.unjudgedExample[rule].map { " (first: \(TerminalText.escaped($0)))" } ?? "") + "\n"
+        }
         if s.alerts > 0 {
             // What fired, and where: the rules by severity, then the accounts and regions with alerts.
             lines += "trailscan: rules fired (by severity): " + listed(s.firedRules.map { "\(TerminalText.escaped($0.rule)) \($0.count)" }) + "\n"
@@ -206,6 +210,16 @@ public enum SummaryReport {
         raw(",\"duplicate\":\(s.alertsDuplicate),\"resent\":\(s.alertsResent)")
         raw("},\"suppressed\":{\"total\":\(s.alertsSuppressed),\"byRule\":")
         counts(s.alertsSuppressedByRule.ranked { $0 })
+        raw("},\"unjudged\":{\"byRule\":")
+        counts(s.recordsUnjudgedByRule.ranked { $0 })
+        raw(",\"first\":{")
+        for (index, (rule, example)) in s.unjudgedExample.sorted(by: { $0.key < $1.key }).enumerated() {
+            if index > 0 { raw(",") }
+            string(rule)
+            raw(":")
+            string(example)
+        }
+        raw("}")
         raw("},\"failures\":[")
         for (index, failure) in s.failures.enumerated() {
             if index > 0 { raw(",") }
@@ -262,6 +276,7 @@ public enum SummaryReport {
             ("top principals in alerts", Array(s.alertsByPrincipal.ranked { $0 }.prefix(topCount))),
             ("top source IPs in alerts", Array(s.alertsBySourceIP.ranked { $0 }.prefix(topCount))),
             ("suppressed alerts by rule", s.alertsSuppressedByRule.ranked { $0 }),
+            ("records rules could not judge, by rule", s.recordsUnjudgedByRule.ranked { $0 }),
         ].filter { !$0.1.isEmpty }
     }
 

@@ -66,6 +66,9 @@ public struct Finding: Sendable, Equatable {
     public var errorCode: String?
     public var errorMessage: String?
     public var targets: [Target]
+    /// What a Stage 2 check found, in words (`created an access key for bob, not for the caller
+    /// (alice)`); `nil` for pattern-only rules. Built from log values: escape it like them.
+    public var detail: String?
     /// The object the record was read from.
     public var object: ObjectRef
     /// The record's JSON text, exactly as in the log. Findings of one record share one copy.
@@ -76,8 +79,9 @@ public struct Finding: Sendable, Equatable {
         eventTimeText: String? = nil, eventSource: String? = nil, eventName: String? = nil, account: String? = nil,
         region: String? = nil, principal: Principal = Principal(), sourceIPAddress: String? = nil, userAgent: String? = nil,
         loginResult: String? = nil, mfaUsed: String? = nil, errorCode: String? = nil, errorMessage: String? = nil,
-        targets: [Target] = [], object: ObjectRef, record: [UInt8]
+        targets: [Target] = [], detail: String? = nil, object: ObjectRef, record: [UInt8]
     ) {
+        self.detail = detail
         self.ruleID = ruleID
         self.severity = severity
         self.title = title
@@ -105,13 +109,15 @@ public struct Finding: Sendable, Equatable {
 
     /// The finding of `rule` on a borrowed record: copies out what the finding holds.
     ///
-    /// - Parameter bytes: the record's bytes, already copied (one copy for all the rules it matched).
-    init(rule: Rule, record: CloudTrailRecord, bytes: [UInt8], object: ObjectRef) {
+    /// - Parameters:
+    ///   - bytes: the record's bytes, already copied (one copy for all the rules it matched).
+    ///   - detail: what the rule's check found, and `severity` the check's severity when not the rule's.
+    init(rule: Rule, record: CloudTrailRecord, bytes: [UInt8], object: ObjectRef, detail: String? = nil, severity: Severity? = nil) {
         let login = "ConsoleLogin".utf8.withContiguousStorageIfAvailable {
             record.field(.eventName, equals: UnsafeRawBufferPointer($0))
         } ?? false
         self.init(
-            ruleID: rule.id, severity: rule.severity, title: rule.title, eventID: record.string(.eventID),
+            ruleID: rule.id, severity: severity ?? rule.severity, title: rule.title, eventID: record.string(.eventID),
             eventTime: record.eventTimeSeconds, eventTimeText: record.string(.eventTime),
             eventSource: record.string(.eventSource), eventName: record.string(.eventName),
             account: record.string(.recipientAccountId), region: record.string(.awsRegion),
@@ -123,7 +129,7 @@ public struct Finding: Sendable, Equatable {
             targets: rule.targets.compactMap { path in
                 record.text(at: path).map { Target(field: path.joined(separator: "."), value: $0) }
             },
-            object: object, record: bytes)
+            detail: detail, object: object, record: bytes)
     }
 
     /// Roughly the bytes this finding holds, for memory budgets (the record counted once per finding:
@@ -132,7 +138,7 @@ public struct Finding: Sendable, Equatable {
         var total = 256 + record.count
         for text in [ruleID, title, eventID, eventTimeText, eventSource, eventName, account, region, principal.type,
                      principal.arn, principal.userName, sourceIPAddress, userAgent, loginResult, mfaUsed, errorCode,
-                     errorMessage] {
+                     errorMessage, detail] {
             total += text?.utf8.count ?? 0
         }
         for target in targets { total += target.field.utf8.count + target.value.utf8.count }
@@ -186,6 +192,10 @@ public struct ObjectStatistics: Sendable, Equatable {
     public var lastEventTime: Int64?
     /// Findings silenced by suppressions, by rule id.
     public var suppressedByRule: [String: Int] = [:]
+    /// Records a Stage 2 rule's pattern matched but its check could not judge (a policy document that
+    /// is not valid JSON), by rule id, and the first such record's event ID and reason per rule.
+    public var unjudgedByRule: [String: Int] = [:]
+    public var unjudgedExample: [String: String] = [:]
     /// Findings dropped because their alert (rule and eventID) was already reported: in an earlier
     /// object of this run, or by an earlier run (`--state`). Set by the sink that drops them.
     public var duplicateFindings = 0

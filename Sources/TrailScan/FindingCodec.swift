@@ -7,7 +7,7 @@ internal import TrailMatch
 ///
 ///     {"rule", "severity", "title", "eventID", "eventTime", "eventTimeSeconds", "eventSource", "eventName",
 ///      "awsRegion", "recipientAccountId", "principal": {"type", "arn", "userName"}, "sourceIPAddress",
-///      "userAgent", "loginResult", "mfaUsed", "errorCode", "errorMessage", "targets": [{"field", "value"}],
+///      "userAgent", "detail", "loginResult", "mfaUsed", "errorCode", "errorMessage", "targets": [{"field", "value"}],
 ///      "object": {"file": path} | {"stdin": true} | {"s3": {"bucket", "key"}}}
 ///
 /// An absent field is `null`. A path that is not UTF-8 is written as `LocalPath.name` (bytes as
@@ -107,13 +107,13 @@ public enum FindingCodec {
             sourceIPAddress: try text(value["sourceIPAddress"], "sourceIPAddress"), userAgent: try text(value["userAgent"], "userAgent"),
             loginResult: try text(value["loginResult"], "loginResult"), mfaUsed: try text(value["mfaUsed"], "mfaUsed"),
             errorCode: try text(value["errorCode"], "errorCode"), errorMessage: try text(value["errorMessage"], "errorMessage"),
-            targets: targets, object: object, record: record)
+            targets: targets, detail: try text(value["detail"], "detail"), object: object, record: record)
     }
 }
 
 extension Finding {
     /// The members `scan --format jsonl` and the state's JSON share, in the order of the JSON Lines
-    /// schema: `rule` … `userAgent`.
+    /// schema: `rule` … `detail`.
     public func appendCommonMembers(to object: inout JSONObjectWriter) {
         object.string("rule", ruleID)
         object.string("severity", severity.name)
@@ -131,5 +131,6 @@ extension Finding {
         }
         object.string("sourceIPAddress", sourceIPAddress)
         object.string("userAgent", userAgent)
+        object.string("detail", detail)
     }
 }

@@ -333,13 +333,26 @@ final class ObjectScanner {
                 var bytes: [UInt8]?  // copied once, shared by the record's findings
                 for index in matches {
                     let rule = rules.rules[index]
+                    var detail: String?, severity: Severity?
+                    if let check = rule.check {
+                        switch check.evaluate(record) {
+                        case .pass: continue
+                        case .alert(let found, let level): (detail, severity) = (found, level)
+                        case .unreadable(let reason):
+                            statistics.unjudgedByRule[rule.id, default: 0] += 1
+                            if statistics.unjudgedExample[rule.id] == nil {
+                                statistics.unjudgedExample[rule.id] = "eventID \(record.string(.eventID) ?? "-"): \(reason)"
+                            }
+                            continue
+                        }
+                    }
                     if suppressions.suppresses(ruleID: rule.id, record: record) {
                         statistics.suppressedByRule[rule.id, default: 0] += 1
                         continue
                     }
                     if bytes == nil { bytes = Array(record.bytes) }
                     do throws(ObjectFailure) {
-                        try findings.append(Finding(rule: rule, record: record, bytes: bytes!, object: object))
+                        try findings.append(Finding(rule: rule, record: record, bytes: bytes!, object: object, detail: detail, severity: severity))
                     } catch {
                         failure = error
                         return

@@ -7,10 +7,10 @@ import TrailReport
 import TrailS3
 import TrailScan
 
-/// The configuration file: `suppress` (alerts that are expected), `notify` (where alerts are sent), and
-/// defaults for flags the command line does not give — `timezone`, `minSeverity`, `format`, `color` and
-/// `rules` (rule files, relative to the configuration's folder, read before those of `--rules`). Any
-/// other setting is refused, naming it.
+/// The configuration file: `suppress` (alerts that are expected), `notify` (where alerts are sent),
+/// `parameters` (the Stage 2 rules' settings, by rule id), and defaults for flags the command line does
+/// not give — `timezone`, `minSeverity`, `format`, `color` and `rules` (rule files, relative to the
+/// configuration's folder, read before those of `--rules`). Any other setting is refused, naming it.
 struct ConfigurationFile {
     let path: String
     let json: JSONValue
@@ -21,7 +21,7 @@ struct ConfigurationFile {
     let color: ColorChoice?
     let ruleFiles: [String]
 
-    static let settings = ["suppress", "notify", "timezone", "minSeverity", "format", "color", "rules"]
+    static let settings = ["suppress", "notify", "parameters", "timezone", "minSeverity", "format", "color", "rules"]
 
     /// `--config`, else `$XDG_CONFIG_HOME/trailscan/config.json` or `~/.config/trailscan/config.json`
     /// when it exists, else `nil`.
@@ -66,6 +66,38 @@ struct ConfigurationFile {
         } catch let error as PatternError {
             throw ValidationError("--config: \(path): \(error)")
         }
+    }
+
+    /// `rules` with the configuration's `parameters` applied:
+    ///
+    ///     "parameters": {"iam.role.external-trust": {"trustedAccounts": ["444455556666"]}}
+    func parameterized(_ rules: [Rule]) throws -> [Rule] {
+        guard let parameters = json["parameters"] else { return rules }
+        func fail(_ at: String, _ reason: String) -> ValidationError { ValidationError("--config: \(path): at parameters\(at): \(reason)") }
+        guard case .object(let byRule) = parameters else { throw fail("", "must be an object of rule ids") }
+        var rules = rules
+        for (id, settings) in byRule {
+            guard let index = rules.firstIndex(where: { $0.id == id }) else { throw fail(".\(id)", "unknown rule id") }
+            guard case .object(let members) = settings else { throw fail(".\(id)", "must be an object of parameters") }
+            for (name, value) in members {
+                switch (rules[index].check, name) {
+                case (.externalTrust?, "trustedAccounts"):
+                    guard case .array(let items) = value else { throw fail(".\(id).\(name)", "must be a list of 12-digit account ids") }
+                    var accounts: Set<String> = []
+                    for item in items {
+                        guard case .string(let account) = item, account.utf8.count == 12, account.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                            throw fail(".\(id).\(name)", "must be a list of 12-digit account ids")
+                        }
+                        accounts.insert(account)
+                    }
+                    rules[index].check = .externalTrust(trusted: accounts)
+                default:
+                    let known = rules[index].check?.parameters.map(\.name) ?? []
+                    throw fail(".\(id).\(name)", known.isEmpty ? "rule \(id) takes no parameters" : "unknown parameter (known: \(known.joined(separator: ", ")))")
+                }
+            }
+        }
+        return rules
     }
 
     func suppressions(knownRules: Set<String>) throws -> Suppressions {

@@ -29,6 +29,9 @@ struct RulesCommand: ParsableCommand {
                 if !rule.description.isEmpty {
                     text += String(repeating: " ", count: idWidth + 12) + TerminalText.escaped(rule.description) + "\n"
                 }
+                for parameter in rule.check?.parameters ?? [] {
+                    text += String(repeating: " ", count: idWidth + 12) + "parameter \(parameter.name): \(parameter.value)\n"
+                }
             }
             try writeStandardOutput(text)
         }
@@ -56,6 +59,10 @@ struct RulesCommand: ParsableCommand {
             text += "description  \(TerminalText.escaped(rule.description))\n"
             let pattern = rule.pattern.json.prettyPrinted.split(separator: "\n").map { TerminalText.escaped($0, backslashes: false) }
             text += "pattern\n" + pattern.joined(separator: "\n") + "\n"
+            if let check = rule.check {
+                text += "check        \(check.explanation)\n"
+                for parameter in check.parameters { text += "parameter    \(parameter.name): \(parameter.value)\n" }
+            }
             if let template = templates[rule.id] {
                 text += "template     \(TerminalText.escaped(template.template, backslashes: false))\n"
             }

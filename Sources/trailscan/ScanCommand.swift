@@ -169,7 +169,8 @@ struct ScanCommand: ParsableCommand {
         guard let maxRecord = SizeArgument.parse(maxRecordSize), maxRecord >= 4096, maxRecord <= 1 << 30 else {
             throw ValidationError("--max-record-size: '\(maxRecordSize)' must be a size from 4K to 1G.")
         }
-        let known = try ruleOptions.allRules(configured: file?.ruleFiles ?? [])
+        var known = try ruleOptions.allRules(configured: file?.ruleFiles ?? [])
+        if let file { known.rules = try file.parameterized(known.rules) }
         let (rules, templates) = try ruleOptions.select(from: known, severity: file?.minimumSeverity)
         let alertFormat: any AlertFormat
         let format = format ?? file?.format ?? .text

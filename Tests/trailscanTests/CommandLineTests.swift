@@ -148,7 +148,7 @@ let noise = """
         #expect(run.alerts == (try CLI.expected("sample-logs-expected-alerts.txt")))
         #expect(run.stderr.hasPrefix("trailscan: 324 objects scanned, 0 skipped, 0 failed;"))
         #expect(run.stderr.contains("3900 records (2026-03-01T05:45:02Z to 2026-03-03T17:59:30Z)"))
-        #expect(run.stderr.contains("trailscan: 56 alerts (6 critical, 16 high, 16 medium, 8 low, 10 info) in "))
+        #expect(run.stderr.contains("trailscan: 60 alerts (6 critical, 20 high, 16 medium, 8 low, 10 info) in "))
     }
 
     /// The summary names the rules that fired (by severity) and where.
@@ -156,8 +156,8 @@ let noise = """
         let run = try CLI.run(["scan", "--format", "jsonl", CLI.sampleLogs])
         let lines = run.stderr.split(separator: "\n")
         #expect(lines.count == 4)
-        #expect(lines[2] == "trailscan: rules fired (by severity): iam.access-key.root 2, iam.policy.admin-attached 2, signin.root.success 2, root.activity 4, signin.no-mfa 4, cloudtrail.tampering 2, iam.mfa.deactivated 2, signin.root.failure 2, signin.root.password-recovery 2, iam.access-key.created 2, and 12 more")
-        #expect(lines[3] == "trailscan: accounts: 111122223333 56; regions: us-east-1 50, eu-west-1 6")
+        #expect(lines[2] == "trailscan: rules fired (by severity): iam.access-key.root 2, iam.policy.admin-attached 2, signin.root.success 2, root.activity 4, signin.no-mfa 4, cloudtrail.tampering 2, iam.access-key.for-other-user 2, iam.mfa.deactivated 2, iam.role.external-trust 2, signin.root.failure 2, and 14 more")
+        #expect(lines[3] == "trailscan: accounts: 111122223333 60; regions: us-east-1 54, eu-west-1 6")
     }
 
     /// Nothing read is not a clean result: a filter that matches nothing says what the paths hold and
@@ -183,7 +183,7 @@ let noise = """
         let jsonl = try CLI.run(["scan", "-q", "--format", "jsonl", CLI.sampleLogs])
         let events = Set(jsonl.alerts.map { $0.split(separator: " ")[1] })
         #expect(run.stdout.components(separatedBy: "\n\n").filter { !$0.isEmpty }.count == events.count)
-        #expect(jsonl.alerts.count == 56 && events.count < 56)
+        #expect(jsonl.alerts.count == 60 && events.count < 60)
         #expect(run.stdout.contains("""
             CRITICAL  Root user signed in to the console  [signin.root.success]
             HIGH      Console sign-in without MFA  [signin.no-mfa]
@@ -294,7 +294,7 @@ let noise = """
     @Test func sortTimeOrdersAllAlerts() throws {
         let sorted = try CLI.run(["scan", "-q", "--sort", "time", "--format", "jsonl", CLI.sampleLogs])
         let times = sorted.stdout.split(separator: "\n").map { (try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["eventTime"] as! String }
-        #expect(times.count == 56 && times == times.sorted())
+        #expect(times.count == 60 && times == times.sorted())
         #expect(sorted.alerts == (try CLI.expected("sample-logs-expected-alerts.txt")))
         let withState = try CLI.run(["scan", "--sort", "time", "--state", "/tmp/unused.db", CLI.sampleLogs])
         #expect(withState.status == 64 && withState.stderr.hasPrefix("Error: --sort time cannot be used with --state"))
@@ -379,7 +379,7 @@ let noise = """
         #expect(scan["inputs"] as? [String] == [CLI.sampleLogs, folder.path] && scan["version"] as? String == "0.1.0")
         #expect(scan["started"] is String && scan["ended"] is String && scan["configuration"] is NSNull)
         let top = (alerts["topPrincipals"] as? [[String: Any]])?.first
-        #expect(top?["arn"] as? String == "arn:aws:iam::111122223333:user/alice" && top?["type"] as? String == "IAMUser" && top?["count"] as? Int == 28)
+        #expect(top?["arn"] as? String == "arn:aws:iam::111122223333:user/alice" && top?["type"] as? String == "IAMUser" && top?["count"] as? Int == 32)
         let spans = page["spans"] as? [String: Int] ?? [:]
         #expect(spans["total-alerts"] == alerts["total"] as? Int)
         let bySeverity = alerts["bySeverity"] as? [String: Int] ?? [:]
@@ -569,7 +569,7 @@ let noise = """
         #expect(byRegion.alerts.count == 6)  // bob's sign-in (no-mfa + success) and StopLogging, on two days
 
         let oneDay = try CLI.run(["scan", "--format", "jsonl", "--since", "2026-03-02", "--until", "2026-03-02", CLI.sampleLogs])
-        #expect(oneDay.alerts.count == 28)
+        #expect(oneDay.alerts.count == 30)
         #expect(oneDay.stderr.contains("(2026-03-02T05:45:05Z to 2026-03-02T23:59:59Z)") || oneDay.stderr.contains("(2026-03-02T"))
         let instants = try CLI.run(["scan", "--format", "jsonl", "-q", "--since", "2026-03-01T09:03:00Z", "--until", "2026-03-01T09:03:01Z", CLI.sampleLogs])
         #expect(Set(instants.alerts.map { $0.split(separator: " ")[0] }) == ["signin.root.success", "signin.no-mfa", "signin.success"])
@@ -611,7 +611,7 @@ let noise = """
         let remote = try CLI.run(["scan", "--format", "jsonl", "--endpoint-url", server.endpoint, "s3://trail/cli/"], environment: s3Environment())
         #expect(remote.status == 1)
         #expect(remote.alerts == local.alerts)
-        #expect(remote.alerts.count == 56)
+        #expect(remote.alerts.count == 60)
         #expect(remote.stdout.contains("\"source\":\"s3://trail/cli/AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/01/"))
         // Same counts: objects, bytes, records, span, alerts.
         func counts(_ digest: String) -> String {
@@ -638,7 +638,7 @@ let noise = """
         let sources = outputs.first!.split(separator: "\n").map { line in
             (try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["source"] as! String
         }
-        #expect(sources.count == 56 && sources == sources.sorted())
+        #expect(sources.count == 60 && sources == sources.sorted())
     }
 
     @Test func aOneDayWindowListsOnlyThoseDays() throws {
@@ -648,7 +648,7 @@ let noise = """
         // AWSLogs/, the accounts, the account's regions (12), then two day folders per region.
         #expect(run.stderr.contains("; 27 S3 list requests;"), "\(run.stderr)")
         #expect(run.stderr.hasPrefix("trailscan: 72 objects scanned"))
-        #expect(run.alerts.count == 28)
+        #expect(run.alerts.count == 30)
     }
 
     @Test func listOnlyPrintsWhatWouldBeScanned() throws {
@@ -897,11 +897,11 @@ let noise = """
             }
         }
         #expect(run.alerts == expected.sorted())
-        #expect(suppressed.values.reduce(0, +) == 30)
-        #expect(run.stderr.contains("alerts (") && run.stderr.contains(", 30 suppressed in "))
+        #expect(suppressed.values.reduce(0, +) == 34)
+        #expect(run.stderr.contains("alerts (") && run.stderr.contains(", 34 suppressed in "))
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as! [String: Any]
         let counts = json["suppressed"] as! [String: Any]
-        #expect(counts["total"] as? Int == 30)
+        #expect(counts["total"] as? Int == 34)
         #expect((counts["byRule"] as! [String: Int]) == suppressed)
 
         try Data(#"{"suppress":[{"rules":["no.such.rule"],"accounts":["1"]}]}"#.utf8).write(to: config)
@@ -942,7 +942,7 @@ let noise = """
         let run = try CLI.run(["rules"])
         #expect(run.status == 0)
         let ids = run.stdout.split(separator: "\n").filter { !$0.hasPrefix(" ") }.map { String($0.split(separator: " ")[0]) }
-        #expect(ids.count == 35 && ids.first == "signin.root.success" && ids.last == "cloudtrail.tampering")
+        #expect(ids.count == 39 && ids.first == "signin.root.success" && ids.last == "iam.policy.full-admin-inline")
         #expect(run.stdout.contains("signin.root.success               critical  Root user signed in to the console\n"))
     }
 }

@@ -1,0 +1,155 @@
+import Testing
+import TrailJSON
+@testable import TrailMatch
+
+/// The corners of EventBridge matching where trailscan once differed from AWS (issue 15, part A). Each
+/// case runs on the JSON event and, through `matches`, on the zero-copy record view of its detail.
+@Suite struct EventBridgeCornersTests {
+    /// A record with a value of every kind in `v`, one at a time.
+    func record(_ value: String) throws -> String { try envelope(#"{"eventName":"X","v":\#(value)}"#) }
+
+    // 1. anything-but with a string operator is "anything but a string with that property".
+    @Test(arguments: [
+        #"{"anything-but":{"prefix":"init"}}"#, #"{"anything-but":{"prefix":["init","err"]}}"#,
+        #"{"anything-but":{"suffix":"ing"}}"#, #"{"anything-but":{"suffix":["ing","ed"]}}"#,
+        #"{"anything-but":{"wildcard":"in*"}}"#, #"{"anything-but":{"wildcard":["in*","*ed"]}}"#,
+        #"{"anything-but":{"equals-ignore-case":"INITIALIZING"}}"#, #"{"anything-but":{"equals-ignore-case":["INITIALIZING","x"]}}"#,
+    ])
+    func anythingButAStringPropertyMatchesEveryNonString(_ operand: String) throws {
+        let pattern = #"{"detail":{"v":[\#(operand)]}}"#
+        for value in ["null", "0", "12.5", "true", "false"] {
+            #expect(try matches(pattern, try record(value)), "\(operand) on \(value)")
+        }
+        #expect(try !matches(pattern, try record(#""initializing""#)))
+        #expect(try matches(pattern, try record(#""xyz""#)))
+        #expect(try !matches(pattern, try envelope(#"{"eventName":"X"}"#)), "a missing field is not anything-but")
+        #expect(try !matches(pattern, try record(#"{"a":1}"#)), "an object is not a leaf value")
+    }
+
+    @Test func anythingButValuesStillExcludeOnlyTheirOwnKind() throws {
+        #expect(try matches(#"{"detail":{"v":[{"anything-but":"x"}]}}"#, try record("1")))
+        #expect(try matches(#"{"detail":{"v":[{"anything-but":1}]}}"#, try record(#""1""#)))
+        #expect(try !matches(#"{"detail":{"v":[{"anything-but":[1,2]}]}}"#, try record("2.0")))
+        #expect(try matches(#"{"detail":{"v":[{"anything-but":{"prefix":"a"}}]}}"#, try record(#"["abc",7]"#)), "any element")
+    }
+
+    // 2. An empty prefix or suffix under anything-but excludes every string: AWS rejects it.
+    @Test(arguments: [
+        (#"{"detail":{"v":[{"anything-but":{"prefix":""}}]}}"#, "detail.v[0].anything-but.prefix"),
+        (#"{"detail":{"v":[{"anything-but":{"suffix":""}}]}}"#, "detail.v[0].anything-but.suffix"),
+        (#"{"detail":{"v":[{"anything-but":{"prefix":["a",""]}}]}}"#, "detail.v[0].anything-but.prefix"),
+    ])
+    func emptyAnythingButAffixesAreInvalid(_ text: String, _ path: String) {
+        #expect(throws: PatternError(path: path, reason: "null prefix/suffix not allowed")) { try EventPattern(parsing: text) }
+    }
+
+    @Test func aPlainEmptyPrefixStaysValidAndMatchesEveryString() throws {
+        #expect(try matches(#"{"detail":{"v":[{"prefix":""}]}}"#, try record(#""x""#)))
+        #expect(try !matches(#"{"detail":{"v":[{"prefix":""}]}}"#, try record("1")))
+    }
+
+    // 3. Wildcard complexity, as event-ruler's MachineComplexityEvaluator measures it (its own test values).
+    @Test(arguments: [
+        (["*"], 1), (["abc"], 1), (["*ab"], 2), (["*aa"], 3), (["a*b"], 2), (["aa*"], 2), (["a*bc"], 2),
+        (["a*bb"], 3), (["a*bcb"], 3), (["a*bbb"], 4), (["*ab*ad"], 4), (["*ab*d"], 3), (["*aba*"], 4),
+        (["a*b*bb"], 5), (["a*b*cb"], 4), (["a*b*cd"], 3), (["a*b*b"], 4), (["*", "ab*c"], 3),
+        (["*a*a*a*a*a*"], 11),
+    ])
+    func wildcardComplexity(_ texts: [String], _ expected: Int) throws {
+        let wildcards = try texts.map { try Wildcard($0, at: "") }
+        #expect(WildcardComplexity.complexity(wildcards) == expected)
+    }
+
+    @Test func tooComplexWildcardsAreRejectedWithAWSMessage() throws {
+        let message = "Rule is too complex - try using fewer wildcard characters or fewer repeating character sequences after a wildcard character"
+        #expect(throws: PatternError(path: "detail.key", reason: message)) {
+            try EventPattern(parsing: #"{"detail":{"key":[{"wildcard":"*a*a*a*a*a*"}]}}"#)
+        }
+        // The alternatives of one field add up, anything-but wildcards included.
+        #expect(throws: PatternError(path: "detail.key", reason: message)) {
+            try EventPattern(parsing: #"{"detail":{"key":[{"wildcard":"*ab*ab*"},{"anything-but":{"wildcard":["*ab*ab*ab","*b*b*b*"]}}]}}"#)
+        }
+        _ = try EventPattern(parsing: #"{"detail":{"key":[{"wildcard":"*.png"},{"wildcard":"*/bin/*.jar"},{"wildcard":"*a*a*a*"}]}}"#)
+        // Each field is measured on its own.
+        _ = try EventPattern(parsing: #"{"detail":{"a":[{"wildcard":"*x*x*x*"}],"b":[{"wildcard":"*y*y*y*"}]}}"#)
+    }
+
+    // 4. Dotted keys: `"a.b"` and `{"a":{"b":…}}` are one field, in patterns and in events, at any depth.
+    @Test func dottedKeysInPatternsAndEvents() throws {
+        let nested = try envelope(#"{"eventName":"X","userIdentity":{"type":"Root","sessionContext":{"attributes":{"mfaAuthenticated":"false"}}}}"#)
+        let flat = try envelope(#"{"eventName":"X","userIdentity.type":"Root","userIdentity":{"sessionContext.attributes":{"mfaAuthenticated":"false"}}}"#)
+        for event in [nested, flat] {
+            #expect(try matches(#"{"detail.userIdentity.type":["Root"]}"#, event))
+            #expect(try matches(#"{"detail":{"userIdentity.type":["Root"]}}"#, event))
+            #expect(try matches(#"{"detail":{"userIdentity":{"type":["Root"]}}}"#, event))
+            #expect(try matches(#"{"detail":{"userIdentity.sessionContext":{"attributes.mfaAuthenticated":["false"]}}}"#, event))
+            #expect(try !matches(#"{"detail":{"userIdentity.type":["IAMUser"]}}"#, event))
+            #expect(try !matches(#"{"detail":{"userIdentity.type":[{"exists":false}]}}"#, event))
+        }
+        // Inside lists.
+        let listed = try envelope(#"{"eventName":"X","resources":[{"ARN":"arn:1","tag.name":"a"},{"ARN":"arn:2","tag":{"name":"b"}}]}"#)
+        #expect(try matches(#"{"detail":{"resources":{"tag":{"name":["b"]}}}}"#, listed))
+        #expect(try matches(#"{"detail":{"resources.tag.name":["a"]}}"#, listed))
+        #expect(try !matches(#"{"detail":{"resources.tag.name":["c"]}}"#, listed))
+        // Both spellings in one event: either holds the field.
+        let both = try envelope(#"{"eventName":"X","a":{"b":"1"},"a.b":"2"}"#)
+        #expect(try matches(#"{"detail":{"a":{"b":["1"]}}}"#, both))
+        #expect(try matches(#"{"detail":{"a.b":["2"]}}"#, both))
+        // A key that is a prefix of a segment is not that segment.
+        #expect(try !matches(#"{"detail":{"ab":["1"]}}"#, both))
+        #expect(try !matches(#"{"detail":{"a":["1"]}}"#, both))
+    }
+
+    // 5. A pattern object that repeats a key: the last one wins.
+    @Test func duplicatePatternKeysTheLastWins() throws {
+        let event = try record(#""on""#)
+        #expect(try matches(#"{"detail":{"v":["off"],"v":["on"]}}"#, event))
+        #expect(try !matches(#"{"detail":{"v":["on"],"v":["off"]}}"#, event))
+        // Repeated objects: the earlier object is gone, not merged.
+        #expect(try matches(#"{"detail":{"eventName":["Y"]},"detail":{"v":["on"]}}"#, event))
+        // Two spellings of one path in one pattern: the later one wins.
+        #expect(try matches(#"{"detail":{"v":["off"]},"detail.v":["on"]}"#, event))
+        #expect(try !matches(#"{"detail.v":["on"],"detail":{"v":["off"]}}"#, event))
+    }
+
+    @Test func duplicateEventKeysTheLastWins() throws {
+        let event = try envelope(#"{"eventName":"X","v":"first","v":"last","userIdentity":{"type":"IAMUser","type":"Root"}}"#)
+        #expect(try matches(#"{"detail":{"v":["last"]}}"#, event))
+        #expect(try !matches(#"{"detail":{"v":["first"]}}"#, event))
+        #expect(try matches(#"{"detail":{"userIdentity":{"type":["Root"]}}}"#, event))
+    }
+
+    // 6. Array consistency: fields matched together come from one element of an array of objects.
+    @Test func fieldsMatchedTogetherComeFromOneElement() throws {
+        #expect(try matches(#"{"detail":{"employees":{"firstName":["John"],"lastName":["Doe"]}}}"#, ec2Event))
+        // The same on a record: the flat program matches each leaf alone, the reference confirms.
+        let staff = try envelope(#"{"eventName":"X","employees":[{"firstName":"John","lastName":"Doe"},{"firstName":"Anna","lastName":"Smith"}]}"#)
+        #expect(try !matches(#"{"detail":{"employees":{"firstName":["John"],"lastName":["Smith"]}}}"#, staff))
+        #expect(try matches(#"{"detail":{"employees":{"firstName":["Anna"],"lastName":["Smith"]}}}"#, staff))
+        #expect(try !matches(#"{"detail":{"employees":{"firstName":["John"],"lastName":["Smith"]}}}"#, ec2Event))
+        #expect(try matches(#"{"detail":{"employees":{"firstName":["Anna"],"lastName":["Smith"]}}}"#, ec2Event))
+        // Through $or: each conjunction is consistent on its own.
+        #expect(try matches(#"{"detail":{"employees":{"firstName":["John"]},"$or":[{"employees":{"lastName":["Smith"]}},{"employees":{"lastName":["Doe"]}}]}}"#, ec2Event))
+        #expect(try !matches(#"{"detail":{"employees":{"firstName":["John"]},"$or":[{"employees":{"lastName":["Smith"]}},{"state":["x"]}]}}"#, ec2Event))
+        // Nested arrays: the inner element must sit inside the outer one.
+        let nested = try envelope(#"{"eventName":"X","groups":[{"name":"a","members":[{"id":1,"role":"r"},{"id":2,"role":"w"}]},{"name":"b","members":[{"id":1,"role":"w"}]}]}"#)
+        #expect(try matches(#"{"detail":{"groups":{"name":["a"],"members":{"id":[2],"role":["w"]}}}}"#, nested))
+        #expect(try !matches(#"{"detail":{"groups":{"name":["a"],"members":{"id":[1],"role":["w"]}}}}"#, nested))
+        #expect(try matches(#"{"detail":{"groups":{"name":["b"],"members":{"id":[1],"role":["w"]}}}}"#, nested))
+        // Arrays of scalars need no consistency: any element of each.
+        #expect(try matches(#"{"detail":{"tags":["a"],"state":["terminated"]}}"#, ec2Event))
+    }
+
+    @Test func absenceIsJudgedOverTheWholeEvent() throws {
+        // Anna has no middle name but John does: the field exists in the event, so exists:false fails,
+        // whichever element the other fields come from.
+        let event = try envelope(#"{"eventName":"X","people":[{"first":"John","middle":"Q"},{"first":"Anna"}]}"#)
+        #expect(try !matches(#"{"detail":{"people":{"first":["Anna"],"middle":[{"exists":false}]}}}"#, event))
+        #expect(try matches(#"{"detail":{"people":{"first":["Anna"],"last":[{"exists":false}]}}}"#, event))
+    }
+
+    @Test func dollarOrHoldingAnObjectIsAFieldName() throws {
+        // event-ruler keeps rules that used "$or" as a field name working; only an array makes it an operator.
+        #expect(try matches(#"{"detail":{"$or":{"x":["1"]}}}"#, try envelope(#"{"eventName":"X","$or":{"x":"1"}}"#)))
+    }
+}
