@@ -43,7 +43,8 @@ public struct JSONTape {
         }
     }
 
-    /// The index of the value of the first member named `key` in the object at `object`, if any.
+    /// The index of the value of the member named `key` in the object at `object`, if any: of repeated
+    /// keys, the last (as `JSONValue`, the record's field view and EventBridge read them).
     ///
     /// - Parameter bytes: the bytes the tape was parsed from.
     public func member(_ key: [UInt8], in object: Int, of bytes: UnsafeRawBufferPointer) -> Int? {
@@ -51,10 +52,7 @@ public struct JSONTape {
         var found: Int?
         key.withUnsafeBytes { key in
             forEachMember(of: object) { keyIndex, valueIndex in
-                if JSONString.equals(tokens[keyIndex], in: bytes, to: key) {
-                    found = valueIndex
-                    return false
-                }
+                if JSONString.equals(tokens[keyIndex], in: bytes, to: key) { found = valueIndex }
                 return true
             }
         }
