@@ -44,6 +44,12 @@ public final class RecordMatcher {
         let start = matches.count
         var envelope = RecordScratch()
         let p = program
+        // The indexes look rules up by the field view's values; a record that spells a known field
+        // another way (see `CloudTrailFields.isExact`) could hide a candidate from them: try every rule.
+        guard record.fields.isExact else {
+            for rule in 0..<p.roots.count where ruleMatches(rule, record, &envelope) { matches.append(rule) }
+            return
+        }
         for position in p.indexes.indices {
             let index = p.indexes[position]
             guard let at = record.fields[index.field] else { continue }

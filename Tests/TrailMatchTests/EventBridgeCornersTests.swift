@@ -1,5 +1,7 @@
 import Testing
+import TrailEvents
 import TrailJSON
+import TrailTestSupport
 @testable import TrailMatch
 
 /// The corners of EventBridge matching where trailscan once differed from AWS (issue 15, part A). Each
@@ -151,5 +153,29 @@ import TrailJSON
     @Test func dollarOrHoldingAnObjectIsAFieldName() throws {
         // event-ruler keeps rules that used "$or" as a field name working; only an array makes it an operator.
         #expect(try matches(#"{"detail":{"$or":{"x":["1"]}}}"#, try envelope(#"{"eventName":"X","$or":{"x":"1"}}"#)))
+    }
+}
+
+/// Inputs the pattern fuzz target found where the compiled matcher and the reference disagreed.
+@Suite struct EventBridgeCornersFuzzFindings {
+    /// The rule is indexed by `userIdentity.type`, which this record only spells as a dotted top-level
+    /// key: the index must not hide the rule (it did; the fuzzer's harness goes through `evaluate`).
+    @Test func aKnownFieldSpelledWithADotStillReachesIndexedRules() throws {
+        let record = #"{"eventName":"X","userId!ntity":{"type":"IAMUser"},"userIdentity.type":"Root","resources":[{"ARN":"arn:1","type":"AWS::S3::x","type":"AWS::IAM::Role"}]}"#
+        let rules = try RuleSet([
+            Rule(id: "a", severity: .info, title: "a", description: "", pattern: pattern(#"{"detail":{"userIdentity.type":["Root"],"resources":{"ARN":[{"prefix":"arn:"}],"type":["AWS::IAM::Role"]}}}"#)),
+            Rule(id: "b", severity: .info, title: "b", description: "", pattern: pattern(#"{"detail":{"userIdentity":{"type":["IAMUser"]}}}"#)),
+        ])
+        #expect(rules.indexes.contains { $0.field == .userIdentityType })
+        var found: [Int] = []
+        try withRecords(record) { RecordMatcher(rules).evaluate($0, into: &found) }
+        #expect(found == [0])
+    }
+
+    @Test func aRepeatedKeyInsideAnArrayElementWithADottedTopLevelKey() throws {
+        let record = try envelope(#"{"eventName":"X","userId!ntity":{"type":"IAMUser"},"userIdentity.type":"Root","resources":[{"ARN":"arn:1","type":"AWS::S3:respoesnventSourcex","type":"AWS::IAM::Role"}]}"#)
+        #expect(try matches(#"{"detail":{"userIdentity.type":["Root"],"resources":{"ARN":[{"prefix":"arn:"}],"type":["AWS::IAM::Role"]}}}"#, record))
+        #expect(try matches(#"{"detail":{"resources":{"type":["AWS::IAM::Role"]}}}"#, record))
+        #expect(try matches(#"{"detail":{"userIdentity.type":["Root"]}}"#, record))
     }
 }
