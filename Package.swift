@@ -13,6 +13,8 @@
 //     TrailHTTP (CCurl) ──────────────────────────┴──────────────────────────────────────────────────▲
 //
 // TrailScan is the searcher: sources, workers, decode, match → owned `Finding`s handed to `ScanSink`s.
+// TrailWindow (beside TrailReport, on TrailScan) decides the windowed and correlated rules from the
+// `Observation`s the workers hand over with each object, in eventTime order, after the last object.
 // TrailReport holds the sinks people read (alerts as text / JSON Lines / templates, the summary);
 // TrailNotify sends alerts to Slack, webhooks, SNS and email from an outbox it defines; TrailState keeps
 // scheduled scans' state in SQLite and implements the ledger (TrailScan's) and the outbox (TrailNotify's).
@@ -64,8 +66,9 @@ let package = Package(
         .target(name: "TrailS3", dependencies: ["TrailHTTP", "TrailSigV4", "TrailBytes", "TrailEvents", "TrailTime"]),
         .target(
             name: "TrailScan",
-            dependencies: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailS3"]
+            dependencies: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailS3", "TrailTime"]
         ),
+        .target(name: "TrailWindow", dependencies: ["TrailScan", "TrailMatch", "TrailJSON", "TrailTime"]),
         .target(name: "TrailReport", dependencies: ["TrailScan", "TrailMatch", "TrailJSON", "TrailTime"]),
         .target(
             name: "TrailNotify",
@@ -74,11 +77,11 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .target(name: "TrailState", dependencies: ["CSQLite", "TrailScan", "TrailNotify", "TrailReport", "TrailMatch", "TrailS3", "TrailJSON", "TrailTime"]),
+        .target(name: "TrailState", dependencies: ["CSQLite", "TrailScan", "TrailWindow", "TrailNotify", "TrailReport", "TrailMatch", "TrailS3", "TrailJSON", "TrailTime"]),
         .executableTarget(
             name: "trailscan",
             dependencies: [
-                "TrailScan", "TrailReport", "TrailState", "TrailNotify", "TrailMatch", "TrailEvents", "TrailGzip", "TrailJSON", "TrailS3", "TrailTime",
+                "TrailScan", "TrailWindow", "TrailReport", "TrailState", "TrailNotify", "TrailMatch", "TrailEvents", "TrailGzip", "TrailJSON", "TrailS3", "TrailTime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -90,6 +93,7 @@ let package = Package(
         .testTarget(name: "TrailMatchTests", dependencies: ["TrailMatch", "TrailEvents", "TrailJSON", "TrailPolicy", "TrailTestSupport"]),
         .testTarget(name: "TrailReportTests", dependencies: ["TrailReport", "TrailScan", "TrailGzip", "TrailMatch", "TrailS3", "TrailTime"]),
         .testTarget(name: "TrailNotifyTests", dependencies: ["TrailNotify", "TrailScan", "TrailMatch", "TrailJSON"]),
+        .testTarget(name: "TrailWindowTests", dependencies: ["TrailWindow", "TrailScan", "TrailMatch"]),
         .testTarget(name: "TrailStateTests", dependencies: ["TrailState", "TrailScan", "TrailMatch"]),
         .testTarget(name: "TrailSigV4Tests", dependencies: ["TrailSigV4"], resources: [.copy("Vectors")]),
         .target(name: "TrailTestSupport", dependencies: ["TrailEvents", "TrailBytes"], path: "Tests/TrailTestSupport"),

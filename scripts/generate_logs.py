@@ -199,7 +199,7 @@ def planted(ids, day, account, other_region):
     add(sso_login, ["signin.success"])
     add(iam(10, "CreateUser", {"userName": "backup-bot"}, {"user": {"path": "/", "userName": "backup-bot", "userId": "AIDAEXAMPLEBACKUPBOT", "arn": "arn:aws:iam::%s:user/backup-bot" % account, "createDate": "Mar 1, 2026, 9:13:00 AM"}}), ["iam.user.created"])
     add(iam(11, "CreateAccessKey", {"userName": "backup-bot"}, {"accessKey": {"userName": "backup-bot", "accessKeyId": "AKIAEXAMPLEBACKUP01", "status": "Active", "createDate": "Mar 1, 2026, 9:14:00 AM"}}), ["iam.access-key.created", "iam.access-key.for-other-user"])
-    add(iam(12, "AttachUserPolicy", {"userName": "backup-bot", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}), ["iam.policy.admin-attached"])
+    add(iam(12, "AttachUserPolicy", {"userName": "backup-bot", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}), ["iam.policy.admin-attached", "iam.created-then-admin"])
     add(iam(13, "AttachRolePolicy", {"roleName": "app-runtime", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}), ["iam.policy.attached"])
     add(iam(14, "CreateLoginProfile", {"userName": "backup-bot", "passwordResetRequired": False}), ["iam.login-profile.changed"])
     add(iam(15, "PutRolePolicy", {"roleName": "app-runtime", "policyName": "inline-s3", "policyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}]}"}), ["iam.policy.inline-put"])
@@ -257,13 +257,23 @@ def generate(args):
                     for _ in range(count):
                         t = delivery - dt.timedelta(seconds=rng.randint(30, 900))
                         records.append(noise_record(rng, ids, t, account, region))
+                    prefix = os.path.join(args.out, "AWSLogs", *( [args.org] if args.org else [] ), account, "CloudTrail", region, day.strftime("%Y/%m/%d"))
                     if plant and slot == 1:
+                        # The planted events go in a file of their own, delivered minutes after the last of them, as
+                        # CloudTrail delivers (a record delivered hours late would not count for the windowed rules).
+                        # Its name comes from a generator of its own, so every other file and ID stays the same.
+                        mine = []
                         for rec, rules in planted(ids, day, account, "eu-west-1"):
                             if rec["awsRegion"] == region:
-                                records.append(rec)
+                                mine.append(rec)
                                 expected.extend((rule, rec["eventID"]) for rule in rules)
+                        if mine:
+                            mine.sort(key=lambda r: r["eventTime"])
+                            at = dt.datetime.strptime(mine[-1]["eventTime"], "%Y-%m-%dT%H:%M:%SZ") + dt.timedelta(minutes=5)
+                            own = Clock(random.Random("%s/%s/%s" % (account, region, day.date())))
+                            name = "%s_CloudTrail_%s_%s_%s.json.gz" % (account, region, at.strftime("%Y%m%dT%H%MZ"), own.unique())
+                            total += write_object(os.path.join(prefix, name), mine)
                         records.sort(key=lambda r: r["eventTime"])
-                    prefix = os.path.join(args.out, "AWSLogs", *( [args.org] if args.org else [] ), account, "CloudTrail", region, day.strftime("%Y/%m/%d"))
                     name = "%s_CloudTrail_%s_%s_%s.json.gz" % (account, region, delivery.strftime("%Y%m%dT%H%MZ"), ids.unique())
                     total += write_object(os.path.join(prefix, name), records)
         if args.digest and day_index == 0:

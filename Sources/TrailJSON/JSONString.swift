@@ -177,6 +177,19 @@ public enum JSONText {
 
 /// Writes one JSON object, member by member, at the end of a byte buffer: the separators and the
 /// quoting are done here once, for every object trailscan writes (alerts, findings, messages).
+extension JSONString {
+    /// A JSON array of strings.
+    public static func array(_ strings: [String]) -> [UInt8] {
+        var out: [UInt8] = [0x5B]
+        for (index, text) in strings.enumerated() {
+            if index > 0 { out.append(0x2C) }
+            appendQuoted(text, to: &out)
+        }
+        out.append(0x5D)
+        return out
+    }
+}
+
 public struct JSONObjectWriter {
     private var bytes: [UInt8] = []
     private var first = true

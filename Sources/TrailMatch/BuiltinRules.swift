@@ -129,6 +129,45 @@ public enum BuiltinRules {
         iam("iam.policy.full-admin-inline", .critical, "Policy grants full administrator access",
             "An inline or customer managed policy allows every action on every resource.",
             ["PutUserPolicy", "PutRolePolicy", "PutGroupPolicy", "CreatePolicy", "CreatePolicyVersion"], check: .fullAdminPolicy),
+
+        // Stage 2: records counted or correlated over eventTime (TrailWindow evaluates them)
+        windowed("signin.root.brute-force", .high, "Root sign-in brute force",
+                 "Many failed root console sign-ins to one account in a short time: someone is guessing the root password.",
+                 loginFailed + #","userIdentity":{"type":["Root"]}"#,
+                 Window(key: [account], measure: .count(threshold: 5), span: 15 * 60, noun: "failed root sign-in")),
+        windowed("signin.brute-force.ip", .medium, "Sign-in brute force from one address",
+                 "Many failed console sign-ins from one source IP address, to any users and accounts.",
+                 loginFailed, Window(key: [sourceIP], measure: .count(threshold: 20), span: 3600, noun: "failed sign-in")),
+        windowed("signin.password-spray", .medium, "Password spray",
+                 "Failed console sign-ins for many different users of one account and region in a short time.",
+                 loginFailed,
+                 Window(key: [account, region], measure: .distinct(threshold: 10, member: userName), span: 3600,
+                        noun: "failed sign-in")),
+        windowed("signin.failures-then-success", .high, "Sign-in succeeded after repeated failures",
+                 "A user signed in to the console right after several failed attempts: a guessed password, perhaps.",
+                 loginFailed,
+                 Window(key: [account, userName],
+                        measure: .preceded(threshold: 3, then: feed(loginOK, key: [account, userName])), span: 3600,
+                        noun: "failed sign-in")),
+        windowed("iam.created-then-admin", .high, "New identity made administrator",
+                 "A user or role was created and given AdministratorAccess within a day.",
+                 #""eventSource":["iam.amazonaws.com"],"eventName":["CreateUser","CreateRole"],"# + success,
+                 Window(key: [account, ["requestParameters", "userName|roleName"]],
+                        measure: .followed(then: feed(
+                            #""eventSource":["iam.amazonaws.com"],"eventName":["AttachUserPolicy","AttachRolePolicy"],"# + success
+                                + #","requestParameters":{"policyArn":[{"suffix":":policy/AdministratorAccess"}]}"#,
+                            key: [account, ["requestParameters", "userName|roleName"]])),
+                        span: 86_400, noun: "creation of the user or role")),
+        windowed("iam.login-profile-then-login", .high, "Password set, then used to sign in",
+                 "A console password was created or changed for a user, who then signed in within a day.",
+                 #""eventSource":["iam.amazonaws.com"],"eventName":["CreateLoginProfile","UpdateLoginProfile"],"# + success,
+                 Window(key: [account, ["requestParameters", "userName"]],
+                        measure: .followed(then: feed(loginOK + #","userIdentity":{"type":["IAMUser"]}"#, key: [account, userName])),
+                        span: 86_400, noun: "console password change")),
+        windowed("signin.new-source-ip", .medium, "Sign-in from a new address",
+                 "A principal signed in to the console from an IP address it had not used in the last 30 days of scanned history.",
+                 loginOK, Window(key: [["userIdentity", "arn"]], measure: .unseen(member: sourceIP), span: 30 * 86_400, noun: "sign-in"),
+                 enabledByDefault: false),
     ]
 
     /// The built-in rule with this id.
@@ -143,6 +182,27 @@ public enum BuiltinRules {
     static let login = #""eventSource":["signin.amazonaws.com"],"eventName":["ConsoleLogin"]"#
     static let loginOK = login + #","responseElements":{"ConsoleLogin":["Success"]}"#
     static let loginFailed = login + #","responseElements":{"ConsoleLogin":["Failure"]}"#
+
+    /// Key paths of the windowed rules. A segment `a|b` reads `a`, or `b` when the record has no `a`.
+    static let account = ["recipientAccountId"]
+    static let region = ["awsRegion"]
+    static let sourceIP = ["sourceIPAddress"]
+    static let userName = ["userIdentity", "userName"]
+
+    /// A windowed rule: `detail` selects the records counted, `window` says how.
+    private static func windowed(
+        _ id: String, _ severity: Severity, _ title: String, _ description: String, _ detail: String, _ window: Window,
+        enabledByDefault: Bool = true
+    ) -> Rule {
+        var made = rule(id, severity, title, description, detail)
+        made.window = window
+        made.enabledByDefault = enabledByDefault
+        return made
+    }
+
+    private static func feed(_ detail: String, key: [[String]]) -> Window.Feed {
+        Window.Feed(pattern: rule("feed", .info, "", "", detail).pattern, key: key)
+    }
 
     /// A rule whose pattern is `{"detail": {<detail>}}`, acting on `targets` (dotted paths in the record).
     private static func rule(

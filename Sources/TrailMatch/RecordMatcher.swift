@@ -22,10 +22,10 @@ public final class RecordMatcher {
     private let patterns: [EventPattern]
 
     public init(_ ruleSet: RuleSet) {
-        patterns = ruleSet.rules.map(\.pattern)
+        patterns = ruleSet.entries.map(\.pattern)
         var compiler = Compiler()
         var roots: [Int32] = []
-        for rule in ruleSet.rules { roots.append(compiler.node(rule.pattern.root)) }
+        for pattern in patterns { roots.append(compiler.node(pattern.root)) }
         var indexes: [ProgramIndex] = []
         for index in ruleSet.indexes {
             indexes.append(ProgramIndex(field: index.field, slots: .copy(index.rules.slotsForCompilation),
@@ -39,7 +39,7 @@ public final class RecordMatcher {
         program.deallocate()
     }
 
-    /// Appends to `matches` the index (in the rule set's `rules`) of every rule the record satisfies, in order.
+    /// Appends to `matches` the index (in the rule set's `entries`) of every pattern the record satisfies, in order.
     public func evaluate(_ record: CloudTrailRecord, into matches: inout [Int]) {
         let start = matches.count
         var envelope = RecordScratch()

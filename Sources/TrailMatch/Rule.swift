@@ -23,8 +23,8 @@ public enum Severity: Int, Comparable, CaseIterable, Sendable, CustomStringConve
     }
 }
 
-/// A single-record detection rule: an EventBridge pattern, and for Stage 2 rules a check of the
-/// matched record beyond what a pattern can say.
+/// A detection rule: an EventBridge pattern, and for Stage 2 rules a check of the matched record
+/// beyond what a pattern can say, or a window over the records it matches.
 public struct Rule: Sendable, Equatable {
     /// Stable identifier, used in alerts, `--enable`/`--disable` and suppressions.
     public var id: String
@@ -41,13 +41,17 @@ public struct Rule: Sendable, Equatable {
     public var targets: [[String]]
     /// Stage 2: what the matched record must also satisfy.
     public var check: RecordCheck?
+    /// Stage 2: the rule counts or correlates the records its pattern matches over time, and alerts on
+    /// what the `Window` measures, not on each record.
+    public var window: Window?
 
     public init(
         id: String, severity: Severity, title: String, description: String, pattern: EventPattern,
-        enabledByDefault: Bool = true, targets: [[String]] = [], check: RecordCheck? = nil
+        enabledByDefault: Bool = true, targets: [[String]] = [], check: RecordCheck? = nil, window: Window? = nil
     ) {
         self.targets = targets
         self.check = check
+        self.window = window
         self.id = id
         self.severity = severity
         self.title = title

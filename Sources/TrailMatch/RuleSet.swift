@@ -2,7 +2,7 @@ internal import TrailEvents
 
 /// A set of rules compiled for evaluation on the zero-copy record view.
 ///
-/// Each rule is indexed by the first field, in `indexedFields` order, whose values its pattern pins
+/// Each pattern (a rule's, or a windowed rule's second feed: `entries`) is indexed by the first field, in `indexedFields` order, whose values its pattern pins
 /// exactly (e.g. `detail.eventName: ["CreateUser"]`, else `detail.eventSource`), in a hash table over
 /// raw bytes per field. A record is checked against the rules whose key it has, plus the few rules that
 /// pin no field (e.g. `root.activity`), whose patterns test known fields first. So most records are
@@ -11,6 +11,17 @@ internal import TrailEvents
 /// A `RuleSet` is a shareable description; each worker compiles it into a `RecordMatcher`.
 public struct RuleSet: Sendable {
     public let rules: [Rule]
+    /// The patterns compiled, in order: each rule's own, and after it a windowed rule's `then` feed.
+    /// A match names an entry.
+    public let entries: [Entry]
+
+    public struct Entry: Sendable {
+        /// The rule's index in `rules`.
+        public let rule: Int
+        /// For a windowed rule, which of its patterns; `nil` for a rule that alerts on each record.
+        public let role: Window.Role?
+        let pattern: EventPattern
+    }
     /// Per indexed field: the rules keyed by the values their pattern requires.
     let indexes: [FieldIndex]
 
@@ -26,11 +37,17 @@ public struct RuleSet: Sendable {
 
     public init(_ rules: [Rule]) {
         self.rules = rules
+        var entries: [Entry] = []
+        for (index, rule) in rules.enumerated() {
+            entries.append(Entry(rule: index, role: rule.window == nil ? nil : .counted, pattern: rule.pattern))
+            if let then = rule.window?.then { entries.append(Entry(rule: index, role: .then, pattern: then.pattern)) }
+        }
+        self.entries = entries
         var keyed = [[[UInt8]: [Int]]](repeating: [:], count: Self.indexedFields.count)
         var unindexed: [Int] = []
-        for (index, rule) in rules.enumerated() {
+        for (index, entry) in entries.enumerated() {
             let pinned = Self.indexedFields.indices.lazy.compactMap { position in
-                rule.pattern.root.requiredValues(at: ["detail"] + Self.indexedFields[position].path).map { (position, $0) }
+                entry.pattern.root.requiredValues(at: ["detail"] + Self.indexedFields[position].path).map { (position, $0) }
             }.first
             if let (position, values) = pinned {
                 for value in values { keyed[position][value, default: []].append(index) }
@@ -71,5 +88,14 @@ extension PatternNode {
     /// The `detail.eventName` values an event must have to match, if the pattern implies a finite set.
     var requiredEventNames: Set<String>? {
         requiredValues(at: ["detail", "eventName"]).map { Set($0.map { String(decoding: $0, as: UTF8.self) }) }
+    }
+}
+
+extension EventPattern {
+    /// The one string the event must have at `path` for the pattern to match, if there is exactly one
+    /// (`["detail", "eventName"]` of a sign-in rule: `ConsoleLogin`).
+    public func requiredString(at path: [String]) -> String? {
+        guard let values = root.requiredValues(at: path), values.count == 1 else { return nil }
+        return String(decoding: values.first!, as: UTF8.self)
     }
 }

@@ -141,6 +141,9 @@ struct AlertText {
         return clock.isUTC ? local : "\(local) (\(DisplayClock.utc.format(window.start)) to \(DisplayClock.utc.format(window.end)))"
     }
 
+    /// A windowed alert's evidence, times in the display zone.
+    func evidence(_ evidence: Finding.Evidence) -> String { evidence.text(clock: clock) }
+
     /// The plain-text message (email body, SNS message): every field on its own line.
     func body(_ notice: Notice) -> String {
         let first = notice.first
@@ -155,6 +158,7 @@ struct AlertText {
         lines.append("What        \(what(first))")
         if let targets = targets(first) { lines.append("Target      \(targets)") }
         if let detail = first.detail { lines.append("Detail      \(value(detail))") }
+        if let evidence = first.evidence { lines.append("Evidence    \(value(self.evidence(evidence)))") }
         lines.append("Where       \(place(first))")
         lines.append("When        \(when(first))")
         lines.append("Source IP   \(value(first.sourceIPAddress))")

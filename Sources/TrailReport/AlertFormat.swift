@@ -21,7 +21,8 @@ extension AlertFormat {
 
 /// One JSON object per alert, one per line, with a fixed set of keys (README, "JSON Lines schema").
 ///
-/// A field that is absent or not a string is `null`; the record is copied minified.
+/// A field that is absent or not a string is `null`; the record is copied minified (`null` for the alert of
+/// a counting rule, which is about many records: its `evidence` lists them).
 public struct JSONLinesFormat: AlertFormat {
     public init() {}
 
@@ -37,7 +38,7 @@ public struct JSONLinesFormat: AlertFormat {
         finding.appendCommonMembers(to: &object)
         object.string("mfaUsed", finding.mfaUsed)
         object.string("source", finding.object.name)
-        object.minified("record", finding.record)
+        if finding.record.isEmpty { object.raw("record", "null".utf8) } else { object.minified("record", finding.record) }
     }
 }
 
@@ -75,6 +76,7 @@ public struct TextFormat: AlertFormat {
         }
         for finding in rules {
             if let detail = finding.detail { lines.append("  detail      \(TerminalText.escaped(detail))") }
+            if let evidence = finding.evidence { lines.append("  evidence    \(TerminalText.escaped(evidence.text(clock: clock)))") }
         }
         let time = first.eventTime.map(clock.format) ?? value(first.eventTimeText)
         lines.append("  time        \(time)")
@@ -211,5 +213,14 @@ public struct DeliveryStatus: Sendable, Equatable {
         self.receipt = receipt
         self.attempts = attempts
         self.error = error
+    }
+}
+
+extension Finding.Evidence {
+    /// `5 records from 10:00:01 to 10:07:40 UTC (window 15m): <id>, <id>, … and 3 more` — log values
+    /// inside: the caller escapes it for its output.
+    public func text(clock: DisplayClock) -> String {
+        let ids = eventIDs.joined(separator: ", ") + (count > eventIDs.count ? " and \(count - eventIDs.count) more" : "")
+        return "\(count) record\(count == 1 ? "" : "s") from \(clock.format(first)) to \(clock.format(last)) (window \(Window.duration(window))): \(ids)"
     }
 }

@@ -66,7 +66,8 @@ public final class HTMLReport: ScanSink {
                 timeText: finding.eventTime.map(UTC.iso8601) ?? finding.eventTimeText ?? "-",
                 account: finding.account ?? "-", region: finding.region ?? "-",
                 principal: finding.principal.display.isEmpty ? "-" : finding.principal.display, sourceIP: finding.sourceIPAddress ?? "-",
-                event: "\(finding.eventSource ?? "-") \(finding.eventName ?? "-")" + (finding.detail.map { ": " + $0 } ?? ""),
+                event: "\(finding.eventSource ?? "-") \(finding.eventName ?? "-")" + (finding.detail.map { ": " + $0 } ?? "")
+                    + (finding.evidence.map { " — " + $0.text(clock: .utc) } ?? ""),
                 target: finding.targets.map { "\($0.field.split(separator: ".").last ?? "") \($0.value)" }.joined(separator: ", "),
                 userAgent: finding.userAgent ?? "-", eventID: finding.eventID ?? "-"))
         }

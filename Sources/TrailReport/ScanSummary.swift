@@ -51,12 +51,16 @@ public struct ScanSummary: Sendable, Equatable {
     /// Records a Stage 2 rule could not judge (its policy document is not valid JSON), by rule, and the
     /// first one's event ID and reason.
     public var recordsUnjudgedByRule: [String: Int] = [:]
+    /// Records windowed rules did not count because a suppression matched them, by rule id.
+    public var recordsSuppressedByRule: [String: Int] = [:]
     public var unjudgedExample: [String: String] = [:]
     /// Alerts not reported again: the same rule and eventID was reported earlier in the run or, with
     /// `--state`, by an earlier run.
     public var alertsDuplicate = 0
     /// Of `alerts`, those an earlier run committed to the state and stopped before writing out.
     public var alertsResent = 0
+    /// What the windowed rules made of the records.
+    public var windows = WindowTotals()
     public var failures: [Failure] = []
     /// S3 ListObjectsV2 requests made to find the objects.
     public var listRequests = 0
@@ -100,6 +104,7 @@ public struct ScanSummary: Sendable, Equatable {
         if let first = statistics.firstEventTime { noteEventTime(first) }
         if let last = statistics.lastEventTime { noteEventTime(last) }
         alertsSuppressedByRule.merge(statistics.suppressedByRule, uniquingKeysWith: +)
+        recordsSuppressedByRule.merge(statistics.recordsSuppressedByRule, uniquingKeysWith: +)
         recordsUnjudgedByRule.merge(statistics.unjudgedByRule, uniquingKeysWith: +)
         unjudgedExample.merge(statistics.unjudgedExample) { first, _ in first }
         alertsDuplicate += statistics.duplicateFindings

@@ -122,7 +122,11 @@ public final class SummaryCollector: ScanSink {
     public func begin(_ object: ObjectRef) { objectAlerts = 0 }
 
     public func end(_ object: ObjectRef, _ outcome: ObjectOutcome) {
-        guard !outcome.isResend else { return summary.alertsResent += objectAlerts }
+        switch outcome.origin {
+        case .scanned: break
+        case .resent: return summary.alertsResent += objectAlerts
+        case .windows: return
+        }
         summary.add(outcome.statistics)
         if let failure = outcome.failure {
             summary.objectsFailed += 1
@@ -146,6 +150,7 @@ public final class SummaryCollector: ScanSink {
         summary.listRequests = totals.listRequests
         summary.elapsedSeconds = totals.elapsedSeconds
         summary.interrupted = totals.interrupted
+        summary.windows = totals.windows
     }
 }
 

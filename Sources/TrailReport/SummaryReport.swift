@@ -54,12 +54,23 @@ public enum SummaryReport {
             lines += " (" + bySeverity.joined(separator: ", ") + ")"
         }
         if s.alertsSuppressed > 0 { lines += ", \(s.alertsSuppressed) suppressed" }
+        let recordsSuppressed = s.recordsSuppressedByRule.values.reduce(0, +)
+        if recordsSuppressed > 0 { lines += ", \(recordsSuppressed) \(plural(recordsSuppressed, "record")) suppressed from windowed rules" }
         if s.alertsDuplicate > 0 { lines += ", \(s.alertsDuplicate) already reported" }
         if s.alertsResent > 0 { lines += ", \(s.alertsResent) left unsent by an interrupted run" }
         lines += " in \(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps))\n"
         for (rule, count) in s.recordsUnjudgedByRule.ranked(by: { $0 }) {
             lines += "trailscan: \(TerminalText.escaped(rule)): \(count) \(plural(count, "record")) could not be judged"
                 + (s.unjudgedExample[rule].map { " (first: \(TerminalText.escaped($0)))" } ?? "") + "\n"
+        }
+        let windows = s.windows
+        if windows.late > 0 {
+            lines += "trailscan: windowed rules: \(windows.late) \(plural(windows.late, "record")) not counted: delivered more than "
+                + "\(Window.duration(windows.lateness)) after their eventTime, or older than an earlier run's watermark (lateness in the configuration)\n"
+        }
+        if windows.pending > 0, let watermark = windows.watermark {
+            lines += "trailscan: windowed rules: \(windows.pending) \(plural(windows.pending, "alert")) end at or after \(UTC.iso8601(watermark)) "
+                + "(the newest delivery minus the lateness): a later run decides them\n"
         }
         if s.alerts > 0 {
             // What fired, and where: the rules by severity, then the accounts and regions with alerts.
@@ -210,6 +221,8 @@ public enum SummaryReport {
         raw(",\"duplicate\":\(s.alertsDuplicate),\"resent\":\(s.alertsResent)")
         raw("},\"suppressed\":{\"total\":\(s.alertsSuppressed),\"byRule\":")
         counts(s.alertsSuppressedByRule.ranked { $0 })
+        raw(",\"windowRecordsByRule\":")
+        counts(s.recordsSuppressedByRule.ranked { $0 })
         raw("},\"unjudged\":{\"byRule\":")
         counts(s.recordsUnjudgedByRule.ranked { $0 })
         raw(",\"first\":{")
@@ -220,6 +233,9 @@ public enum SummaryReport {
             string(example)
         }
         raw("}")
+        raw("},\"windows\":{\"counted\":\(s.windows.counted),\"late\":\(s.windows.late),\"pending\":\(s.windows.pending),")
+        raw("\"latenessSeconds\":\(s.windows.lateness),\"watermark\":")
+        if let watermark = s.windows.watermark { string(UTC.iso8601(watermark)) } else { raw("null") }
         raw("},\"failures\":[")
         for (index, failure) in s.failures.enumerated() {
             if index > 0 { raw(",") }

@@ -69,9 +69,12 @@ public struct Finding: Sendable, Equatable {
     /// What a Stage 2 check found, in words (`created an access key for bob, not for the caller
     /// (alice)`); `nil` for pattern-only rules. Built from log values: escape it like them.
     public var detail: String?
+    /// For a windowed or correlated rule: the records behind the alert.
+    public var evidence: Evidence?
     /// The object the record was read from.
     public var object: ObjectRef
-    /// The record's JSON text, exactly as in the log. Findings of one record share one copy.
+    /// The record's JSON text, exactly as in the log. Findings of one record share one copy. Empty for
+    /// the alert of a counting rule, which is about many records (`evidence` names them).
     public var record: [UInt8]
 
     public init(
@@ -79,9 +82,10 @@ public struct Finding: Sendable, Equatable {
         eventTimeText: String? = nil, eventSource: String? = nil, eventName: String? = nil, account: String? = nil,
         region: String? = nil, principal: Principal = Principal(), sourceIPAddress: String? = nil, userAgent: String? = nil,
         loginResult: String? = nil, mfaUsed: String? = nil, errorCode: String? = nil, errorMessage: String? = nil,
-        targets: [Target] = [], detail: String? = nil, object: ObjectRef, record: [UInt8]
+        targets: [Target] = [], detail: String? = nil, evidence: Evidence? = nil, object: ObjectRef, record: [UInt8]
     ) {
         self.detail = detail
+        self.evidence = evidence
         self.ruleID = ruleID
         self.severity = severity
         self.title = title
@@ -102,6 +106,33 @@ public struct Finding: Sendable, Equatable {
         self.targets = targets
         self.object = object
         self.record = record
+    }
+
+    /// The records a windowed alert stands on: how many, over what span of `eventTime`, and which.
+    public struct Evidence: Sendable, Equatable {
+        /// Records behind the alert (for a distinct count, the records; `distinct` the values counted).
+        public var count: Int
+        /// Distinct values counted, for the rules that count them.
+        public var distinct: Int?
+        /// The rule's window, in seconds.
+        public var window: Int64
+        /// The `eventTime` of the first and the last record, Unix seconds.
+        public var first: Int64
+        public var last: Int64
+        /// The event IDs of the first `listed` records, in eventTime order.
+        public var eventIDs: [String]
+
+        /// How many event IDs an alert lists.
+        public static let listed = 20
+
+        public init(count: Int, distinct: Int? = nil, window: Int64, first: Int64, last: Int64, eventIDs: [String]) {
+            self.count = count
+            self.distinct = distinct
+            self.window = window
+            self.first = first
+            self.last = last
+            self.eventIDs = eventIDs
+        }
     }
 
     /// Whether the record is a console sign-in (the records for which `mfaUsed` is meaningful).
@@ -142,6 +173,7 @@ public struct Finding: Sendable, Equatable {
             total += text?.utf8.count ?? 0
         }
         for target in targets { total += target.field.utf8.count + target.value.utf8.count }
+        for id in evidence?.eventIDs ?? [] { total += 16 + id.utf8.count }
         return total
     }
 }
@@ -192,6 +224,8 @@ public struct ObjectStatistics: Sendable, Equatable {
     public var lastEventTime: Int64?
     /// Findings silenced by suppressions, by rule id.
     public var suppressedByRule: [String: Int] = [:]
+    /// Records a windowed rule did not count because a suppression matched them, by rule id.
+    public var recordsSuppressedByRule: [String: Int] = [:]
     /// Records a Stage 2 rule's pattern matched but its check could not judge (a policy document that
     /// is not valid JSON), by rule id, and the first such record's event ID and reason per rule.
     public var unjudgedByRule: [String: Int] = [:]
@@ -215,13 +249,27 @@ public struct ObjectOutcome: Sendable, Equatable {
     public var statistics: ObjectStatistics
     /// What ended the object early, if anything. Findings of the records complete before it are kept.
     public var failure: ObjectFailure?
-    /// The object was not read: its findings are alerts an earlier run committed (`--state`) and
-    /// stopped before writing out, delivered now.
-    public var isResend: Bool
+    /// Where the findings handed over with this outcome come from.
+    public var origin: Origin
+    /// The records of the object that windowed rules count (`TrailWindow` and the state take them).
+    public var observations: [Observation]
 
-    public init(statistics: ObjectStatistics = ObjectStatistics(), failure: ObjectFailure? = nil, isResend: Bool = false) {
+    public enum Origin: Sendable, Equatable {
+        /// The object was read now.
+        case scanned
+        /// The object was not read: its findings are alerts an earlier run committed (`--state`) and
+        /// stopped before writing out, delivered now.
+        case resent
+        /// The object was not read now: its findings are alerts of windowed rules on its records,
+        /// decided after the last object (their records may come from any object).
+        case windows
+    }
+
+    public init(statistics: ObjectStatistics = ObjectStatistics(), failure: ObjectFailure? = nil, origin: Origin = .scanned,
+                observations: [Observation] = []) {
         self.statistics = statistics
         self.failure = failure
-        self.isResend = isResend
+        self.origin = origin
+        self.observations = observations
     }
 }

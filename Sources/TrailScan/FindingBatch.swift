@@ -12,6 +12,8 @@ public struct FindingBatch: Sendable {
     private let budget: Int
     private var spill: SpillFile?
     public private(set) var count = 0
+    /// The records of the object that windowed rules count, in record order.
+    public var observations: [Observation] = []
 
     /// - Parameter budget: bytes of findings kept in memory before they go to the file.
     init(budget: Int) {
@@ -33,6 +35,7 @@ public struct FindingBatch: Sendable {
         heldBytes = 0
         spill = nil
         count = 0
+        observations = []
     }
 
     /// Moves what is held to the file.

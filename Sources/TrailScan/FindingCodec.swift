@@ -1,5 +1,6 @@
 public import TrailJSON
 internal import TrailMatch
+internal import TrailTime
 
 /// A `Finding` as JSON and back, exactly: every field but the record, whose bytes travel beside it
 /// (the state store keeps them in a column of their own, the spill file as a second piece). The keys
@@ -7,7 +8,7 @@ internal import TrailMatch
 ///
 ///     {"rule", "severity", "title", "eventID", "eventTime", "eventTimeSeconds", "eventSource", "eventName",
 ///      "awsRegion", "recipientAccountId", "principal": {"type", "arn", "userName"}, "sourceIPAddress",
-///      "userAgent", "detail", "loginResult", "mfaUsed", "errorCode", "errorMessage", "targets": [{"field", "value"}],
+///      "userAgent", "detail", "evidence": {"count", "distinct", "windowSeconds", "first", "last", "eventIDs"} | null, "loginResult", "mfaUsed", "errorCode", "errorMessage", "targets": [{"field", "value"}],
 ///      "object": {"file": path} | {"stdin": true} | {"s3": {"bucket", "key"}}}
 ///
 /// An absent field is `null`. A path that is not UTF-8 is written as `LocalPath.name` (bytes as
@@ -33,8 +34,15 @@ public enum FindingCodec {
             target.string("field", value.field)
             target.string("value", value.value)
         }
+        appendObject(finding.object, to: &object)
+        object.finish(into: &out)
+        return out
+    }
+
+    /// `"object": {"file": path} | {"stdin": true} | {"s3": {"bucket", "key"}}`.
+    static func appendObject(_ ref: ObjectRef, to object: inout JSONObjectWriter) {
         object.object("object") { place in
-            switch finding.object {
+            switch ref {
             case .file(let path): place.string("file", path.name)
             case .standardInput: place.raw("stdin", "true".utf8)
             case .s3(let bucket, let key):
@@ -44,21 +52,44 @@ public enum FindingCodec {
                 }
             }
         }
-        object.finish(into: &out)
-        return out
+    }
+
+    /// A string member, `nil` when absent or null.
+    static func text(_ member: JSONValue?, _ name: String) throws(Malformed) -> String? {
+        switch member {
+        case nil, .null?: return nil
+        case .string(let text)?: return text
+        default: throw Malformed(reason: "\(name) is not a string")
+        }
+    }
+
+    /// An integer member, `nil` when absent or null.
+    static func integer(_ member: JSONValue?, _ name: String) throws(Malformed) -> Int64? {
+        switch member {
+        case nil, .null?: return nil
+        case .number(let number, _)?:
+            guard let value = Int64(number) else { throw Malformed(reason: "\(name) is not an integer") }
+            return value
+        default: throw Malformed(reason: "\(name) is not a number")
+        }
+    }
+
+    /// The `object` member written by `appendObject`.
+    static func object(_ place: JSONValue?) throws(Malformed) -> ObjectRef {
+        if let path = try text(place?["file"], "object.file") {
+            return .file(LocalPath(name: path))
+        } else if case .bool(true)? = place?["stdin"] {
+            return .standardInput
+        } else if let s3 = place?["s3"], let bucket = try text(s3["bucket"], "object.s3.bucket"), let key = try text(s3["key"], "object.s3.key") {
+            return .s3(bucket: bucket, key: key)
+        }
+        throw Malformed(reason: "object is missing")
     }
 
     public static func finding(json: [UInt8], record: [UInt8]) throws(Malformed) -> Finding {
         // Members are read by name: their order is free.
         let value: JSONValue
         do { value = try JSONValue(parsing: json) } catch { throw Malformed(reason: "invalid JSON: \(error)") }
-        func text(_ member: JSONValue?, _ name: String) throws(Malformed) -> String? {
-            switch member {
-            case nil, .null?: return nil
-            case .string(let text)?: return text
-            default: throw Malformed(reason: "\(name) is not a string")
-            }
-        }
         func required(_ name: String) throws(Malformed) -> String {
             guard let text = try text(value[name], name) else { throw Malformed(reason: "\(name) is missing") }
             return text
@@ -67,14 +98,7 @@ public enum FindingCodec {
         guard let severity = Severity.allCases.first(where: { $0.name == severityName }) else {
             throw Malformed(reason: "unknown severity '\(severityName)'")
         }
-        var eventTime: Int64?
-        switch value["eventTimeSeconds"] {
-        case nil, .null?: eventTime = nil
-        case .number(let number, _)?:
-            guard let seconds = Int64(number) else { throw Malformed(reason: "eventTimeSeconds is not an integer") }
-            eventTime = seconds
-        default: throw Malformed(reason: "eventTimeSeconds is not a number")
-        }
+        let eventTime = try integer(value["eventTimeSeconds"], "eventTimeSeconds")
         var targets: [Finding.Target] = []
         if case .array(let elements)? = value["targets"] {
             for element in elements {
@@ -84,16 +108,26 @@ public enum FindingCodec {
                 targets.append(Finding.Target(field: field, value: target))
             }
         }
-        let place = value["object"]
-        let object: ObjectRef
-        if let path = try text(place?["file"], "object.file") {
-            object = .file(LocalPath(name: path))
-        } else if case .bool(true)? = place?["stdin"] {
-            object = .standardInput
-        } else if let s3 = place?["s3"], let bucket = try text(s3["bucket"], "object.s3.bucket"), let key = try text(s3["key"], "object.s3.key") {
-            object = .s3(bucket: bucket, key: key)
-        } else {
-            throw Malformed(reason: "object is missing")
+        let object = try Self.object(value["object"])
+        var evidence: Finding.Evidence?
+        if let found = value["evidence"], found != .null {
+            func time(_ name: String) throws(Malformed) -> Int64 {
+                guard let text = try text(found[name], "evidence.\(name)"), let seconds = UTC.seconds(rfc3339: text) else {
+                    throw Malformed(reason: "evidence.\(name) is not an RFC 3339 time")
+                }
+                return seconds
+            }
+            guard let count = try integer(found["count"], "evidence.count"), let window = try integer(found["windowSeconds"], "evidence.windowSeconds"),
+                  case .array(let ids)? = found["eventIDs"]
+            else { throw Malformed(reason: "evidence lacks its count, windowSeconds or eventIDs") }
+            var eventIDs: [String] = []
+            for id in ids {
+                guard case .string(let text) = id else { throw Malformed(reason: "evidence.eventIDs holds a value that is not a string") }
+                eventIDs.append(text)
+            }
+            evidence = Finding.Evidence(
+                count: Int(count), distinct: try integer(found["distinct"], "evidence.distinct").map(Int.init), window: window,
+                first: try time("first"), last: try time("last"), eventIDs: eventIDs)
         }
         let principal = value["principal"]
         return Finding(
@@ -107,7 +141,7 @@ public enum FindingCodec {
             sourceIPAddress: try text(value["sourceIPAddress"], "sourceIPAddress"), userAgent: try text(value["userAgent"], "userAgent"),
             loginResult: try text(value["loginResult"], "loginResult"), mfaUsed: try text(value["mfaUsed"], "mfaUsed"),
             errorCode: try text(value["errorCode"], "errorCode"), errorMessage: try text(value["errorMessage"], "errorMessage"),
-            targets: targets, detail: try text(value["detail"], "detail"), object: object, record: record)
+            targets: targets, detail: try text(value["detail"], "detail"), evidence: evidence, object: object, record: record)
     }
 }
 
@@ -132,5 +166,17 @@ extension Finding {
         object.string("sourceIPAddress", sourceIPAddress)
         object.string("userAgent", userAgent)
         object.string("detail", detail)
+        if let evidence {
+            object.object("evidence") { member in
+                member.raw("count", String(evidence.count).utf8)
+                member.raw("distinct", (evidence.distinct.map(String.init) ?? "null").utf8)
+                member.raw("windowSeconds", String(evidence.window).utf8)
+                member.string("first", UTC.iso8601(evidence.first))
+                member.string("last", UTC.iso8601(evidence.last))
+                member.raw("eventIDs", JSONString.array(evidence.eventIDs))
+            }
+        } else {
+            object.raw("evidence", "null".utf8)
+        }
     }
 }

@@ -311,6 +311,7 @@ final class ObjectScanner {
         let matcher = matcher
         let suppressions = configuration.suppressions
         let recordLimit = configuration.maximumRecordBytes
+        let delivered = CloudTrailKey(path: object.name).map(\.deliveryTime)
         var failure: ObjectFailure?
         do throws(CloudTrailFormatError) {
             try splitter.drain(window, isFinal: isFinal) { record in
@@ -332,7 +333,35 @@ final class ObjectScanner {
                 guard !matches.isEmpty else { return }
                 var bytes: [UInt8]?  // copied once, shared by the record's findings
                 for index in matches {
-                    let rule = rules.rules[index]
+                    let entry = rules.entries[index]
+                    let rule = rules.rules[entry.rule]
+                    if let role = entry.role, let window = rule.window {
+                        guard !suppressions.suppresses(ruleID: rule.id, record: record) else {
+                            statistics.recordsSuppressedByRule[rule.id, default: 0] += 1
+                            continue
+                        }
+                        guard let eventTime, let eventID = record.string(.eventID) else {
+                            statistics.unjudgedByRule[rule.id, default: 0] += 1
+                            if statistics.unjudgedExample[rule.id] == nil {
+                                statistics.unjudgedExample[rule.id] = "eventID \(record.string(.eventID) ?? "-"): no eventID or no RFC 3339 eventTime to place it in time"
+                            }
+                            continue
+                        }
+                        // A record without the key's fields belongs to no group: it cannot count.
+                        guard let key = window.key(of: record, role: role) else { continue }
+                        var finding: Finding?
+                        if Observation.keepsFinding(window, role) {
+                            if bytes == nil { bytes = Array(record.bytes) }
+                            finding = Finding(rule: rule, record: record, bytes: bytes!, object: object)
+                        }
+                        findings.observations.append(Observation(
+                            ruleID: rule.id, role: role, key: key, member: window.member.flatMap { Window.value(at: $0, in: record) },
+                            eventTime: eventTime, eventID: eventID, delivered: delivered, account: record.string(.recipientAccountId),
+                            region: record.string(.awsRegion), sourceIPAddress: record.string(.sourceIPAddress),
+                            principalType: record.string(.userIdentityType), userName: record.string(.userIdentityUserName),
+                            object: object, finding: finding))
+                        continue
+                    }
                     var detail: String?, severity: Severity?
                     if let check = rule.check {
                         switch check.evaluate(record) {

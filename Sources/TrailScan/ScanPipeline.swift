@@ -124,7 +124,7 @@ public enum ScanPipeline {
                 var findings = FindingBatch(budget: budget)
                 var statistics = ObjectStatistics()
                 let failure = scanner.scan(object, findings: &findings, statistics: &statistics)
-                delivery.submit(sequence, .scanned(object, findings, ObjectOutcome(statistics: statistics, failure: failure)))
+                delivery.submit(sequence, .scanned(object, findings, ObjectOutcome(statistics: statistics, failure: failure, observations: findings.observations)))
             }
         }
         for _ in 0..<threads {

@@ -11,7 +11,9 @@ internal import TrailEvents
 ///   command line's inputs in turn), whatever the number of workers and however they interleave, so
 ///   the same inputs give the same calls in the same order on every run.
 /// - For each object: one `begin`, then its findings in record order, then one `end` with its outcome.
-///   No other object's calls come in between.
+///   No other object's calls come in between. After the last object, the alerts of windowed rules
+///   come the same way, grouped by the object of each alert's record, with `ObjectOutcome.origin`
+///   `.windows` (they are not a reading of the object).
 /// - A folder or prefix that cannot be listed arrives as `listingFailed` at its place in that order.
 /// - `finish` comes once, last, with what only the whole run knows.
 /// - `isDone` is asked after each object: a sink that returns `true` (its reader went away) stops the
@@ -49,6 +51,25 @@ public struct ScanTotals: Sendable, Equatable {
     /// The scan was cancelled (`ScanCancellation`, e.g. on SIGINT): the run covers the objects handed
     /// to the sinks before that; those in flight were abandoned.
     public var interrupted = false
+    /// The windowed rules' side of the run (set by `TrailWindow`'s sink or the state's).
+    public var windows = WindowTotals()
+
+    public init() {}
+}
+
+/// What the windowed rules made of the run's records.
+public struct WindowTotals: Sendable, Equatable {
+    /// Records counted by windowed rules (each once, however often delivered or read).
+    public var counted = 0
+    /// Records left out as late: delivered more than `lateness` after their `eventTime`, or, with
+    /// `--state`, older than an earlier run's watermark.
+    public var late = 0
+    /// Alerts found but not decided: they end too close to the newest delivery, and the next run decides them.
+    public var pending = 0
+    /// Seconds of delivery delay tolerated.
+    public var lateness: Int64 = 0
+    /// Alerts ending before this are decided (`--state`); `nil` when every alert is.
+    public var watermark: Int64?
 
     public init() {}
 }

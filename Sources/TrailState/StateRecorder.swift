@@ -1,7 +1,9 @@
 internal import Glibc
 public import TrailScan
+internal import TrailEvents
 internal import TrailMatch
 internal import TrailS3
+public import TrailWindow
 
 /// The sink of an incremental run: records each object and its alerts in the state, and passes on
 /// to `downstream` (the alert output, the failure lines, the summary) only what the state committed —
@@ -38,6 +40,10 @@ public final class StateRecorder: ScanSink {
     /// The inputs whose cursors advance when the run lists everything without a failure.
     private let sources: [String]
     private let runStart: Int64
+    /// The windowed rules, decided at the end of the run over the records kept in the state.
+    private let windows: WindowEngine
+    /// The newest delivery time of the objects read (their CloudTrail names; else their newest record).
+    private var newestDelivery: Int64?
 
     private let insertAlert: Statement
     private let insertOutbox: Statement
@@ -45,6 +51,7 @@ public final class StateRecorder: ScanSink {
     private let previousStatus: Statement
     private let unsent: Statement
     private let deleteSent: Statement
+    private let insertWindowRecord: Statement
 
     private var inTransaction = false
     private var objectsInTransaction = 0
@@ -63,11 +70,12 @@ public final class StateRecorder: ScanSink {
     ///   - route: the notification destinations a new alert is queued for (in the same transaction).
     ///   - hook: called at each `Point` of each object with new alerts (tests stop the process there).
     public init(
-        store: StateStore, downstream: [any ScanSink], sources: [String], runStart: Int64,
+        store: StateStore, downstream: [any ScanSink], sources: [String], runStart: Int64, windows: WindowEngine = WindowEngine(rules: []),
         describe: @escaping (ObjectFailure) -> String, route: @escaping (Finding) -> [String] = { _ in [] },
         hook: @escaping (Point) -> Void = { _ in }
     ) throws(StateError) {
         self.store = store
+        self.windows = windows
         self.downstream = downstream
         self.sources = sources
         self.runStart = runStart
@@ -90,24 +98,33 @@ public final class StateRecorder: ScanSink {
             WHERE o.destination = 'output' AND o.alert_id >= ? ORDER BY o.alert_id
             """)
         deleteSent = try database.prepare("DELETE FROM outbox WHERE destination = 'output' AND alert_id BETWEEN ? AND ?")
+        insertWindowRecord = try database.prepare("""
+            INSERT OR IGNORE INTO window_records (rule, role, event_id, event_time, run_id, observation, record) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
     }
 
     /// Passes on the alerts an earlier run committed and did not write out (it was killed, or its
-    /// output went away), as objects marked `isResend`, in the order they were found.
+    /// output went away), as objects of origin `.resent`, in the order they were found.
     ///
     /// - Returns: how many.
     @discardableResult
     public func resendUnsent() throws(StateError) -> Int {
-        let resent = ObjectOutcome(isResend: true)
+        try passOnByObject(from: 0, origin: .resent)
+    }
+
+    /// Passes on the outbox's alerts from `first` on, grouped by object (`begin`, findings, `end` with
+    /// an outcome of `origin`), then deletes their outbox rows. Returns how many.
+    private func passOnByObject(from first: Int64, origin: ObjectOutcome.Origin) throws(StateError) -> Int {
+        let outcome = ObjectOutcome(origin: origin)
         var current: ObjectRef?
-        let last = try passOnUnsent(from: 0) { object in
-            if let current { for sink in downstream { sink.end(current, resent) } }
+        let last = try passOnUnsent(from: first) { object in
+            if let current { for sink in downstream { sink.end(current, outcome) } }
             current = object
             for sink in downstream { sink.begin(object) }
         }
-        if let current { for sink in downstream { sink.end(current, resent) } }
+        if let current { for sink in downstream { sink.end(current, outcome) } }
         guard let last else { return 0 }
-        try acknowledge(from: 0, through: last.id)
+        try acknowledge(from: first, through: last.id)
         return last.count
     }
 
@@ -162,7 +179,11 @@ public final class StateRecorder: ScanSink {
 
     public func finding(_ finding: Finding) {
         guard failure == nil else { return }
-        attempt { () throws(StateError) in
+        attempt { () throws(StateError) in try insert(finding) }
+    }
+
+    /// Inserts a new alert and its outbox rows; a duplicate (rule and eventID known) is counted.
+    private func insert(_ finding: Finding) throws(StateError) {
             try insertAlert.bind(
                 .text(finding.ruleID), finding.eventID.map(SQLValue.text) ?? .null, .integer(Int64(finding.severity.rawValue)),
                 finding.eventTime.map(SQLValue.integer) ?? .null, finding.account.map(SQLValue.text) ?? .null, .integer(runStart),
@@ -173,7 +194,6 @@ public final class StateRecorder: ScanSink {
             for destination in ["output"] + route(finding) { try insertOutbox.bind(.text(destination), .integer(id)).run() }
             if firstNewAlert == nil { firstNewAlert = id }
             lastNewAlert = id
-        }
     }
 
     public func end(_ object: ObjectRef, _ outcome: ObjectOutcome) {
@@ -182,6 +202,10 @@ public final class StateRecorder: ScanSink {
         guard failure == nil else { return }
         attempt { () throws(StateError) in
             let newAlerts = firstNewAlert.map { Int(lastNewAlert - $0) + 1 } ?? 0
+            if outcome.origin == .scanned, let delivered = CloudTrailKey(path: object.name)?.deliveryTime ?? outcome.statistics.lastEventTime {
+                newestDelivery = max(newestDelivery ?? delivered, delivered)
+            }
+            for observation in outcome.observations { try store.insert(observation, into: insertWindowRecord, runID: store.runID) }
             if let (location, kind) = StateStore.location(of: object) {
                 let failed = outcome.failure
                 var status = failed == nil ? "ok" : "failed"
@@ -231,7 +255,48 @@ public final class StateRecorder: ScanSink {
                 }
             }
         }
+        var totals = totals
+        if failure == nil && !windows.isEmpty && !totals.interrupted && !isDownstreamDone {
+            attempt { () throws(StateError) in totals.windows = try decideWindows() }
+        }
         for sink in downstream { sink.finish(totals) }
+    }
+
+    /// Decides the windowed rules over the records the state keeps and this run's, moves the watermark,
+    /// and passes on the alerts it decided — all through the outbox, in one transaction with the new
+    /// window state, so that a crash repeats or loses none.
+    ///
+    /// The watermark: the newest delivery read (this run's or an earlier's) minus the lateness, held
+    /// back to the oldest delivery of an object that failed and will be retried (its records may still
+    /// count), never moving back. A run whose listing failed decides nothing new (an object it did not
+    /// see could be older than the ones it read).
+    private func decideWindows() throws(StateError) -> WindowTotals {
+        let (kept, new, storedDelivery) = try store.windowState()
+        let newest = [storedDelivery, newestDelivery].compactMap { $0 }.max()
+        var watermark = kept.watermark
+        if let newest, !listingFailed {
+            var candidate = newest - windows.lateness
+            for object in try store.failedObjects() {
+                if let delivered = CloudTrailKey(path: object.name)?.deliveryTime { candidate = min(candidate, delivered - windows.lateness) }
+            }
+            watermark = max(watermark ?? candidate, candidate)
+        }
+        var totals = WindowTotals()
+        totals.lateness = windows.lateness
+        // Nothing read has a delivery time yet: nothing can be decided; the records stay for the next run.
+        guard let watermark else { return totals }
+        let outcome = windows.evaluate(new, state: kept, watermark: watermark)
+        firstNewAlert = nil
+        try store.transaction { () throws(StateError) in
+            try store.saveWindowState(outcome.state, delivered: newest)
+            for alert in outcome.alerts { try insert(alert) }
+        }
+        if let first = firstNewAlert { _ = try passOnByObject(from: first, origin: .windows) }
+        totals.counted = outcome.counted
+        totals.late = outcome.late
+        totals.pending = outcome.pending
+        totals.watermark = watermark
+        return totals
     }
 
     /// Stops the scan when the state fails or the output went away.

@@ -20,7 +20,7 @@ internal import TrailTime
 /// Used from one thread (the scan's consumer), except the ledger, which has its own connection.
 public final class StateStore {
     /// The schema this trailscan writes. `user_version` holds it; `application_id` marks the file.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     static let applicationID: Int64 = 0x7472_6C73  // "trls"
 
     public let path: String
@@ -142,6 +142,30 @@ public final class StateStore {
             listed_through INTEGER NOT NULL,
             run_id INTEGER NOT NULL REFERENCES runs (id)
         ) WITHOUT ROWID;
+        """,
+        """
+        CREATE TABLE window_records (              -- records the windowed rules may still count (TrailWindow)
+            rule TEXT NOT NULL,
+            role INTEGER NOT NULL,                 -- 0 counted, 1 then
+            event_id TEXT NOT NULL,
+            event_time INTEGER NOT NULL,
+            run_id INTEGER NOT NULL REFERENCES runs (id),  -- the run that read it
+            observation TEXT NOT NULL,             -- ObservationCodec JSON
+            record BLOB NOT NULL,                  -- its finding's record, empty when it keeps none
+            PRIMARY KEY (rule, role, event_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE window_floors (               -- per rule and key: the last decided alert's record
+            rule TEXT NOT NULL,
+            key TEXT NOT NULL,
+            event_time INTEGER NOT NULL,
+            event_id TEXT NOT NULL,
+            PRIMARY KEY (rule, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE window_clock (                -- one row: how far the windowed rules have decided
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            watermark INTEGER NOT NULL,            -- alerts ending before it are decided
+            delivered INTEGER NOT NULL             -- the newest delivery time read
+        );
         """,
     ]
 

@@ -5,6 +5,7 @@ import TrailReport
 import TrailScan
 import TrailState
 import TrailTime
+import TrailWindow
 
 /// A scan with `--state`: the state is locked and opened, alerts an earlier run left unsent are
 /// written first, then the scan reads only what earlier runs did not — objects that failed before
@@ -23,7 +24,7 @@ final class IncrementalRun {
     ///   - since: `--since` as given: the listing then starts there, for every input (the first run's
     ///     history, or a catch-up of files delivered later than the look-back).
     init(
-        statePath: String, inputs: [String], lookback: Int64, since: String?, configuration: ScanConfiguration,
+        statePath: String, inputs: [String], lookback: Int64, since: String?, configuration: ScanConfiguration, windows: WindowEngine,
         downstream: [any ScanSink], describe: @escaping @Sendable (ObjectFailure) -> String, route: @escaping (Finding) -> [String]
     ) throws {
         let now = Int64(Date().timeIntervalSince1970)
@@ -43,7 +44,8 @@ final class IncrementalRun {
         }
         plan = IncrementalPlan(retries: try store.failedObjects(), deliveredSince: deliveredSince, ledger: try store.ledger())
         recorder = try StateRecorder(
-            store: store, downstream: downstream, sources: inputs.map(Self.cursorName), runStart: now, describe: describe, route: route,
+            store: store, downstream: downstream, sources: inputs.map(Self.cursorName), runStart: now, windows: windows, describe: describe,
+            route: route,
             hook: { [hook] point in hook(point.rawValue) })
     }
 

@@ -10,7 +10,7 @@ import TrailScan
 /// The configuration file: `suppress` (alerts that are expected), `notify` (where alerts are sent),
 /// `parameters` (the Stage 2 rules' settings, by rule id), and defaults for flags the command line does
 /// not give — `timezone`, `minSeverity`, `format`, `color` and `rules` (rule files, relative to the
-/// configuration's folder, read before those of `--rules`). Any other setting is refused, naming it.
+/// configuration's folder, read before those of `--rules`) — and `lateness` (the windowed rules'). Any other setting is refused, naming it.
 struct ConfigurationFile {
     let path: String
     let json: JSONValue
@@ -20,8 +20,11 @@ struct ConfigurationFile {
     let format: OutputFormat?
     let color: ColorChoice?
     let ruleFiles: [String]
+    /// `lateness`: how long after its eventTime a record may be delivered and still count for the
+    /// windowed rules (`WindowEngine.lateness`).
+    let lateness: Int64?
 
-    static let settings = ["suppress", "notify", "parameters", "timezone", "minSeverity", "format", "color", "rules"]
+    static let settings = ["suppress", "notify", "parameters", "timezone", "minSeverity", "format", "color", "rules", "lateness"]
 
     /// `--config`, else `$XDG_CONFIG_HOME/trailscan/config.json` or `~/.config/trailscan/config.json`
     /// when it exists, else `nil`.
@@ -62,7 +65,13 @@ struct ConfigurationFile {
                 path: path, json: json, timezone: try string("timezone"), destinations: try Destination.all(configuration: json),
                 minimumSeverity: try string("minSeverity", severities).flatMap(Severity.init(name:)),
                 format: try string("format", OutputFormat.allCases.map(\.rawValue)).flatMap(OutputFormat.init(rawValue:)),
-                color: try string("color", ColorChoice.allCases.map(\.rawValue)).flatMap(ColorChoice.init(rawValue:)), ruleFiles: rules)
+                color: try string("color", ColorChoice.allCases.map(\.rawValue)).flatMap(ColorChoice.init(rawValue:)), ruleFiles: rules,
+                lateness: try string("lateness").map { text in
+                    guard let seconds = TimeArgument.seconds(age: text), seconds > 0 else {
+                        throw ValidationError("--config: \(path): at lateness: '\(text)' is not a duration such as 30m, 1h or 2d")
+                    }
+                    return seconds
+                })
         } catch let error as PatternError {
             throw ValidationError("--config: \(path): \(error)")
         }
@@ -70,7 +79,8 @@ struct ConfigurationFile {
 
     /// `rules` with the configuration's `parameters` applied:
     ///
-    ///     "parameters": {"iam.role.external-trust": {"trustedAccounts": ["444455556666"]}}
+    ///     "parameters": {"iam.role.external-trust": {"trustedAccounts": ["444455556666"]},
+    ///                    "signin.brute-force.ip": {"threshold": 50, "window": "30m"}}
     func parameterized(_ rules: [Rule]) throws -> [Rule] {
         guard let parameters = json["parameters"] else { return rules }
         func fail(_ at: String, _ reason: String) -> ValidationError { ValidationError("--config: \(path): at parameters\(at): \(reason)") }
@@ -80,8 +90,19 @@ struct ConfigurationFile {
             guard let index = rules.firstIndex(where: { $0.id == id }) else { throw fail(".\(id)", "unknown rule id") }
             guard case .object(let members) = settings else { throw fail(".\(id)", "must be an object of parameters") }
             for (name, value) in members {
-                switch (rules[index].check, name) {
-                case (.externalTrust?, "trustedAccounts"):
+                switch (rules[index].check, rules[index].window, name) {
+                case (_, let window?, "threshold") where window.threshold != nil:
+                    guard case .number(let text, _) = value, let threshold = Int(text), threshold >= 1, threshold <= 1_000_000 else {
+                        throw fail(".\(id).\(name)", "must be a whole number from 1 to 1000000")
+                    }
+                    rules[index].window = window.with(threshold: threshold)
+                case (_, var window?, "window"):
+                    guard case .string(let text) = value, let seconds = TimeArgument.seconds(age: text), seconds > 0, seconds <= 366 * 86_400 else {
+                        throw fail(".\(id).\(name)", "must be a duration from 1s to 366d, such as 15m, 1h or 30d")
+                    }
+                    window.span = seconds
+                    rules[index].window = window
+                case (.externalTrust?, _, "trustedAccounts"):
                     guard case .array(let items) = value else { throw fail(".\(id).\(name)", "must be a list of 12-digit account ids") }
                     var accounts: Set<String> = []
                     for item in items {
@@ -92,7 +113,7 @@ struct ConfigurationFile {
                     }
                     rules[index].check = .externalTrust(trusted: accounts)
                 default:
-                    let known = rules[index].check?.parameters.map(\.name) ?? []
+                    let known = (rules[index].check?.parameters ?? []).map(\.name) + (rules[index].window?.parameters ?? []).map(\.name)
                     throw fail(".\(id).\(name)", known.isEmpty ? "rule \(id) takes no parameters" : "unknown parameter (known: \(known.joined(separator: ", ")))")
                 }
             }

@@ -29,7 +29,7 @@ struct RulesCommand: ParsableCommand {
                 if !rule.description.isEmpty {
                     text += String(repeating: " ", count: idWidth + 12) + TerminalText.escaped(rule.description) + "\n"
                 }
-                for parameter in rule.check?.parameters ?? [] {
+                for parameter in (rule.check?.parameters ?? []) + (rule.window?.parameters ?? []) {
                     text += String(repeating: " ", count: idWidth + 12) + "parameter \(parameter.name): \(parameter.value)\n"
                 }
             }
@@ -62,6 +62,14 @@ struct RulesCommand: ParsableCommand {
             if let check = rule.check {
                 text += "check        \(check.explanation)\n"
                 for parameter in check.parameters { text += "parameter    \(parameter.name): \(parameter.value)\n" }
+            }
+            if let window = rule.window {
+                text += "window       \(window.explanation)\n"
+                if let then = window.then {
+                    let pattern = then.pattern.json.prettyPrinted.split(separator: "\n").map { TerminalText.escaped($0, backslashes: false) }
+                    text += "then pattern\n" + pattern.joined(separator: "\n") + "\n"
+                }
+                for parameter in window.parameters { text += "parameter    \(parameter.name): \(parameter.value)\n" }
             }
             if let template = templates[rule.id] {
                 text += "template     \(TerminalText.escaped(template.template, backslashes: false))\n"

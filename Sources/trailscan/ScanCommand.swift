@@ -9,6 +9,7 @@ import TrailReport
 import TrailS3
 import TrailScan
 import TrailState
+import TrailWindow
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, jsonl, template
@@ -156,7 +157,7 @@ struct ScanCommand: ParsableCommand {
     /// The scan settings derived from the flags (rule files and configuration read once) and the format
     /// of the alerts, or the usage error that explains the first bad one. Thrown from `run()`, a
     /// `ValidationError` still prints the usage and exits with 64.
-    private func settings() throws -> (ScanConfiguration, any AlertFormat, Notifications, configurationPath: String?) {
+    private func settings() throws -> (ScanConfiguration, any AlertFormat, Notifications, configurationPath: String?, windows: WindowEngine) {
         let file = noConfig ? nil : try ConfigurationFile.load(config)
         let zone = timezone ?? file?.timezone ?? "UTC"
         guard let clock = DisplayClock(timeZone: zone) else {
@@ -205,7 +206,7 @@ struct ScanCommand: ParsableCommand {
             suppressions: suppressions,
             includeInsights: includeInsights,
             s3: try s3Settings())
-        return (configuration, alertFormat, notifications, file?.path)
+        return (configuration, alertFormat, notifications, file?.path, WindowEngine(rules: rules, lateness: file?.lateness ?? WindowEngine.defaultLateness))
     }
 
     /// How to reach S3, when an input is an `s3://` URL. Credentials are found as the AWS CLI finds them
@@ -326,8 +327,9 @@ struct ScanCommand: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)  // a closed stdout shows up as EPIPE, handled by OutputWriter
         let started = Int64(Date().timeIntervalSince1970)
         let configuration: ScanConfiguration, format: any AlertFormat, notifications: Notifications, configurationPath: String?
+        let windows: WindowEngine
         do {
-            (configuration, format, notifications, configurationPath) = try settings()
+            (configuration, format, notifications, configurationPath, windows) = try settings()
             try summaryOut.map { try OutputFile(path: $0, flag: "--summary-out").check() }
             try report.map { try OutputFile(path: $0, flag: "--report").check() }
         } catch let error as ValidationError {
@@ -358,7 +360,7 @@ struct ScanCommand: ParsableCommand {
             do {
                 incremental = try IncrementalRun(
                     statePath: state, inputs: paths, lookback: TimeArgument.seconds(age: lookback)!, since: window.since, configuration: configuration,
-                    downstream: shown, describe: Self.describe, route: notifications.route)
+                    windows: windows, downstream: shown, describe: Self.describe, route: notifications.route)
             } catch let error as StateError {
                 OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(state)): \(error)\n")
                 if case .locked = error.kind { throw ExitCode(75) }
@@ -369,7 +371,8 @@ struct ScanCommand: ParsableCommand {
         } else {
             let outbox = MemoryOutbox(destinations: notifications.destinations)
             ScanPipeline.run(inputs: paths, rawPaths: Self.rawPaths(), configuration: configuration,
-                             sinks: [DuplicateFilter(downstream: shown + [outbox])], cancellation: interruption.cancellation,
+                             sinks: [WindowStage(engine: windows, downstream: [DuplicateFilter(downstream: shown + [outbox])])],
+                             cancellation: interruption.cancellation,
                              progress: progress?.listing ?? ListingProgress())
             if !notifications.isEmpty && !notifications.deliver(from: outbox, pendingStays: false, quiet: quiet) { undelivered = true }
         }

@@ -72,7 +72,7 @@ func formatted(_ finding: Finding, _ format: some AlertFormat) -> [UInt8] {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
         #expect(Set(object.keys) == [
             "rule", "severity", "title", "eventID", "eventTime", "eventSource", "eventName", "awsRegion",
-            "recipientAccountId", "principal", "sourceIPAddress", "userAgent", "detail", "mfaUsed", "source", "record",
+            "recipientAccountId", "principal", "sourceIPAddress", "userAgent", "detail", "evidence", "mfaUsed", "source", "record",
         ])
         let principal = try #require(object["principal"] as? [String: Any])
         #expect(Set(principal.keys) == ["type", "arn", "userName"])

@@ -146,9 +146,9 @@ let noise = """
         let run = try CLI.run(["scan", "--format", "jsonl", CLI.sampleLogs])
         #expect(run.status == 1)
         #expect(run.alerts == (try CLI.expected("sample-logs-expected-alerts.txt")))
-        #expect(run.stderr.hasPrefix("trailscan: 324 objects scanned, 0 skipped, 0 failed;"))
+        #expect(run.stderr.hasPrefix("trailscan: 328 objects scanned, 0 skipped, 0 failed;"))
         #expect(run.stderr.contains("3900 records (2026-03-01T05:45:02Z to 2026-03-03T17:59:30Z)"))
-        #expect(run.stderr.contains("trailscan: 60 alerts (6 critical, 20 high, 16 medium, 8 low, 10 info) in "))
+        #expect(run.stderr.contains("trailscan: 62 alerts (6 critical, 22 high, 16 medium, 8 low, 10 info) in "))
     }
 
     /// The summary names the rules that fired (by severity) and where.
@@ -156,8 +156,8 @@ let noise = """
         let run = try CLI.run(["scan", "--format", "jsonl", CLI.sampleLogs])
         let lines = run.stderr.split(separator: "\n")
         #expect(lines.count == 4)
-        #expect(lines[2] == "trailscan: rules fired (by severity): iam.access-key.root 2, iam.policy.admin-attached 2, signin.root.success 2, root.activity 4, signin.no-mfa 4, cloudtrail.tampering 2, iam.access-key.for-other-user 2, iam.mfa.deactivated 2, iam.role.external-trust 2, signin.root.failure 2, and 14 more")
-        #expect(lines[3] == "trailscan: accounts: 111122223333 60; regions: us-east-1 54, eu-west-1 6")
+        #expect(lines[2] == "trailscan: rules fired (by severity): iam.access-key.root 2, iam.policy.admin-attached 2, signin.root.success 2, root.activity 4, signin.no-mfa 4, cloudtrail.tampering 2, iam.access-key.for-other-user 2, iam.created-then-admin 2, iam.mfa.deactivated 2, iam.role.external-trust 2, and 15 more")
+        #expect(lines[3] == "trailscan: accounts: 111122223333 62; regions: us-east-1 56, eu-west-1 6")
     }
 
     /// Nothing read is not a clean result: a filter that matches nothing says what the paths hold and
@@ -169,7 +169,7 @@ let noise = """
         #expect(account.status == 64 && account.stderr.hasPrefix("Error: --account: '11112222333' is not an AWS account id (12 digits).\n"))
         let absent = try CLI.run(["scan", "-q", "--region", "eu-north-2", CLI.sampleLogs])
         #expect(absent.status == 2 && absent.stdout.isEmpty)
-        #expect(absent.stderr == "trailscan: no objects matched: 324 skipped by the filters; regions in these paths: ap-northeast-1, ap-northeast-2, ca-central-1, eu-central-1, eu-north-1, eu-west-1, eu-west-2, eu-west-3, us-east-1, us-east-2, us-west-1, us-west-2 (--allow-empty accepts an empty result)\n")
+        #expect(absent.stderr == "trailscan: no objects matched: 328 skipped by the filters; regions in these paths: ap-northeast-1, ap-northeast-2, ca-central-1, eu-central-1, eu-north-1, eu-west-1, eu-west-2, eu-west-3, us-east-1, us-east-2, us-west-1, us-west-2 (--allow-empty accepts an empty result)\n")
         #expect(try CLI.run(["scan", "-q", "--allow-empty", "--region", "eu-north-2", CLI.sampleLogs]).status == 0)
         let empty = try CLI.temporaryFolder()
         let nothing = try CLI.run(["scan", "-q", empty.path])
@@ -182,8 +182,10 @@ let noise = """
         let run = try CLI.run(["scan", "-q", "--color", "never", CLI.sampleLogs])
         let jsonl = try CLI.run(["scan", "-q", "--format", "jsonl", CLI.sampleLogs])
         let events = Set(jsonl.alerts.map { $0.split(separator: " ")[1] })
-        #expect(run.stdout.components(separatedBy: "\n\n").filter { !$0.isEmpty }.count == events.count)
-        #expect(jsonl.alerts.count == 60 && events.count < 60)
+        // The windowed alerts (two: backup-bot made administrator, each day) come after the last object,
+        // each a block of its own.
+        #expect(run.stdout.components(separatedBy: "\n\n").filter { !$0.isEmpty }.count == events.count + 2)
+        #expect(jsonl.alerts.count == 62 && events.count < 62)
         #expect(run.stdout.contains("""
             CRITICAL  Root user signed in to the console  [signin.root.success]
             HIGH      Console sign-in without MFA  [signin.no-mfa]
@@ -294,7 +296,7 @@ let noise = """
     @Test func sortTimeOrdersAllAlerts() throws {
         let sorted = try CLI.run(["scan", "-q", "--sort", "time", "--format", "jsonl", CLI.sampleLogs])
         let times = sorted.stdout.split(separator: "\n").map { (try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["eventTime"] as! String }
-        #expect(times.count == 60 && times == times.sorted())
+        #expect(times.count == 62 && times == times.sorted())
         #expect(sorted.alerts == (try CLI.expected("sample-logs-expected-alerts.txt")))
         let withState = try CLI.run(["scan", "--sort", "time", "--state", "/tmp/unused.db", CLI.sampleLogs])
         #expect(withState.status == 64 && withState.stderr.hasPrefix("Error: --sort time cannot be used with --state"))
@@ -379,7 +381,7 @@ let noise = """
         #expect(scan["inputs"] as? [String] == [CLI.sampleLogs, folder.path] && scan["version"] as? String == "0.1.0")
         #expect(scan["started"] is String && scan["ended"] is String && scan["configuration"] is NSNull)
         let top = (alerts["topPrincipals"] as? [[String: Any]])?.first
-        #expect(top?["arn"] as? String == "arn:aws:iam::111122223333:user/alice" && top?["type"] as? String == "IAMUser" && top?["count"] as? Int == 32)
+        #expect(top?["arn"] as? String == "arn:aws:iam::111122223333:user/alice" && top?["type"] as? String == "IAMUser" && top?["count"] as? Int == 34)
         let spans = page["spans"] as? [String: Int] ?? [:]
         #expect(spans["total-alerts"] == alerts["total"] as? Int)
         let bySeverity = alerts["bySeverity"] as? [String: Int] ?? [:]
@@ -458,10 +460,12 @@ let noise = """
                 #expect(run.stdout == reference.stdout, "--jobs \(jobs)")
             }
             let jsonl = try CLI.run(["scan", "--format", "jsonl", "--jobs", jobs, CLI.sampleLogs])
-            let sources = jsonl.stdout.split(separator: "\n").map { line in
-                (try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["source"] as! String
-            }
+            // The objects' alerts in sorted path order; the windowed ones after them, in eventTime order.
+            let lines = jsonl.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+            let sources = lines.filter { $0["evidence"] is NSNull }.map { $0["source"] as! String }
             #expect(sources == sources.sorted(), "objects in sorted path order with --jobs \(jobs)")
+            let windowed = lines.drop { $0["evidence"] is NSNull }.map { $0["eventTime"] as! String }
+            #expect(windowed.count == 2 && windowed == windowed.sorted() && lines.suffix(2).allSatisfy { !($0["evidence"] is NSNull) })
         }
     }
 
@@ -560,7 +564,7 @@ let noise = """
     @Test func filtersSelectRecordsAndPruneObjectsByTheirKeys() throws {
         let byAccount = try CLI.run(["scan", "--format", "jsonl", "--account", "444455556666", CLI.sampleLogs])
         #expect(byAccount.status == 0 && byAccount.stdout == "")
-        #expect(byAccount.stderr.hasPrefix("trailscan: 108 objects scanned, 216 skipped, 0 failed;"))
+        #expect(byAccount.stderr.hasPrefix("trailscan: 108 objects scanned, 220 skipped, 0 failed;"))
 
         let byRegion = try CLI.run(["scan", "--format", "jsonl", "-q", "--region", "eu-west-1", CLI.sampleLogs])
         #expect(byRegion.alerts == (try CLI.expected("sample-logs-expected-alerts.txt")).filter {
@@ -569,7 +573,7 @@ let noise = """
         #expect(byRegion.alerts.count == 6)  // bob's sign-in (no-mfa + success) and StopLogging, on two days
 
         let oneDay = try CLI.run(["scan", "--format", "jsonl", "--since", "2026-03-02", "--until", "2026-03-02", CLI.sampleLogs])
-        #expect(oneDay.alerts.count == 30)
+        #expect(oneDay.alerts.count == 31)
         #expect(oneDay.stderr.contains("(2026-03-02T05:45:05Z to 2026-03-02T23:59:59Z)") || oneDay.stderr.contains("(2026-03-02T"))
         let instants = try CLI.run(["scan", "--format", "jsonl", "-q", "--since", "2026-03-01T09:03:00Z", "--until", "2026-03-01T09:03:01Z", CLI.sampleLogs])
         #expect(Set(instants.alerts.map { $0.split(separator: " ")[0] }) == ["signin.root.success", "signin.no-mfa", "signin.success"])
@@ -611,7 +615,7 @@ let noise = """
         let remote = try CLI.run(["scan", "--format", "jsonl", "--endpoint-url", server.endpoint, "s3://trail/cli/"], environment: s3Environment())
         #expect(remote.status == 1)
         #expect(remote.alerts == local.alerts)
-        #expect(remote.alerts.count == 60)
+        #expect(remote.alerts.count == 62)
         #expect(remote.stdout.contains("\"source\":\"s3://trail/cli/AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/01/"))
         // Same counts: objects, bytes, records, span, alerts.
         func counts(_ digest: String) -> String {
@@ -635,10 +639,9 @@ let noise = """
             }
         }
         #expect(outputs.count == 1)
-        let sources = outputs.first!.split(separator: "\n").map { line in
-            (try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["source"] as! String
-        }
-        #expect(sources.count == 60 && sources == sources.sorted())
+        let lines = outputs.first!.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let sources = lines.filter { $0["evidence"] is NSNull }.map { $0["source"] as! String }
+        #expect(lines.count == 62 && sources.count == 60 && sources == sources.sorted())
     }
 
     @Test func aOneDayWindowListsOnlyThoseDays() throws {
@@ -647,8 +650,8 @@ let noise = """
                                "--account", "111122223333", "s3://trail/cli/"], environment: s3Environment())
         // AWSLogs/, the accounts, the account's regions (12), then two day folders per region.
         #expect(run.stderr.contains("; 27 S3 list requests;"), "\(run.stderr)")
-        #expect(run.stderr.hasPrefix("trailscan: 72 objects scanned"))
-        #expect(run.alerts.count == 30)
+        #expect(run.stderr.hasPrefix("trailscan: 74 objects scanned"))
+        #expect(run.alerts.count == 31)
     }
 
     @Test func listOnlyPrintsWhatWouldBeScanned() throws {
@@ -891,18 +894,23 @@ let noise = """
             let rule = alert["rule"] as! String
             if principal["arn"] as? String == "arn:aws:iam::111122223333:user/alice"
                 || (rule == "signin.no-mfa" && alert["sourceIPAddress"] as? String == "192.0.2.33") {
-                suppressed[rule, default: 0] += 1
+                // A windowed rule's suppression keeps the records from being counted: no alert to silence.
+                if alert["evidence"] is NSNull { suppressed[rule, default: 0] += 1 }
             } else {
                 expected.append("\(rule) \(alert["eventID"]!)")
             }
         }
         #expect(run.alerts == expected.sorted())
         #expect(suppressed.values.reduce(0, +) == 34)
-        #expect(run.stderr.contains("alerts (") && run.stderr.contains(", 34 suppressed in "))
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as! [String: Any]
         let counts = json["suppressed"] as! [String: Any]
         #expect(counts["total"] as? Int == 34)
         #expect((counts["byRule"] as! [String: Int]) == suppressed)
+        // On each day alice created backup-bot and vendor-access, made backup-bot an administrator, gave it
+        // a password, and signed in: records the windowed rules do not count.
+        #expect((counts["windowRecordsByRule"] as! [String: Int])
+            == ["iam.created-then-admin": 6, "iam.login-profile-then-login": 4, "signin.failures-then-success": 2])
+        #expect(run.stderr.contains(", 34 suppressed, 12 records suppressed from windowed rules in "))
 
         try Data(#"{"suppress":[{"rules":["no.such.rule"],"accounts":["1"]}]}"#.utf8).write(to: config)
         let unknown = try CLI.run(["scan", "--config", config.path, CLI.sampleLogs])
@@ -942,7 +950,10 @@ let noise = """
         let run = try CLI.run(["rules"])
         #expect(run.status == 0)
         let ids = run.stdout.split(separator: "\n").filter { !$0.hasPrefix(" ") }.map { String($0.split(separator: " ")[0]) }
-        #expect(ids.count == 39 && ids.first == "signin.root.success" && ids.last == "iam.policy.full-admin-inline")
+        #expect(ids.count == 45 && ids.first == "signin.root.success" && ids.last == "iam.login-profile-then-login")
         #expect(run.stdout.contains("signin.root.success               critical  Root user signed in to the console\n"))
+        // The opt-in rule is listed when enabled.
+        let optIn = try CLI.run(["rules", "--enable", "signin.new-source-ip"])
+        #expect(optIn.stdout.split(separator: "\n").filter { !$0.hasPrefix(" ") }.last?.hasPrefix("signin.new-source-ip ") == true)
     }
 }

@@ -39,7 +39,7 @@ import TrailScan
         let streamed = try scan(inputs, fastPathBytes: 0)
         #expect(fast.alerts == streamed.alerts)
         #expect(fast.summary == streamed.summary)
-        #expect(fast.summary.objectsScanned == 324)
+        #expect(fast.summary.objectsScanned == 328)
         #expect(fast.summary.failures.map { "\($0.source.split(separator: "/").last!): \($0.cause)" } == [
             "bad-crc.json.gz: gzip CRC-32 mismatch in member 1: the data is corrupt",
             "bad-json.json.gz: invalid JSON at byte 284: trailing comma",

@@ -314,7 +314,7 @@ import TrailTestSupport
         #expect(bump.status == 0, "\(bump.stderr)")
         let refused = try CLI.run(["scan", "--state", newer, logs.path])
         #expect(refused.status == 2)
-        #expect(refused.stderr == "trailscan: \(newer): the state was written by a newer trailscan (schema version 7; this one knows up to 1): run that version, or start a new state file\n")
+        #expect(refused.stderr == "trailscan: \(newer): the state was written by a newer trailscan (schema version 7; this one knows up to 2): run that version, or start a new state file\n")
 
         let history = try CLI.run(["alerts", "--state", folder.appendingPathComponent("missing.db").path])
         #expect(history.status == 2)
