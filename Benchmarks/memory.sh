@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Peak RSS of trailscan on the two inputs that could make a scanner's memory grow: one object of about
-# 1 GB of JSON, and 100,000 small objects.
+# Peak RSS of trailscan on the inputs that could make a scanner's memory grow: one object of about
+# 1 GB of JSON, 100,000 small objects, and a million failed sign-ins for the windowed rules to count.
 #
 #   Benchmarks/memory.sh                       # inputs made once in $WORK from the corpus in $CORPUS
 #   CORPUS=/tmp/corpus1g WORK=/tmp/trailscan-memory Benchmarks/memory.sh
@@ -14,7 +14,7 @@ WORK=${WORK:-/tmp/trailscan-memory}
 [ -d "$CORPUS" ] || { echo "no corpus in $CORPUS: run Benchmarks/compare.sh first, or set CORPUS" >&2; exit 64; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time not found: apt-get install time" >&2; exit 64; }
 
-if [ ! -f "$WORK/one-big-object.json.gz" ] || [ ! -d "$WORK/many" ]; then
+if [ ! -f "$WORK/one-big-object.json.gz" ] || [ ! -d "$WORK/many" ] || [ ! -d "$WORK/failed-signins" ]; then
     echo "making the inputs in $WORK ..." >&2
     python3 Benchmarks/make_memory_inputs.py "$CORPUS" "$WORK"
 fi
@@ -34,3 +34,4 @@ printf '| %-40s | %8s | %8s |\n' "input" "wall (s)" "RSS MiB"
 printf '|%s|%s|%s|\n' "------------------------------------------" "---------:" "---------:"
 measure "one object, $(du -hL "$WORK/one-big-object.json.gz" | cut -f1) of gzip" "$WORK/one-big-object.json.gz"
 measure "$(find -L "$WORK/many" -name '*.json.gz' | wc -l) small objects" "$WORK/many"
+measure "1,000,000 failed sign-ins, 100,000 IPs" "$WORK/failed-signins"

@@ -251,8 +251,8 @@ public struct CloudTrailRecord {
     /// absent or null. For the few values a finding copies out, not for the hot path.
     public func text(at path: [String]) -> String? {
         var index = 0
-        for key in path {
-            guard let member = tape.member(Array(key.utf8), in: index, of: bytes) else { return nil }
+        for var key in path {
+            guard let member = key.withUTF8({ tape.member(UnsafeRawBufferPointer($0), in: index, of: bytes) }) else { return nil }
             index = member
         }
         let token = tape[index]

@@ -48,13 +48,16 @@ public struct JSONTape {
     ///
     /// - Parameter bytes: the bytes the tape was parsed from.
     public func member(_ key: [UInt8], in object: Int, of bytes: UnsafeRawBufferPointer) -> Int? {
+        key.withUnsafeBytes { member($0, in: object, of: bytes) }
+    }
+
+    /// `member` with the key's UTF-8 bytes borrowed (a `String`'s, without copying them out).
+    public func member(_ key: UnsafeRawBufferPointer, in object: Int, of bytes: UnsafeRawBufferPointer) -> Int? {
         guard tokens[object].kind == .object else { return nil }
         var found: Int?
-        key.withUnsafeBytes { key in
-            forEachMember(of: object) { keyIndex, valueIndex in
-                if JSONString.equals(tokens[keyIndex], in: bytes, to: key) { found = valueIndex }
-                return true
-            }
+        forEachMember(of: object) { keyIndex, valueIndex in
+            if JSONString.equals(tokens[keyIndex], in: bytes, to: key) { found = valueIndex }
+            return true
         }
         return found
     }

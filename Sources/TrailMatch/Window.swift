@@ -115,12 +115,16 @@ public struct Window: Sendable, Equatable {
     /// The text at `path`, where a segment `a|b` reads `a`, or `b` when there is no `a` (the built-in
     /// rules' way to say "requestParameters.userName or .roleName").
     public static func value(at path: [String], in record: CloudTrailRecord) -> String? {
+        // A field of the field view is read from its slot; others, and values that are not strings, by path.
+        if let field = knownFields[path] { return record.string(field) ?? record.text(at: path) }
         guard let last = path.last, last.contains("|") else { return record.text(at: path) }
         for choice in last.split(separator: "|") {
             if let text = record.text(at: path.dropLast() + [String(choice)]) { return text }
         }
         return nil
     }
+
+    private static let knownFields = Dictionary(uniqueKeysWithValues: CloudTrailField.allCases.map { ($0.path, $0) })
 
     /// What the rule counts, in a line (for `trailscan rules show`).
     public var explanation: String {

@@ -35,7 +35,7 @@ public enum Messages {
             var fields = [("Who", text.who(first)), ("What", text.what(first))]
             if let targets = text.targets(first) { fields.append(("Target", targets)) }
             if let detail = first.detail { fields.append(("Detail", text.value(detail))) }
-            if let evidence = first.evidence { fields.append(("Evidence", text.value(text.evidence(evidence)))) }
+            if let evidence = first.evidence { fields.append(("Evidence", text.value(text.evidence(evidence), limit: 1000))) }
             fields += [("Where", text.place(first)), ("When", text.when(first)), ("Source IP", text.value(first.sourceIPAddress)),
                        ("Event ID", text.value(first.eventID))]
             blocks.append(.object([

@@ -158,7 +158,7 @@ struct AlertText {
         lines.append("What        \(what(first))")
         if let targets = targets(first) { lines.append("Target      \(targets)") }
         if let detail = first.detail { lines.append("Detail      \(value(detail))") }
-        if let evidence = first.evidence { lines.append("Evidence    \(value(self.evidence(evidence)))") }
+        if let evidence = first.evidence { lines.append("Evidence    \(value(self.evidence(evidence), limit: 1000))") }
         lines.append("Where       \(place(first))")
         lines.append("When        \(when(first))")
         lines.append("Source IP   \(value(first.sourceIPAddress))")

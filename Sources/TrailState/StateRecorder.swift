@@ -98,9 +98,7 @@ public final class StateRecorder: ScanSink {
             WHERE o.destination = 'output' AND o.alert_id >= ? ORDER BY o.alert_id
             """)
         deleteSent = try database.prepare("DELETE FROM outbox WHERE destination = 'output' AND alert_id BETWEEN ? AND ?")
-        insertWindowRecord = try database.prepare("""
-            INSERT OR IGNORE INTO window_records (rule, role, event_id, event_time, run_id, observation, record) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
+        insertWindowRecord = try store.prepareWindowRecordInsert()
     }
 
     /// Passes on the alerts an earlier run committed and did not write out (it was killed, or its
@@ -271,9 +269,9 @@ public final class StateRecorder: ScanSink {
     /// count), never moving back. A run whose listing failed decides nothing new (an object it did not
     /// see could be older than the ones it read).
     private func decideWindows() throws(StateError) -> WindowTotals {
-        let (kept, new, storedDelivery) = try store.windowState()
+        let (records, floors, previous, storedDelivery) = try store.windowState()
         let newest = [storedDelivery, newestDelivery].compactMap { $0 }.max()
-        var watermark = kept.watermark
+        var watermark = previous
         if let newest, !listingFailed {
             var candidate = newest - windows.lateness
             for object in try store.failedObjects() {
@@ -285,7 +283,7 @@ public final class StateRecorder: ScanSink {
         totals.lateness = windows.lateness
         // Nothing read has a delivery time yet: nothing can be decided; the records stay for the next run.
         guard let watermark else { return totals }
-        let outcome = windows.evaluate(new, state: kept, watermark: watermark)
+        let outcome = windows.evaluate(records, floors: floors, previous: previous, watermark: watermark)
         firstNewAlert = nil
         try store.transaction { () throws(StateError) in
             try store.saveWindowState(outcome.state, delivered: newest)

@@ -149,9 +149,15 @@ public final class StateStore {
             role INTEGER NOT NULL,                 -- 0 counted, 1 then
             event_id TEXT NOT NULL,
             event_time INTEGER NOT NULL,
-            run_id INTEGER NOT NULL REFERENCES runs (id),  -- the run that read it
-            observation TEXT NOT NULL,             -- ObservationCodec JSON
-            record BLOB NOT NULL,                  -- its finding's record, empty when it keeps none
+            run_id INTEGER NOT NULL REFERENCES runs (id),  -- the run that read it, or last kept it
+            key TEXT NOT NULL,                     -- the group: a JSON array of the key's values
+            member TEXT,                           -- the value a distinct count or a novelty compares
+            delivered INTEGER,                     -- the object's delivery time, from its name
+            account TEXT, region TEXT, source_ip TEXT, principal_type TEXT, user_name TEXT,
+            object_kind TEXT NOT NULL CHECK (object_kind IN ('s3', 'file', 'stdin')),
+            object TEXT NOT NULL,                  -- as the run named it
+            finding TEXT,                          -- FindingCodec JSON, for a record an alert can be about alone
+            record BLOB,                           -- that finding's record
             PRIMARY KEY (rule, role, event_id)
         ) WITHOUT ROWID;
         CREATE TABLE window_floors (               -- per rule and key: the last decided alert's record

@@ -109,134 +109,156 @@ public struct WindowEngine: Sendable {
     ///
     /// - Parameter watermark: alerts ending before it are decided (`nil`: all are, and nothing is kept).
     public func evaluate(_ new: [Observation], state: WindowState = WindowState(), watermark: Int64? = nil) -> Outcome {
-        var outcome = Outcome(alerts: [], state: WindowState(floors: [:], watermark: watermark ?? state.watermark))
-        struct Identity: Hashable {
-            var ruleID: String
-            var role: Window.Role
-            var eventID: String
+        var records = WindowRecords()
+        for observation in state.observations { records.add(observation, kept: true) }
+        for observation in new { records.add(observation) }
+        return evaluate(records, floors: state.floors, previous: state.watermark, watermark: watermark)
+    }
+
+    /// Evaluates packed records (those an earlier run kept marked so), after the alerts `floors` and
+    /// the `previous` watermark say were decided.
+    public func evaluate(_ records: consuming WindowRecords, floors: [WindowGroup: WindowPosition] = [:], previous: Int64? = nil,
+                         watermark: Int64? = nil) -> Outcome {
+        var outcome = Outcome(alerts: [], state: WindowState(floors: [:], watermark: watermark ?? previous))
+        // The rule of each group, `nil` for a rule not in this run.
+        let groupRules = records.groups.values.map { rules[$0.ruleID] }
+        var entries = records.entries
+        records.entries = []
+        entries.removeAll { groupRules[Int($0.group)] == nil }
+        entries.sort { a, b in
+            if a.group != b.group { return a.group < b.group }
+            if a.time != b.time { return a.time < b.time }
+            if a.id != b.id { return records.precedes(a.id, b.id) }
+            if a.role != b.role { return a.role < b.role }
+            return a.kept && !b.kept  // of a record read twice, the one kept first
         }
-        var kept = Set(state.observations.map { Identity(ruleID: $0.ruleID, role: $0.role, eventID: $0.eventID) })
-        var all = state.observations
-        // Counted by record: a record several rules count is one record counted (or late).
-        var counted = Set<String>(), late = Set<String>()
-        for observation in new where rules[observation.ruleID] != nil {
-            // A record delivered twice (CloudTrail does, now and then), or read again: counted once.
-            guard kept.insert(Identity(ruleID: observation.ruleID, role: observation.role, eventID: observation.eventID)).inserted else { continue }
-            let delivered = observation.delivered.map { $0 - observation.eventTime > lateness } ?? false
-            let behind = state.watermark.map { observation.eventTime < $0 } ?? false
-            if delivered || behind {
-                late.insert(observation.eventID)
+        // A record delivered twice (CloudTrail does, now and then), or read again: counted once. A record
+        // counts when it was delivered within the lateness, and is not older than the last watermark.
+        // Counted by record: one several rules count is one record counted (or late).
+        var counted = Set<WindowRecords.EventKey>(), late = Set<WindowRecords.EventKey>()
+        var write = 0
+        for read in entries.indices {
+            let entry = entries[read]
+            if write > 0, case let last = entries[write - 1], last.group == entry.group, last.time == entry.time, last.id == entry.id,
+               last.role == entry.role {
                 continue
             }
-            counted.insert(observation.eventID)
-            all.append(observation)
+            if !entry.kept {
+                let delivered = entry.delivered != .min && entry.delivered - entry.time > lateness
+                let behind = previous.map { entry.time < $0 } ?? false
+                if delivered || behind {
+                    late.insert(entry.id)
+                    continue
+                }
+                counted.insert(entry.id)
+            }
+            entries[write] = entry
+            write += 1
         }
-        kept = []
+        entries.removeSubrange(write...)
         outcome.counted = counted.count
         outcome.late = late.subtracting(counted).count
         counted = []
         late = []
-        all.sort { a, b in
-            (a.ruleID, a.key, a.eventTime, a.eventID, a.role.rawValue) < (b.ruleID, b.key, b.eventTime, b.eventID, b.role.rawValue)
-        }
         var start = 0
-        while start < all.count {
+        while start < entries.count {
             var end = start + 1
-            while end < all.count && all[end].ruleID == all[start].ruleID && all[end].key == all[start].key { end += 1 }
-            let group = WindowGroup(ruleID: all[start].ruleID, key: all[start].key)
-            evaluate(group, all[start..<end], floor: state.floors[group], previous: state.watermark, watermark: watermark, into: &outcome)
+            while end < entries.count && entries[end].group == entries[start].group { end += 1 }
+            let group = records.groups.values[Int(entries[start].group)]
+            evaluate(group, groupRules[Int(entries[start].group)]!, entries[start..<end], in: records, floor: floors[group],
+                     previous: previous, watermark: watermark, into: &outcome)
             start = end
         }
         outcome.alerts.sort { a, b in
             (a.eventTime ?? 0, a.eventID ?? "", a.ruleID) < (b.eventTime ?? 0, b.eventID ?? "", b.ruleID)
         }
         if let watermark {
-            outcome.state.observations = all.filter { $0.eventTime >= watermark - rules[$0.ruleID]!.window!.span }
-            for (group, floor) in state.floors where outcome.state.floors[group] == nil {
+            outcome.state.observations = entries.filter { $0.time >= watermark - groupRules[Int($0.group)]!.window!.span }.map(records.observation)
+            for (group, floor) in floors where outcome.state.floors[group] == nil {
                 if let rule = rules[group.ruleID], floor.time >= watermark - rule.window!.span { outcome.state.floors[group] = floor }
             }
         }
         return outcome
     }
 
+    typealias Entry = WindowRecords.Entry
+
     /// One key's records, in order: its alerts into `outcome`, and its new floor.
     private func evaluate(
-        _ group: WindowGroup, _ records: ArraySlice<Observation>, floor: WindowPosition?, previous: Int64?, watermark: Int64?,
-        into outcome: inout Outcome
+        _ group: WindowGroup, _ rule: Rule, _ entries: ArraySlice<Entry>, in records: WindowRecords, floor: WindowPosition?, previous: Int64?,
+        watermark: Int64?, into outcome: inout Outcome
     ) {
-        let rule = rules[group.ruleID]!
         let window = rule.window!
         let span = window.span
         // The records after the floor: those before it were used by a decided alert.
         let first = floor.map { floor in
-            records.firstIndex { WindowPosition(time: $0.eventTime, eventID: $0.eventID) > floor } ?? records.endIndex
-        } ?? records.startIndex
+            entries.firstIndex { $0.time > floor.time || ($0.time == floor.time && records.eventID($0.id) > floor.eventID) } ?? entries.endIndex
+        } ?? entries.startIndex
         var lastDecided: WindowPosition?
         /// An alert at `trigger` on `evidence`: decided, pending, or decided before.
-        func alert(_ trigger: Observation, _ evidence: ArraySlice<Observation>, distinct: Int? = nil) {
-            if let watermark, trigger.eventTime >= watermark {
+        func alert(_ trigger: Entry, _ evidence: [Entry], distinct: Int? = nil) {
+            if let watermark, trigger.time >= watermark {
                 outcome.pending += 1
                 return
             }
-            lastDecided = WindowPosition(time: trigger.eventTime, eventID: trigger.eventID)
-            if let previous, trigger.eventTime < previous { return }  // decided and reported by an earlier run
-            outcome.alerts.append(finding(rule, group, trigger: trigger, evidence: evidence, distinct: distinct))
+            lastDecided = WindowPosition(time: trigger.time, eventID: records.eventID(trigger.id))
+            if let previous, trigger.time < previous { return }  // decided and reported by an earlier run
+            outcome.alerts.append(finding(rule, group, trigger: trigger, evidence: evidence, distinct: distinct, in: records))
         }
         switch window.measure {
         case .count(let threshold):
             var low = first
-            for index in first..<records.endIndex {
-                while records[low].eventTime < records[index].eventTime - span { low += 1 }
+            for index in first..<entries.endIndex {
+                while entries[low].time < entries[index].time - span { low += 1 }
                 if index - low + 1 >= threshold {
-                    alert(records[index], records[low...index])
+                    alert(entries[index], Array(entries[low...index]))
                     low = index + 1
                 }
             }
         case .distinct(let threshold, _):
             var low = first
-            var members: [String: Int] = [:]
-            for index in first..<records.endIndex {
-                while records[low].eventTime < records[index].eventTime - span {
-                    Self.remove(records[low].member, from: &members)
+            var members: [Int32: Int] = [:]
+            for index in first..<entries.endIndex {
+                while entries[low].time < entries[index].time - span {
+                    Self.remove(entries[low].member, from: &members)
                     low += 1
                 }
-                if let member = records[index].member { members[member, default: 0] += 1 }
+                if entries[index].member >= 0 { members[entries[index].member, default: 0] += 1 }
                 if members.count >= threshold {
-                    alert(records[index], records[low...index], distinct: members.count)
+                    alert(entries[index], Array(entries[low...index]), distinct: members.count)
                     members = [:]
                     low = index + 1
                 }
             }
         case .preceded(let threshold, _):
             var since = first
-            for index in first..<records.endIndex where records[index].role == .then {
-                let time = records[index].eventTime
-                let counted = records[since..<index].filter { $0.role == .counted && $0.eventTime >= time - span }
-                if counted.count >= threshold {
-                    alert(records[index], ArraySlice(counted + [records[index]]))
-                }
+            for index in first..<entries.endIndex where entries[index].role == .then {
+                let time = entries[index].time
+                let counted = entries[since..<index].filter { $0.role == .counted && $0.time >= time - span }
+                if counted.count >= threshold { alert(entries[index], counted + [entries[index]]) }
                 since = index + 1
             }
         case .followed:
             var since = first
-            for index in first..<records.endIndex where records[index].role == .then {
-                let time = records[index].eventTime
-                let started = records[since..<index].filter { $0.role == .counted && $0.eventTime >= time - span }
+            for index in first..<entries.endIndex where entries[index].role == .then {
+                let time = entries[index].time
+                let started = entries[since..<index].filter { $0.role == .counted && $0.time >= time - span }
                 if !started.isEmpty {
-                    alert(records[index], ArraySlice(started + [records[index]]))
+                    alert(entries[index], started + [entries[index]])
                     since = index + 1
                 }
             }
         case .unseen:
-            var low = records.startIndex
-            var members: [String: Int] = [:]
-            for index in records.indices {
-                while records[low].eventTime < records[index].eventTime - span {
-                    Self.remove(records[low].member, from: &members)
+            var low = entries.startIndex
+            var members: [Int32: Int] = [:]
+            for index in entries.indices {
+                while entries[low].time < entries[index].time - span {
+                    Self.remove(entries[low].member, from: &members)
                     low += 1
                 }
-                if let member = records[index].member {
-                    if low < index && members[member] == nil { alert(records[index], records[low...index]) }
+                let member = entries[index].member
+                if member >= 0 {
+                    if low < index && members[member] == nil { alert(entries[index], Array(entries[low...index])) }
                     members[member, default: 0] += 1
                 }
             }
@@ -246,32 +268,32 @@ public struct WindowEngine: Sendable {
     }
 
     /// Takes one record's `member` out of the window's counts of values.
-    private static func remove(_ member: String?, from members: inout [String: Int]) {
-        guard let member else { return }
+    private static func remove(_ member: Int32, from members: inout [Int32: Int]) {
+        guard member >= 0 else { return }
         members[member]! -= 1
         if members[member] == 0 { members[member] = nil }
     }
 
     /// The alert's finding: the `then` (or judged) record's own, or, for a count, one made from the
     /// fields its records share.
-    private func finding(_ rule: Rule, _ group: WindowGroup, trigger: Observation, evidence: ArraySlice<Observation>, distinct: Int?) -> Finding {
+    private func finding(_ rule: Rule, _ group: WindowGroup, trigger: Entry, evidence: [Entry], distinct: Int?, in records: WindowRecords) -> Finding {
         let window = rule.window!
         let counted = evidence.filter { $0.role == .counted }
         var finding: Finding
-        if let own = trigger.finding {
-            finding = own
+        if trigger.finding >= 0 {
+            finding = records.findings[Int(trigger.finding)]
         } else {
-            func shared(_ field: (Observation) -> String?) -> String? {
-                let value = field(trigger)
-                return evidence.allSatisfy { field($0) == value } ? value : nil
+            func shared(_ field: KeyPath<Entry, Int32>) -> String? {
+                let value = trigger[keyPath: field]
+                return evidence.allSatisfy { $0[keyPath: field] == value } ? records.text(value) : nil
             }
             let single = { (path: [String]) in rule.pattern.requiredString(at: path) }
             finding = Finding(
-                ruleID: rule.id, severity: rule.severity, title: rule.title, eventID: trigger.eventID, eventTime: trigger.eventTime,
-                eventTimeText: UTC.iso8601(trigger.eventTime), eventSource: single(["detail", "eventSource"]),
+                ruleID: rule.id, severity: rule.severity, title: rule.title, eventID: records.eventID(trigger.id), eventTime: trigger.time,
+                eventTimeText: UTC.iso8601(trigger.time), eventSource: single(["detail", "eventSource"]),
                 eventName: single(["detail", "eventName"]), account: shared(\.account), region: shared(\.region),
                 principal: Finding.Principal(type: shared(\.principalType), userName: shared(\.userName)),
-                sourceIPAddress: shared(\.sourceIPAddress), object: trigger.object, record: [])
+                sourceIPAddress: shared(\.sourceIP), object: records.objects.values[Int(trigger.object)], record: [])
         }
         finding.ruleID = rule.id
         finding.severity = rule.severity
@@ -287,15 +309,15 @@ public struct WindowEngine: Sendable {
             finding.detail = "after \(window.counted(counted.count)) for \(key) within \(within)"
         case .followed:
             finding.detail = "follows \(window.counted(counted.count)) for \(key) within \(within) ("
-                + counted.prefix(3).map { "eventID \($0.eventID)" }.joined(separator: ", ") + (counted.count > 3 ? ", …)" : ")")
+                + counted.prefix(3).map { "eventID \(records.eventID($0.id))" }.joined(separator: ", ") + (counted.count > 3 ? ", …)" : ")")
         case .unseen(let member):
-            let others = Set(counted.dropLast().compactMap(\.member)).count
-            finding.detail = "\(member.joined(separator: ".")) \(trigger.member ?? "-") not among the \(window.counted(counted.count - 1)) "
+            let others = Set(counted.dropLast().map(\.member).filter { $0 >= 0 }).count
+            finding.detail = "\(member.joined(separator: ".")) \(records.text(trigger.member) ?? "-") not among the \(window.counted(counted.count - 1)) "
                 + "(\(others) other value\(others == 1 ? "" : "s")) of \(key) in the \(within) before"
         }
         finding.evidence = Finding.Evidence(
-            count: evidence.count, distinct: distinct, window: window.span, first: evidence.first!.eventTime, last: evidence.last!.eventTime,
-            eventIDs: evidence.prefix(Finding.Evidence.listed).map(\.eventID))
+            count: evidence.count, distinct: distinct, window: window.span, first: evidence.first!.time, last: evidence.last!.time,
+            eventIDs: evidence.prefix(Finding.Evidence.listed).map { records.eventID($0.id) })
         return finding
     }
 

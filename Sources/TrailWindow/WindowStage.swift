@@ -4,12 +4,12 @@ public import TrailScan
 /// observations, and after the last object hands on the windowed rules' alerts, every one decided
 /// (no later run will bring more records).
 ///
-/// Memory: the observations of the run, about 300 bytes per record a windowed rule counts (a million
-/// failed sign-ins: about 300 MB); a `then` record (a successful sign-in) keeps its finding too.
+/// Memory: the run's records packed (`WindowRecords`, about 80 bytes per record a rule counts, plus
+/// each distinct string once); a `then` record (a successful sign-in) keeps its finding too.
 public final class WindowStage: ScanSink {
     private let engine: WindowEngine
     private let downstream: [any ScanSink]
-    private var observations: [Observation] = []
+    private var records = WindowRecords()
 
     public init(engine: WindowEngine, downstream: [any ScanSink]) {
         self.engine = engine
@@ -20,7 +20,7 @@ public final class WindowStage: ScanSink {
     public func finding(_ finding: Finding) { for sink in downstream { sink.finding(finding) } }
 
     public func end(_ object: ObjectRef, _ outcome: ObjectOutcome) {
-        observations.append(contentsOf: outcome.observations)
+        for observation in outcome.observations { records.add(observation) }
         for sink in downstream { sink.end(object, outcome) }
     }
 
@@ -31,8 +31,8 @@ public final class WindowStage: ScanSink {
     public func finish(_ totals: ScanTotals) {
         var totals = totals
         if !engine.isEmpty {
-            let outcome = engine.evaluate(observations, watermark: nil)
-            observations = []
+            let outcome = engine.evaluate(records, watermark: nil)
+            records = WindowRecords()
             Self.hand(outcome.alerts, to: downstream)
             totals.windows.counted = outcome.counted
             totals.windows.late = outcome.late

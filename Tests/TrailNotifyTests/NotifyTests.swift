@@ -3,6 +3,7 @@ import Testing
 import TrailJSON
 import TrailMatch
 @testable import TrailNotify
+import TrailReport
 import TrailScan
 
 @Suite struct NotifyTests {
@@ -76,5 +77,21 @@ import TrailScan
         }
         setenv("TRAILSCAN_TEST_SECRET", "line\r\nX-Injected: 1", 1)
         #expect(throws: Secret.Unresolved(description: "env:TRAILSCAN_TEST_SECRET is empty or holds a control character")) { try secret.resolve() }
+    }
+}
+
+/// A windowed alert's evidence reaches every message, in the display zone, escaped like any log value.
+@Suite struct EvidenceMessageTests {
+    @Test func evidenceInTheTextAndSlackMessages() throws {
+        let first: Int64 = 1_772_355_600  // 2026-03-01T09:00:00Z
+        var finding = NotifyTests.finding("rb5", rule: "signin.root.brute-force", time: first + 840)
+        finding.detail = "5 failed root sign-ins for recipientAccountId 111122223333 within 15m"
+        finding.evidence = Finding.Evidence(count: 5, window: 900, first: first, last: first + 840,
+                                            eventIDs: ["rb1", "rb2\u{1B}[2J", "rb3", "<!here>", "rb5"])
+        let clock = try #require(DisplayClock(timeZone: "+09:00"))
+        let text = Messages.text(Notice(findings: [finding]), clock: clock, template: nil)
+        #expect(text.contains("Evidence    5 records from 2026-03-01 18:00:00 +09:00 to 2026-03-01 18:14:00 +09:00 (window 15m): rb1, rb2\\x1B[2J, rb3, <!here>, rb5\n"), "\(text)")
+        let slack = String(decoding: Messages.slack(Notice(findings: [finding]), clock: clock, template: nil), as: UTF8.self)
+        #expect(slack.contains(#"*Evidence*\n5 records from 2026-03-01 18:00:00 +09:00 to 2026-03-01 18:14:00 +09:00 (window 15m): rb1, rb2\\x1B[2J, rb3, &lt;!here&gt;, rb5"#), "\(slack)")
     }
 }
