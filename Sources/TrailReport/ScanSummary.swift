@@ -61,6 +61,9 @@ public struct ScanSummary: Sendable, Equatable {
     public var alertsResent = 0
     /// What the windowed rules made of the records.
     public var windows = WindowTotals()
+    /// The first `windowedListed` windowed alerts, with their evidence, in the order reported.
+    public var windowedAlerts: [Finding] = []
+    public static let windowedListed = 100
     public var failures: [Failure] = []
     /// S3 ListObjectsV2 requests made to find the objects.
     public var listRequests = 0
@@ -83,6 +86,11 @@ public struct ScanSummary: Sendable, Equatable {
     /// Counts an alert by the few fields the summary groups by.
     public mutating func countAlert(_ finding: Finding) {
         alerts += 1
+        if finding.evidence != nil && windowedAlerts.count < Self.windowedListed {
+            var kept = finding
+            kept.record = []  // the summary lists what the alert says, not the record
+            windowedAlerts.append(kept)
+        }
         alertsByRule[finding.ruleID, default: 0] += 1
         ruleSeverity[finding.ruleID] = finding.severity
         alertsBySeverity[finding.severity, default: 0] += 1

@@ -98,6 +98,13 @@ public enum SummaryReport {
             out += "\n\(title)\n"
             for (key, count) in table { out += "  \(String(count).leftAligned(8)) \(TerminalText.escaped(key))\n" }
         }
+        if !s.windowedAlerts.isEmpty {
+            out += "\nwindowed alerts\n"
+            for alert in s.windowedAlerts {
+                out += "  \(TerminalText.escaped(alert.ruleID)) at \(alert.eventTime.map(UTC.iso8601) ?? "-"): \(TerminalText.escaped(alert.detail ?? ""))\n"
+                    + "    \(TerminalText.escaped(alert.evidence!.text(clock: .utc)))\n"
+            }
+        }
         if !s.failures.isEmpty {
             out += "\nfailures\n"
             for failure in s.failures {
@@ -127,6 +134,12 @@ public enum SummaryReport {
         for (title, table) in tables(s) {
             out += "\n## \(title.prefix(1).uppercased() + title.dropFirst())\n\n| count | value |\n|---:|---|\n"
             for (key, count) in table { out += "| \(count) | \(cell(key)) |\n" }
+        }
+        if !s.windowedAlerts.isEmpty {
+            out += "\n## Windowed alerts\n\n| rule | time | detail | evidence |\n|---|---|---|---|\n"
+            for alert in s.windowedAlerts {
+                out += "| \(cell(alert.ruleID)) | \(alert.eventTime.map(UTC.iso8601) ?? "-") | \(cell(alert.detail ?? "")) | \(cell(alert.evidence!.text(clock: .utc))) |\n"
+            }
         }
         if !s.failures.isEmpty {
             out += "\n## Failures\n\n| object | cause |\n|---|---|\n"
@@ -236,7 +249,16 @@ public enum SummaryReport {
         raw("},\"windows\":{\"counted\":\(s.windows.counted),\"late\":\(s.windows.late),\"pending\":\(s.windows.pending),")
         raw("\"latenessSeconds\":\(s.windows.lateness),\"watermark\":")
         if let watermark = s.windows.watermark { string(UTC.iso8601(watermark)) } else { raw("null") }
-        raw("},\"failures\":[")
+        raw(",\"alerts\":[")
+        for (index, alert) in s.windowedAlerts.enumerated() {
+            if index > 0 { raw(",") }
+            var member: [UInt8] = []
+            var object = JSONObjectWriter(appendingTo: &member)
+            alert.appendCommonMembers(to: &object)
+            object.finish(into: &member)
+            raw(String(decoding: member, as: UTF8.self))
+        }
+        raw("]},\"failures\":[")
         for (index, failure) in s.failures.enumerated() {
             if index > 0 { raw(",") }
             raw("{\"source\":")

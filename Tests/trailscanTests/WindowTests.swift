@@ -180,6 +180,20 @@ import Testing
         #expect((then["record"] as? [String: Any])?["eventID"] as? String == "ft-ok")
         #expect(then["detail"] as? String == "after 3 failed sign-ins for recipientAccountId \(Self.a), userIdentity.userName alice within 1h")
 
+        // The summary lists them with their evidence, and counts what the windows counted.
+        let summary = folder.appendingPathComponent("summary.json").path
+        let markdown = folder.appendingPathComponent("summary.md").path
+        _ = try CLI.run(["scan", "--no-config", "-q", "--summary-out", summary, folder.path])
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as! [String: Any]
+        let windows = try #require(json["windows"] as? [String: Any])
+        #expect(windows["late"] as? Int == 1 && windows["pending"] as? Int == 0 && windows["latenessSeconds"] as? Int == 3600)
+        #expect(windows["watermark"] is NSNull)
+        #expect((windows["alerts"] as? [[String: Any]])?.map { "\($0["rule"]!) \($0["eventID"]!) \(($0["evidence"] as! [String: Any])["count"]!)" }.sorted()
+            == Self.expected.map { $0.split(separator: " ").prefix(3).joined(separator: " ").replacingOccurrences(of: "/10", with: "") })
+        _ = try CLI.run(["scan", "--no-config", "-q", "--summary-out", markdown, folder.path])
+        #expect(try String(contentsOfFile: markdown, encoding: .utf8).contains(
+            "| signin\\.root\\.brute\\-force | 2024-03-01T10:14:00Z | 5 failed root sign\\-ins for recipientAccountId 111122223333 within 15m | 5 records from "))
+
         let novelty = try CLI.run(["scan", "--no-config", "--format", "jsonl", "--enable", "signin.new-source-ip", folder.path])
         #expect(Self.windowedAlerts(novelty) == (Self.expected + [
             "signin.new-source-ip n3 3 2024-03-06T09:00:00Z..2024-03-08T09:00:00Z n1,n2,n3",
