@@ -179,3 +179,43 @@ import TrailTestSupport
         #expect(try matches(#"{"detail":{"userIdentity.type":["Root"]}}"#, record))
     }
 }
+
+/// Every row of the operator table of AWS's "Comparison operators for use in event patterns" page
+/// (eb-create-pattern-operators, as stored 2026-12), its rule syntax under `detail`, with an event that
+/// matches and one that does not — on both evaluators.
+@Suite struct EventBridgeOperatorTable {
+    static let rows: [(comparison: String, pattern: String, matching: String, other: String)] = [
+        ("And", #""Location":["New York"],"Day":["Monday"]"#, #""Location":"New York","Day":"Monday""#, #""Location":"New York","Day":"Sunday""#),
+        ("Anything-but", #""state":[{"anything-but":"initializing"}]"#, #""state":"running""#, #""state":"initializing""#),
+        ("Anything-but (begins with)", #""Region":[{"anything-but":{"prefix":"us-"}}]"#, #""Region":"eu-west-1""#, #""Region":"us-east-1""#),
+        ("Anything-but (ends with)", #""FileName":[{"anything-but":{"suffix":".png"}}]"#, #""FileName":"a.jpg""#, #""FileName":"a.png""#),
+        ("Anything-but (ignore case)", #""state":[{"anything-but":{"equals-ignore-case":"initializing"}}]"#, #""state":"running""#, #""state":"INITIALIZING""#),
+        ("Anything-but using a wildcard", #""FilePath":[{"anything-but":{"wildcard":"*/lib/*"}}]"#, #""FilePath":"/usr/bin/x""#, #""FilePath":"/usr/lib/x""#),
+        ("Begins with", #""Region":[{"prefix":"us-"}]"#, #""Region":"us-east-1""#, #""Region":"eu-west-1""#),
+        ("Begins with (ignore case)", #""service":[{"prefix":{"equals-ignore-case":"eventb"}}]"#, #""service":"EventBridge""#, #""service":"SNS""#),
+        ("Empty", #""LastName":[""]"#, #""LastName":"""#, #""LastName":null"#),
+        ("Equals", #""Name":["Alice"]"#, #""Name":"Alice""#, #""Name":"alice""#),
+        ("Equals (ignore case)", #""Name":[{"equals-ignore-case":"alice"}]"#, #""Name":"ALICE""#, #""Name":"Bob""#),
+        ("Ends with", #""FileName":[{"suffix":".png"}]"#, #""FileName":"a.png""#, #""FileName":"a.PNG""#),
+        ("Ends with (ignore case)", #""service":[{"suffix":{"equals-ignore-case":"tBridge"}}]"#, #""service":"EVENTBRIDGE""#, #""service":"SNS""#),
+        ("Exists", #""ProductName":[{"exists":true}]"#, #""ProductName":"x""#, #""Other":"x""#),
+        ("Does not exist", #""ProductName":[{"exists":false}]"#, #""Other":"x""#, #""ProductName":"x""#),
+        ("Not", #""Weather":[{"anything-but":["Raining"]}]"#, #""Weather":"Sunny""#, #""Weather":"Raining""#),
+        ("Null", #""UserID":[null]"#, #""UserID":null"#, #""UserID":"""#),
+        ("Numeric (equals)", #""Price":[{"numeric":["=",100]}]"#, #""Price":100.0"#, #""Price":"100""#),
+        ("Numeric (range)", #""Price":[{"numeric":[">",10,"<=",20]}]"#, #""Price":20"#, #""Price":10"#),
+        ("Or", #""PaymentType":["Credit","Debit"]"#, #""PaymentType":"Debit""#, #""PaymentType":"Cash""#),
+        ("Or (multiple fields)", #""$or":[{"Location":["New York"]},{"Day":["Monday"]}]"#, #""Location":"Paris","Day":"Monday""#, #""Location":"Paris","Day":"Sunday""#),
+        ("Wildcard", #""FileName":[{"wildcard":"dir/*.png"}]"#, #""FileName":"dir/a.png""#, #""FileName":"other/a.png""#),
+        // Not a row of the table, but of the same page's filter types: IP address matching.
+        ("IP address", #""sourceIPAddress":[{"cidr":"10.0.0.0/24"}]"#, #""sourceIPAddress":"10.0.0.255""#, #""sourceIPAddress":"10.0.1.0""#),
+    ]
+
+    @Test(arguments: rows.map(\.comparison))
+    func eachComparisonMatchesAndRejects(_ comparison: String) throws {
+        let row = Self.rows.first { $0.comparison == comparison }!
+        let pattern = #"{"detail":{\#(row.pattern)}}"#
+        #expect(try matches(pattern, try envelope(#"{"eventName":"X",\#(row.matching)}"#)), "\(comparison) matches")
+        #expect(try !matches(pattern, try envelope(#"{"eventName":"X",\#(row.other)}"#)), "\(comparison) rejects")
+    }
+}
