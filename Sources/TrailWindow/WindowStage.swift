@@ -45,7 +45,7 @@ public final class WindowStage: ScanSink {
 
     /// Hands windowed alerts to `sinks` as the sink contract says: grouped by the object of each
     /// alert's record, in order, each group's outcome of origin `.windows`.
-    public static func hand(_ alerts: [Finding], to sinks: [any ScanSink]) {
+    private static func hand(_ alerts: [Finding], to sinks: [any ScanSink]) {
         var index = 0
         while index < alerts.count && !sinks.contains(where: { $0.isDone }) {
             let object = alerts[index].object
