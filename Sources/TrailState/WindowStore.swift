@@ -1,7 +1,7 @@
 internal import TrailEvents
 internal import TrailMatch
-public import TrailScan
-public import TrailWindow
+internal import TrailScan
+internal import TrailWindow
 
 /// The windowed rules' part of the state: their records, floors and clock (`window_*` tables).
 extension StateStore {
