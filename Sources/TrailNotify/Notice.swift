@@ -172,7 +172,7 @@ struct AlertText {
     /// variables. Log values in it are escaped as in every message; the template's own newlines stay.
     func templated(_ transformer: InputTransformer, _ notice: Notice) -> String? {
         let first = notice.first
-        guard let record = try? JSONValue(parsing: first.record) else { return nil }  // the scan validated it
+        guard let record = try? JSONValue(parsing: first.templateRecord) else { return nil }  // the scan validated it
         var extra: [String: String] = [:]
         if let time = first.eventTime {
             extra["trailscan.event.time"] = clock.format(time)

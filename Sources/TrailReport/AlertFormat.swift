@@ -133,7 +133,7 @@ public struct TemplateFormat: AlertFormat {
 
     public func append(_ finding: Finding, to output: inout [UInt8]) {
         guard let transformer = ruleTemplates[finding.ruleID] ?? global,
-              let record = try? JSONValue(parsing: finding.record)  // the scan validated it
+              let record = try? JSONValue(parsing: finding.templateRecord)  // the scan validated it
         else { return }
         let message = transformer.render(event: Envelope.event(for: record), ruleID: finding.ruleID)
         let safe = transformer.isJSONTemplate ? TerminalText.jsonSafe(message) : TerminalText.escaped(message, backslashes: false)

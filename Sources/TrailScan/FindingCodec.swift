@@ -166,17 +166,42 @@ extension Finding {
         object.string("sourceIPAddress", sourceIPAddress)
         object.string("userAgent", userAgent)
         object.string("detail", detail)
-        if let evidence {
-            object.object("evidence") { member in
-                member.raw("count", String(evidence.count).utf8)
-                member.raw("distinct", (evidence.distinct.map(String.init) ?? "null").utf8)
-                member.raw("windowSeconds", String(evidence.window).utf8)
-                member.string("first", UTC.iso8601(evidence.first))
-                member.string("last", UTC.iso8601(evidence.last))
-                member.raw("eventIDs", JSONString.array(evidence.eventIDs))
-            }
-        } else {
-            object.raw("evidence", "null".utf8)
+        if let evidence { object.object("evidence", evidence.appendMembers) } else { object.raw("evidence", "null".utf8) }
+    }
+
+    /// The record a template renders (`--format template`, a destination's template): the record itself,
+    /// or for the alert of a counting rule, which has none, a record of the fields its records share and
+    /// the `evidence` (so `$.detail.evidence.count` and `$.detail.sourceIPAddress` work).
+    public var templateRecord: [UInt8] {
+        guard record.isEmpty else { return record }
+        var out: [UInt8] = []
+        var object = JSONObjectWriter(appendingTo: &out)
+        for (name, value) in [("eventID", eventID), ("eventTime", eventTimeText), ("eventSource", eventSource), ("eventName", eventName),
+                              ("awsRegion", region), ("recipientAccountId", account), ("sourceIPAddress", sourceIPAddress),
+                              ("userAgent", userAgent)] {
+            if let value { object.string(name, value) }
         }
+        if principal != Principal() {
+            object.object("userIdentity") { identity in
+                for (name, value) in [("type", principal.type), ("arn", principal.arn), ("userName", principal.userName)] {
+                    if let value { identity.string(name, value) }
+                }
+            }
+        }
+        if let evidence { object.object("evidence", evidence.appendMembers) }
+        object.finish(into: &out)
+        return out
+    }
+}
+
+extension Finding.Evidence {
+    /// `{"count", "distinct", "windowSeconds", "first", "last", "eventIDs"}`, as JSON Lines write it.
+    func appendMembers(to member: inout JSONObjectWriter) {
+        member.raw("count", String(count).utf8)
+        member.raw("distinct", (distinct.map(String.init) ?? "null").utf8)
+        member.raw("windowSeconds", String(window).utf8)
+        member.string("first", UTC.iso8601(first))
+        member.string("last", UTC.iso8601(last))
+        member.raw("eventIDs", JSONString.array(eventIDs))
     }
 }

@@ -298,6 +298,17 @@ import Testing
               detail      5 failed root sign-ins for recipientAccountId 111122223333 within 15m
               evidence    5 records from 2024-03-01 19:00:00 +09:00 to 2024-03-01 19:14:00 +09:00 (window 15m): rb1, rb2, rb3, rb4, rb5
             """), "\(run.stdout)")
+        // A template renders a count's alert from the fields its records share and its evidence.
+        let transformer = folder.appendingPathComponent("transformer.json")
+        try Data(#"{"InputPathsMap":{"n":"$.detail.evidence.count","a":"$.detail.recipientAccountId","r":"$.detail.awsRegion"},"InputTemplate":"\"<n> failures in <a> <r>\""}"#.utf8)
+            .write(to: transformer)
+        let templated = try CLI.run(["scan", "--no-config", "-q", "--format", "template", "--template", transformer.path,
+                                     "--enable", "signin.root.brute-force", "--min-severity", "critical", folder.path])
+        // (The other lines are the critical AdministratorAccess attachments, which have no evidence.) The
+        // records came from two regions: the shared record has no awsRegion, as EventBridge leaves a path
+        // that is not in the event.
+        #expect(templated.stdout.split(separator: "\n").filter { !$0.hasPrefix(#"" failures"#) } == [#""5 failures in 111122223333 ""#],
+                "\(templated.stdout)")
         let rules = try CLI.run(["rules"])
         #expect(rules.stdout.contains("parameter threshold: 5"))
         #expect(rules.stdout.contains("parameter window: 15m"))
