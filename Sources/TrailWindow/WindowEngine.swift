@@ -90,8 +90,6 @@ public struct WindowEngine: Sendable {
     /// Whether there is any windowed rule to evaluate.
     public var isEmpty: Bool { rules.isEmpty }
 
-    /// The longest window of the rules: how far before the watermark records are kept.
-    var longestSpan: Int64 { rules.values.map { $0.window!.span }.max() ?? 0 }
 
     public struct Outcome: Sendable {
         /// The decided alerts not decided by an earlier run, in (eventTime, eventID, rule) order.
