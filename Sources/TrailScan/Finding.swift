@@ -238,6 +238,12 @@ public struct ObjectStatistics: Sendable, Equatable {
 
     public init() {}
 
+    /// Counts a record `rule` could not judge, keeping the first one's event ID and `reason`.
+    mutating func noteUnjudged(_ rule: String, _ record: CloudTrailRecord, _ reason: String) {
+        unjudgedByRule[rule, default: 0] += 1
+        if unjudgedExample[rule] == nil { unjudgedExample[rule] = "eventID \(record.string(.eventID) ?? "-"): \(reason)" }
+    }
+
     mutating func noteEventTime(_ seconds: Int64) {
         if firstEventTime.map({ seconds < $0 }) ?? true { firstEventTime = seconds }
         if lastEventTime.map({ seconds > $0 }) ?? true { lastEventTime = seconds }

@@ -341,10 +341,7 @@ final class ObjectScanner {
                             continue
                         }
                         guard let eventTime, let eventID = record.string(.eventID) else {
-                            statistics.unjudgedByRule[rule.id, default: 0] += 1
-                            if statistics.unjudgedExample[rule.id] == nil {
-                                statistics.unjudgedExample[rule.id] = "eventID \(record.string(.eventID) ?? "-"): no eventID or no RFC 3339 eventTime to place it in time"
-                            }
+                            statistics.noteUnjudged(rule.id, record, "no eventID or no RFC 3339 eventTime to place it in time")
                             continue
                         }
                         // A record without the key's fields belongs to no group: it cannot count.
@@ -368,10 +365,7 @@ final class ObjectScanner {
                         case .pass: continue
                         case .alert(let found, let level): (detail, severity) = (found, level)
                         case .unreadable(let reason):
-                            statistics.unjudgedByRule[rule.id, default: 0] += 1
-                            if statistics.unjudgedExample[rule.id] == nil {
-                                statistics.unjudgedExample[rule.id] = "eventID \(record.string(.eventID) ?? "-"): \(reason)"
-                            }
+                            statistics.noteUnjudged(rule.id, record, reason)
                             continue
                         }
                     }

@@ -182,16 +182,16 @@ public final class StateRecorder: ScanSink {
 
     /// Inserts a new alert and its outbox rows; a duplicate (rule and eventID known) is counted.
     private func insert(_ finding: Finding) throws(StateError) {
-            try insertAlert.bind(
-                .text(finding.ruleID), finding.eventID.map(SQLValue.text) ?? .null, .integer(Int64(finding.severity.rawValue)),
-                finding.eventTime.map(SQLValue.integer) ?? .null, finding.account.map(SQLValue.text) ?? .null, .integer(runStart),
-                .integer(store.runID), .text(finding.object.name), .text(String(decoding: FindingCodec.json(finding), as: UTF8.self)), .blob(finding.record)
-            ).run()
-            guard store.database.changes == 1 else { return duplicates += 1 }
-            let id = store.database.lastInsertRowID
-            for destination in ["output"] + route(finding) { try insertOutbox.bind(.text(destination), .integer(id)).run() }
-            if firstNewAlert == nil { firstNewAlert = id }
-            lastNewAlert = id
+        try insertAlert.bind(
+            .text(finding.ruleID), finding.eventID.map(SQLValue.text) ?? .null, .integer(Int64(finding.severity.rawValue)),
+            finding.eventTime.map(SQLValue.integer) ?? .null, finding.account.map(SQLValue.text) ?? .null, .integer(runStart),
+            .integer(store.runID), .text(finding.object.name), .text(String(decoding: FindingCodec.json(finding), as: UTF8.self)), .blob(finding.record)
+        ).run()
+        guard store.database.changes == 1 else { return duplicates += 1 }
+        let id = store.database.lastInsertRowID
+        for destination in ["output"] + route(finding) { try insertOutbox.bind(.text(destination), .integer(id)).run() }
+        if firstNewAlert == nil { firstNewAlert = id }
+        lastNewAlert = id
     }
 
     public func end(_ object: ObjectRef, _ outcome: ObjectOutcome) {

@@ -69,7 +69,6 @@ public struct WindowRecords: Sendable {
     /// The `Observation` an entry was made from.
     func observation(_ entry: Entry) -> Observation {
         let group = groups.values[Int(entry.group)]
-        func text(_ index: Int32) -> String? { index < 0 ? nil : strings.values[Int(index)] }
         return Observation(
             ruleID: group.ruleID, role: entry.role, key: group.key, member: text(entry.member), eventTime: entry.time,
             eventID: eventID(entry.id), delivered: entry.delivered == .min ? nil : entry.delivered, account: text(entry.account),
