@@ -1,7 +1,8 @@
 /// An immutable hash table from byte strings to lists of integers, looked up with bytes in place.
 ///
-/// Built once per rule set; `RecordMatcher` copies it into raw buffers and looks keys up there: hash the
-/// probe bytes (FNV-1a), probe linearly, compare bytes — no `String`, no array, no allocation per lookup.
+/// Built once per rule set; `RecordMatcher` pools the indexes of all fields and looks keys up there
+/// through raw buffers: hash the probe bytes (FNV-1a), probe linearly, compare bytes — no `String`, no
+/// array, no allocation per lookup.
 struct ByteKeyIndex: Sendable {
     struct Slot: Sendable {
         var hash: UInt64

@@ -2,21 +2,21 @@ internal import Glibc
 public import TrailEvents
 internal import TrailJSON
 
-/// A `RuleSet` compiled for one worker: every pattern flattened into arrays of plain values (nodes,
-/// leaves, matchers, and one pool of literal bytes they point into), held in memory this object owns.
+/// A `RuleSet` compiled once for the whole scan: every pattern flattened into arrays of plain values
+/// (nodes, leaves, matchers, and one pool of literal bytes they point into). Immutable, so every worker
+/// matches with the same one: a rule file of millions of values costs its memory once, not once per job.
 ///
-/// Matching a record walks those arrays through raw buffers: no reference counting, no allocation
-/// (except for the rare `equals-ignore-case` on non-ASCII text and the envelope's `source` and
-/// `detail-type`, computed once per record that needs them). The tree in `EventPattern` is the reference
-/// semantics, used for JSON events; tests check that both give the same answer.
+/// Matching a record walks those arrays through raw buffers taken once per record (`Program.withView`):
+/// no reference counting, no allocation (except for the rare `equals-ignore-case` on non-ASCII text
+/// and the envelope's `source` and `detail-type`, computed once per record that needs them). The tree in
+/// `EventPattern` is the reference semantics, used for JSON events; tests check that both give the same
+/// answer.
 ///
 /// The flat program tests each leaf on its own. That is exact unless a leaf's path crosses an array of
 /// objects, where EventBridge wants the fields matched together to come from one element: a rule that
 /// matched after such a crossing (CloudTrail's own fields never cross one) is confirmed by the reference
 /// evaluator on the record's envelope.
-///
-/// One per worker: not `Sendable`.
-public final class RecordMatcher {
+public final class RecordMatcher: Sendable {
     private let program: Program
     /// The patterns, for the reference check after an array crossing.
     private let patterns: [EventPattern]
@@ -26,32 +26,24 @@ public final class RecordMatcher {
         var compiler = Compiler()
         var roots: [Int32] = []
         for pattern in patterns { roots.append(compiler.node(pattern.root)) }
-        var indexes: [ProgramIndex] = []
-        for index in ruleSet.indexes {
-            indexes.append(ProgramIndex(field: index.field, slots: .copy(index.rules.slotsForCompilation),
-                                        keyBytes: .copy(index.rules.keyBytesForCompilation), values: .copy(index.rules.valuesForCompilation),
-                                        mask: index.rules.maskForCompilation))
-        }
-        program = Program(compiler: compiler, roots: roots, indexes: indexes, unindexed: ruleSet.unindexed)
-    }
-
-    deinit {
-        program.deallocate()
+        program = Program(compiler: compiler, roots: roots, indexes: ruleSet.indexes, unindexed: ruleSet.unindexed)
     }
 
     /// Appends to `matches` the index (in the rule set's `entries`) of every pattern the record satisfies, in order.
     public func evaluate(_ record: CloudTrailRecord, into matches: inout [Int]) {
+        program.withView { evaluate(record, $0, into: &matches) }
+    }
+
+    private func evaluate(_ record: CloudTrailRecord, _ p: ProgramView, into matches: inout [Int]) {
         let start = matches.count
         var envelope = RecordScratch()
-        let p = program
         // The indexes look rules up by the field view's values; a record that spells a known field
         // another way (see `CloudTrailFields.isExact`) could hide a candidate from them: try every rule.
         guard record.fields.isExact else {
-            for rule in 0..<p.roots.count where ruleMatches(rule, record, &envelope) { matches.append(rule) }
+            for rule in 0..<p.roots.count where ruleMatches(rule, record, p, &envelope) { matches.append(rule) }
             return
         }
-        for position in p.indexes.indices {
-            let index = p.indexes[position]
+        for index in p.indexes {
             guard let at = record.fields[index.field] else { continue }
             let token = record.tape[at]
             if token.kind == .array {
@@ -61,42 +53,42 @@ public final class RecordMatcher {
                 record.tape.forEachElement(of: at) { element in
                     let value = record.tape[element]
                     if value.kind == .string {
-                        for slot in Self.candidates(of: value, in: record, index) { rules.append(index.values[slot]) }
+                        for slot in Self.candidates(of: value, in: record, index, p) { rules.append(p.values[slot]) }
                     }
                     return true
                 }
-                for rule in Set(rules).sorted() where ruleMatches(rule, record, &envelope) {
+                for rule in Set(rules).sorted() where ruleMatches(rule, record, p, &envelope) {
                     matches.append(rule)
                 }
                 continue
             }
             guard token.kind == .string else { continue }
-            for slot in Self.candidates(of: token, in: record, index) {
-                let rule = index.values[slot]
-                if ruleMatches(rule, record, &envelope) { matches.append(rule) }
+            for slot in Self.candidates(of: token, in: record, index, p) {
+                let rule = p.values[slot]
+                if ruleMatches(rule, record, p, &envelope) { matches.append(rule) }
             }
         }
-        for rule in p.unindexed where ruleMatches(rule, record, &envelope) {
+        for rule in p.unindexed where ruleMatches(rule, record, p, &envelope) {
             matches.append(rule)
         }
         if matches.count - start > 1 { matches[start...].sort() }
     }
 
-    /// The slots of the rules `index` keys by the string `token`.
+    /// The positions in `values` of the rules `index` keys by the string `token`.
     @inline(__always)
-    private static func candidates(of token: JSONToken, in record: CloudTrailRecord, _ index: ProgramIndex) -> Range<Int> {
+    private static func candidates(of token: JSONToken, in record: CloudTrailRecord, _ index: ProgramIndex, _ p: ProgramView) -> Range<Int> {
         if token.isEscaped {
-            return JSONString.bytes(of: token, in: record.bytes).withUnsafeBytes { index.lookup($0) }
+            return JSONString.bytes(of: token, in: record.bytes).withUnsafeBytes { p.lookup($0, in: index) }
         }
-        return index.lookup(UnsafeRawBufferPointer(rebasing: record.bytes[token.range]))
+        return p.lookup(UnsafeRawBufferPointer(rebasing: record.bytes[token.range]), in: index)
     }
 
     /// Whether rule `rule` matches: by the flat program, confirmed by the reference evaluator when a path
     /// crossed an array of objects on the way.
     @inline(__always)
-    private func ruleMatches(_ rule: Int, _ record: CloudTrailRecord, _ scratch: inout RecordScratch) -> Bool {
+    private func ruleMatches(_ rule: Int, _ record: CloudTrailRecord, _ p: ProgramView, _ scratch: inout RecordScratch) -> Bool {
         scratch.crossedArray = false
-        guard program.matches(node: Int(program.roots[rule]), record, &scratch) else { return false }
+        guard p.matches(node: Int(p.roots[rule]), record, &scratch) else { return false }
         if !scratch.crossedArray { return true }
         if scratch.event == nil { scratch.event = Envelope.event(for: record) }
         return patterns[rule].matches(event: scratch.event!)
@@ -105,12 +97,10 @@ public final class RecordMatcher {
     /// Whether one rule's pattern matches (for tests that compare with the tree evaluator).
     func matches(rule: Int, _ record: CloudTrailRecord) -> Bool {
         var scratch = RecordScratch()
-        return ruleMatches(rule, record, &scratch)
+        return program.withView { ruleMatches(rule, record, $0, &scratch) }
     }
 }
 
-@available(*, unavailable)
-extension RecordMatcher: Sendable {}
 
 // MARK: - The flat program
 
@@ -279,43 +269,13 @@ extension FlatLeaf {
     }
 }
 
-/// A `ByteKeyIndex` copied into raw buffers.
+/// One field's `ByteKeyIndex`, pooled with the others in `Program`: where its slots, keys and values start.
 struct ProgramIndex {
     var field: CloudTrailField
-    var slots: UnsafeBufferPointer<ByteKeyIndex.Slot?>
-    var keyBytes: UnsafeBufferPointer<UInt8>
-    var values: UnsafeBufferPointer<Int>
+    var slotBase: Int
+    var keyBase: Int
+    var valueBase: Int
     var mask: Int
-
-    @inline(__always)
-    func lookup(_ key: UnsafeRawBufferPointer) -> Range<Int> {
-        let hash = ByteKeyIndex.hash(key)
-        var position = Int(truncatingIfNeeded: hash) & mask
-        while let slot = slots[position] {
-            if slot.hash == hash && Int(slot.keyCount) == key.count
-                && UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(keyBytes)[Int(slot.keyStart)..<(Int(slot.keyStart) + key.count)])
-                    .elementsEqual(key) {
-                return Int(slot.valueStart)..<Int(slot.valueStart + slot.valueCount)
-            }
-            position = (position + 1) & mask
-        }
-        return 0..<0
-    }
-
-    func deallocate() {
-        slots.deallocate()
-        keyBytes.deallocate()
-        values.deallocate()
-    }
-}
-
-extension UnsafeBufferPointer {
-    /// A new allocation holding a copy of `array` (freed by the owner with `deallocate()`).
-    static func copy(_ array: [Element]) -> UnsafeBufferPointer<Element> {
-        let buffer = UnsafeMutableBufferPointer<Element>.allocate(capacity: Swift.max(array.count, 1))
-        _ = buffer.initialize(from: array)
-        return UnsafeBufferPointer(rebasing: buffer[0..<array.count])
-    }
 }
 
 /// What matching one record computes once and shares between rules: the envelope's derived strings,
@@ -328,10 +288,71 @@ struct RecordScratch {
     var crossedArray = false
 }
 
-/// The compiled program in raw buffers. Invariant: every range stored in any array lies within the
-/// pool it indexes, and every node, leaf, matcher or branch index is valid (the `Compiler` writes only
-/// indices of elements it has appended).
-struct Program {
+/// The compiled program: the compiler's arrays and the rule set's indexes, pooled. Invariant: every
+/// range stored in any array lies within the pool it indexes, and every node, leaf, matcher or branch
+/// index is valid (the `Compiler` writes only indices of elements it has appended); every index's
+/// slots, keys and values lie at its bases in the pools (`init` appends each index whole).
+struct Program: Sendable {
+    let nodes: [FlatNode]
+    let groups: [FlatRange]
+    let branches: [Int32]
+    let leaves: [FlatLeaf]
+    let matchers: [FlatMatcher]
+    let bytes: [UInt8]
+    let ranges: [FlatRange]
+    let wildcards: [FlatRange]
+    let numbers: [Double]
+    let roots: [Int32]
+    let indexes: [ProgramIndex]
+    let slots: [ByteKeyIndex.Slot?]
+    let keyBytes: [UInt8]
+    let values: [Int]
+    let unindexed: [Int]
+
+    init(compiler c: Compiler, roots: [Int32], indexes: [RuleSet.FieldIndex], unindexed: [Int]) {
+        (nodes, groups, branches, leaves, matchers) = (c.nodes, c.groups, c.branches, c.leaves, c.matchers)
+        (bytes, ranges, wildcards, numbers) = (c.bytes, c.ranges, c.wildcards, c.numbers)
+        self.roots = roots
+        self.unindexed = unindexed
+        var pooled: [ProgramIndex] = []
+        var slots: [ByteKeyIndex.Slot?] = [], keyBytes: [UInt8] = [], values: [Int] = []
+        for index in indexes {
+            pooled.append(ProgramIndex(field: index.field, slotBase: slots.count, keyBase: keyBytes.count, valueBase: values.count,
+                                       mask: index.rules.maskForCompilation))
+            slots += index.rules.slotsForCompilation
+            keyBytes += index.rules.keyBytesForCompilation
+            values += index.rules.valuesForCompilation
+        }
+        (self.indexes, self.slots, self.keyBytes, self.values) = (pooled, slots, keyBytes, values)
+    }
+
+    /// Calls `body` with the arrays as buffers, valid for the call.
+    @inline(__always)
+    func withView<R>(_ body: (ProgramView) -> R) -> R {
+        nodes.withUnsafeBufferPointer { nodes in
+        groups.withUnsafeBufferPointer { groups in
+        branches.withUnsafeBufferPointer { branches in
+        leaves.withUnsafeBufferPointer { leaves in
+        matchers.withUnsafeBufferPointer { matchers in
+        bytes.withUnsafeBytes { bytes in
+        ranges.withUnsafeBufferPointer { ranges in
+        wildcards.withUnsafeBufferPointer { wildcards in
+        numbers.withUnsafeBufferPointer { numbers in
+        roots.withUnsafeBufferPointer { roots in
+        indexes.withUnsafeBufferPointer { indexes in
+        slots.withUnsafeBufferPointer { slots in
+        keyBytes.withUnsafeBytes { keyBytes in
+        values.withUnsafeBufferPointer { values in
+        unindexed.withUnsafeBufferPointer { unindexed in
+            body(ProgramView(nodes: nodes, groups: groups, branches: branches, leaves: leaves, matchers: matchers, bytes: bytes,
+                             ranges: ranges, wildcards: wildcards, numbers: numbers, roots: roots, indexes: indexes,
+                             slots: slots, keyBytes: keyBytes, values: values, unindexed: unindexed))
+        }}}}}}}}}}}}}}}
+    }
+}
+
+/// `Program`'s arrays as buffers, for the length of one `withView` call (it must not escape it).
+struct ProgramView {
     let nodes: UnsafeBufferPointer<FlatNode>
     let groups: UnsafeBufferPointer<FlatRange>
     let branches: UnsafeBufferPointer<Int32>
@@ -343,28 +364,25 @@ struct Program {
     let numbers: UnsafeBufferPointer<Double>
     let roots: UnsafeBufferPointer<Int32>
     let indexes: UnsafeBufferPointer<ProgramIndex>
+    let slots: UnsafeBufferPointer<ByteKeyIndex.Slot?>
+    let keyBytes: UnsafeRawBufferPointer
+    let values: UnsafeBufferPointer<Int>
     let unindexed: UnsafeBufferPointer<Int>
 
-    init(compiler c: Compiler, roots: [Int32], indexes: [ProgramIndex], unindexed: [Int]) {
-        nodes = .copy(c.nodes)
-        groups = .copy(c.groups)
-        branches = .copy(c.branches)
-        leaves = .copy(c.leaves)
-        matchers = .copy(c.matchers)
-        bytes = UnsafeRawBufferPointer(UnsafeBufferPointer.copy(c.bytes))
-        ranges = .copy(c.ranges)
-        wildcards = .copy(c.wildcards)
-        numbers = .copy(c.numbers)
-        self.roots = .copy(roots)
-        self.indexes = .copy(indexes)
-        self.unindexed = .copy(unindexed)
-    }
-
-    func deallocate() {
-        for index in indexes { index.deallocate() }
-        nodes.deallocate(); groups.deallocate(); branches.deallocate(); leaves.deallocate()
-        matchers.deallocate(); bytes.deallocate(); ranges.deallocate(); wildcards.deallocate()
-        numbers.deallocate(); roots.deallocate(); indexes.deallocate(); unindexed.deallocate()
+    /// The positions in `values` of the rules `index` keys by `key`: hash, probe linearly, compare bytes.
+    @inline(__always)
+    func lookup(_ key: UnsafeRawBufferPointer, in index: ProgramIndex) -> Range<Int> {
+        let hash = ByteKeyIndex.hash(key)
+        var position = Int(truncatingIfNeeded: hash) & index.mask
+        while let slot = slots[index.slotBase + position] {
+            let keyStart = index.keyBase + Int(slot.keyStart)
+            if slot.hash == hash && Int(slot.keyCount) == key.count
+                && UnsafeRawBufferPointer(rebasing: keyBytes[keyStart..<(keyStart + key.count)]).elementsEqual(key) {
+                return (index.valueBase + Int(slot.valueStart))..<(index.valueBase + Int(slot.valueStart + slot.valueCount))
+            }
+            position = (position + 1) & index.mask
+        }
+        return 0..<0
     }
 
     func matches(node index: Int, _ record: CloudTrailRecord, _ envelope: inout RecordScratch) -> Bool {

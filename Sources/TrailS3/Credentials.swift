@@ -1,5 +1,4 @@
 public import Foundation
-internal import FoundationXML
 internal import Synchronization
 internal import TrailHTTP
 public import TrailSigV4

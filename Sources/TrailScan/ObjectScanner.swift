@@ -57,7 +57,7 @@ final class ObjectScanner {
         input = .allocate(byteCount: Self.readSize, alignment: 16)
         whole = .allocate(byteCount: Self.wholeObjectLimit, alignment: 16)
         body = .allocate(byteCount: Self.bodyBytesKept, alignment: 16)
-        matcher = RecordMatcher(configuration.rules)
+        matcher = shared.matcher
         matches.reserveCapacity(16)
     }
 

@@ -68,8 +68,11 @@ final class ScanResources: Sendable {
     /// The gate all workers' S3 GETs pass.
     let fetchLimiter: FetchLimiter
     let cancellation: ScanCancellation
+    /// The rules compiled once, for every worker.
+    let matcher: RecordMatcher
 
     init(_ configuration: ScanConfiguration, cancellation: ScanCancellation) {
+        matcher = RecordMatcher(configuration.rules)
         fastPathMemory = FastPathMemory(bytes: configuration.fastPathBytes)
         fetchLimiter = FetchLimiter(maximum: configuration.s3?.maxFetches ?? 1)
         self.cancellation = cancellation

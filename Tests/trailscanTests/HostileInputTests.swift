@@ -46,9 +46,10 @@ import TrailTestSupport
                 "\(looped.stderr)")
         #expect(loops.requestCounts[FaultServer.listing] == 2)
 
+        let cut = "<ListBucketResult><IsTruncated>false</IsTruncated>\(contents)<Contents><Key>AWSLogs/x"
         for (body, reason) in [
             ("<html><body>Service Temporarily Unavailable</body></html>", "the root element is <html>, not <ListBucketResult>"),
-            ("<ListBucketResult><IsTruncated>false</IsTruncated>\(contents)<Contents><Key>AWSLogs/x", "no complete ListBucketResult element"),
+            (cut, "invalid XML: the document ends inside <Key> at byte \(cut.utf8.count)"),
             ("", "the body is empty"),
             ("<ListBucketResult><IsTruncated>true</IsTruncated>\(contents)</ListBucketResult>", "IsTruncated is true but NextContinuationToken is missing"),
         ] {
