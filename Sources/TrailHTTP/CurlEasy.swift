@@ -55,6 +55,9 @@ public final class CurlEasy {
     private let errorBuffer: UnsafeMutablePointer<CChar>
     /// `AWS_CA_BUNDLE`: the certificates to trust instead of the system's (read once, not per request).
     private let caBundle: String?
+    /// A transfer that receives less than a byte a second for this long is stalled, and fails (to be
+    /// retried by the caller).
+    public var stallSeconds = 60
 
     public struct Response: Sendable {
         public var status: Int
@@ -128,9 +131,9 @@ public final class CurlEasy {
             try set(CURLOPT_PROTOCOLS_STR, "http,https")
             try set(CURLOPT_TCP_KEEPALIVE, 1)
             try set(CURLOPT_CONNECTTIMEOUT_MS, 10_000)
-            // A transfer slower than 1 byte/s for 60 s is stalled: fail it so it can be retried.
+            // A transfer slower than 1 byte/s for `stallSeconds` is stalled: fail it so it can be retried.
             try set(CURLOPT_LOW_SPEED_LIMIT, 1)
-            try set(CURLOPT_LOW_SPEED_TIME, 60)
+            try set(CURLOPT_LOW_SPEED_TIME, stallSeconds)
             if let caBundle { try set(CURLOPT_CAINFO, caBundle) }
             if let timeout { try set(CURLOPT_TIMEOUT_MS, Int(timeout * 1000)) }
             try check(trailscan_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))

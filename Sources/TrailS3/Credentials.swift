@@ -60,6 +60,13 @@ public final class CredentialProvider: Sendable {
         }
     }
 
+    /// Forgets `rejected` when it is still the cached answer (a server refused it as expired), so that
+    /// the next `credentials(now:)` resolves fresh ones. Callers refused the same credentials at the same
+    /// time forget them once and share the one renewal.
+    public func expire(_ rejected: AWSCredentials) {
+        cache.withLock { if $0 == rejected { $0 = nil } }
+    }
+
     private func cached(now: Date) -> AWSCredentials? {
         guard let cached = cache.withLock({ $0 }),
               cached.expiration.map({ $0.timeIntervalSince(now) > Self.refreshMargin }) ?? true

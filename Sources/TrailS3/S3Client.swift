@@ -51,12 +51,15 @@ public final class S3Client {
     }
 
     /// A client that asks `provider` for credentials before each request (it caches and refreshes them).
-    public init(endpoint: S3Endpoint, provider: CredentialProvider) throws(S3Error) {
+    ///
+    /// - Parameter stallSeconds: how long a request may receive less than a byte a second.
+    public init(endpoint: S3Endpoint, provider: CredentialProvider, stallSeconds: Int = 60) throws(S3Error) {
         self.endpoint = endpoint
         self.provider = provider
         do { credentials = try provider.credentials() } catch { throw S3Error(kind: .credentials(error.description), resource: "credentials") }
         now = Date.init
         do { curl = try CurlEasy() } catch { throw S3Error(kind: .transport(error), resource: "libcurl") }
+        curl.stallSeconds = stallSeconds
     }
 
     /// One page of `ListObjectsV2`.
@@ -116,9 +119,17 @@ public final class S3Client {
         do {
             return try sendOnce(method: method, bucket: bucket, key: key, query: query, upload: upload, resource: resource, onBody: onBody)
         } catch {
-            // The bucket is in another region: re-sign for it (a signature never follows a redirect).
-            guard case .wrongRegion(let region) = error.kind, bucketRegions[bucket] != region else { throw error }
-            bucketRegions[bucket] = region
+            switch error.kind {
+            case .wrongRegion(let region) where bucketRegions[bucket] != region:
+                // The bucket is in another region: re-sign for it (a signature never follows a redirect).
+                bucketRegions[bucket] = region
+            case .expiredToken where provider != nil:
+                // The credentials expired before the time they gave (revoked, or a clock off): renew them
+                // once — every worker that was refused the same ones shares one renewal — and sign again.
+                provider!.expire(credentials)
+            default:
+                throw error
+            }
             return try sendOnce(method: method, bucket: bucket, key: key, query: query, upload: upload, resource: resource, onBody: onBody)
         }
     }

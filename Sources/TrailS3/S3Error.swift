@@ -71,7 +71,7 @@ public struct S3Error: Error, Equatable, Sendable, CustomStringConvertible {
         case .truncated(let received, let expected):
             "the response was cut short after \(received) of \(expected) bytes"
         case .transport(let error):
-            "connection failed: \(error.message)"
+            "network error: \(error.message)"
         case .credentials(let reason):
             "cannot get AWS credentials: \(reason)"
         case .wrongRegion(let region):

@@ -10,16 +10,22 @@ public struct S3Settings: Sendable {
     /// waiting on the network costs no CPU, so this is independent of (and usually above) the number of
     /// cores. How many are in flight below it adapts to latency (a `FetchLimiter` made for each scan).
     public var maxFetches: Int
+    /// A request that receives less than a byte a second for this long has stalled: it fails, and is
+    /// retried as a timeout is.
+    public var stallSeconds: Int
 
-    public init(endpoint: S3Endpoint, credentials: CredentialProvider, retry: RetryPolicy = RetryPolicy(), maxFetches: Int = 64) {
+    public init(
+        endpoint: S3Endpoint, credentials: CredentialProvider, retry: RetryPolicy = RetryPolicy(), maxFetches: Int = 64, stallSeconds: Int = 60
+    ) {
         self.endpoint = endpoint
         self.credentials = credentials
         self.retry = retry
         self.maxFetches = maxFetches
+        self.stallSeconds = stallSeconds
     }
 
     public func makeClient() throws(S3Error) -> S3Client {
-        try S3Client(endpoint: endpoint, provider: credentials)
+        try S3Client(endpoint: endpoint, provider: credentials, stallSeconds: stallSeconds)
     }
 }
 

@@ -94,6 +94,9 @@ struct ScanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Most S3 objects fetched at once (each by a worker with its own decoder); below it, the number adapts to latency.", valueName: "n"))
     var maxFetches = 64
 
+    @Option(help: ArgumentHelp("Seconds an S3 request may receive less than a byte a second before it is abandoned as stalled and retried.", valueName: "seconds"))
+    var readTimeout = 60
+
     @Option(help: ArgumentHelp("AWS profile for s3:// paths (default: $AWS_PROFILE, else the environment's credentials or 'default').", valueName: "name"))
     var profile: String?
 
@@ -141,6 +144,7 @@ struct ScanCommand: ParsableCommand {
             throw ValidationError("--region: '\(region)' is not an AWS region name (such as us-east-1 or eu-west-1).")
         }
         guard (1...256).contains(maxFetches) else { throw ValidationError("--max-fetches must be between 1 and 256.") }
+        guard (1...3600).contains(readTimeout) else { throw ValidationError("--read-timeout must be between 1 and 3600 seconds.") }
         guard let age = TimeArgument.seconds(age: lookback), age > 0 else {
             throw ValidationError("--lookback: '\(lookback)' is not a length of time such as 90m, 12h or 2d.")
         }
@@ -224,7 +228,8 @@ struct ScanCommand: ParsableCommand {
         do { _ = try provider.credentials() } catch {
             throw SetupFailure(message: "\(TerminalText.escaped(first)): \(error)")
         }
-        return S3Settings(endpoint: S3Endpoint(region: region, customURL: endpoint), credentials: provider, maxFetches: maxFetches)
+        return S3Settings(endpoint: S3Endpoint(region: region, customURL: endpoint), credentials: provider, maxFetches: maxFetches,
+                          stallSeconds: readTimeout)
     }
 
     /// The width of the terminal standard output is, or `nil` when it is not one (lines are then never cut).

@@ -99,7 +99,7 @@ func client(secret: String = S3TestServer.secretKey, now: @escaping @Sendable ()
             return
         }
         #expect(transport.isRetryable)
-        #expect(error?.description.hasPrefix("connection failed: Couldn't connect to server") == true)
+        #expect(error?.description.hasPrefix("network error: Couldn't connect to server") == true)
     }
 
     @Test func aBucketInAnotherRegionIsReSignedForIt() throws {

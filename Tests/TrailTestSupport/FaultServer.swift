@@ -20,6 +20,11 @@ public final class FaultServer: Sendable {
         case slow
         /// `200 OK` with this body instead (an HTML page, XML cut short, a listing that loops).
         case body(String)
+        /// Headers announce the whole body; half is sent, then nothing more for 120 s (the connection
+        /// stays open), then it is closed.
+        case stall
+        /// Headers announce half the body (`Content-Length` lies); the whole body is sent.
+        case shortLength
     }
 
     private let server: LoopbackHTTPServer
@@ -32,7 +37,8 @@ public final class FaultServer: Sendable {
 
     public var endpoint: String { server.endpoint }
 
-    /// How many GETs each key received (and the list requests, under `FaultServer.listing`).
+    /// How many GETs each key received (and the list requests, under `FaultServer.listing`; the requests
+    /// signed with each access key id, under `(signed with KEY)`).
     public var requestCounts: [String: Int] { counts.value.withLock { $0 } }
 
     /// Where `requestCounts` counts the list requests.
@@ -41,11 +47,24 @@ public final class FaultServer: Sendable {
     /// - Parameters:
     ///   - scripts: for each key, the answers to its first GETs.
     ///   - listingScript: the answers to the first list requests, whatever their prefix.
-    public init(bucket: String, objects: [String: [UInt8]], scripts: [String: [Fault]], listingScript: [Fault] = []) {
+    ///   - expiringKeys: access key ids that the server takes for this many requests, then refuses as
+    ///     expired (`400 ExpiredToken`), read from each request's `Authorization` credential scope.
+    public init(bucket: String, objects: [String: [UInt8]], scripts: [String: [Fault]], listingScript: [Fault] = [],
+                expiringKeys: [String: Int] = [:]) {
         let counts = Counts()
         self.counts = counts
         server = LoopbackHTTPServer { request, connection in
             let path = request.path
+            if let key = request.headers["authorization"]?.split(separator: "Credential=").last?.split(separator: "/").first.map(String.init) {
+                let uses = counts.value.withLock { counts -> Int in
+                    counts["(signed with \(key))", default: 0] += 1
+                    return counts["(signed with \(key))"]!
+                }
+                if let allowed = expiringKeys[key], uses > allowed {
+                    connection.respond("400 Bad Request", body: Array("<Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>".utf8))
+                    return
+                }
+            }
             let body: [UInt8], script: [Fault], counted: String
             if path == "/\(bucket)" || path == "/\(bucket)/" {
                 var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><IsTruncated>false</IsTruncated>"
@@ -91,6 +110,17 @@ public final class FaultServer: Sendable {
                 connection.close()
             case .body(let text):
                 connection.respond("200 OK", body: Array(text.utf8))
+            case .stall:
+                connection.head("200 OK", length: body.count)
+                connection.send(Array(body.prefix(body.count / 2)))
+                Thread {  // held open without blocking the other requests
+                    sleep(120)
+                    connection.close()
+                }.start()
+            case .shortLength:
+                connection.head("200 OK", length: body.count / 2)
+                connection.send(body)
+                connection.close()
             }
         }
     }
