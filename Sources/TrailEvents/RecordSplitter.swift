@@ -108,7 +108,7 @@ public final class RecordSplitter {
             switch state {
             case .start:
                 guard c == 0x7B else {  // {
-                    throw isValueStart(c) ? .notAnObject : fail(.unexpectedByte(c), at: i)
+                    throw isValueStart(c) ? .notAnObject : fail(streamOffset + i == 0 && c == 0xEF ? .byteOrderMark : .unexpectedByte(c), at: i)
                 }
                 state = .firstKey
                 i += 1

@@ -20,6 +20,8 @@ public struct JSONError: Error, Equatable, Sendable, CustomStringConvertible {
         case tooDeep(limit: Int)
         case tooLarge(limit: Int)
         case trailingData
+        /// The document starts with U+FEFF (EF BB BF), which JSON texts do not carry (RFC 8259, 8.1).
+        case byteOrderMark
     }
 
     public var offset: Int
@@ -68,6 +70,7 @@ extension JSONError.Reason {
         case .tooDeep(let limit): "nesting deeper than \(limit) levels"
         case .tooLarge(let limit): "value larger than \(limit) bytes"
         case .trailingData: "unexpected data after the end of the document"
+        case .byteOrderMark: "a byte order mark, which JSON texts do not carry (RFC 8259, section 8.1)"
         }
     }
 

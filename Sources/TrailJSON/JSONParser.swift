@@ -164,7 +164,7 @@ public final class JSONParser {
                 append(&count, kind, isEscaped: false, start: i, end: end)
                 i = end
             default:
-                throw JSONError(offset: i, reason: .unexpectedByte(c))
+                throw JSONError(offset: i, reason: i == 0 && c == 0xEF ? .byteOrderMark : .unexpectedByte(c))
             }
 
             // After a value: close containers, or move to the next element or member.

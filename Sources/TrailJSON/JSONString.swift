@@ -140,38 +140,77 @@ public enum JSONString {
 
 /// Writing validated JSON text compactly.
 public enum JSONText {
-    /// Appends `json` with the whitespace between tokens removed, so it fits on one line.
+    /// Appends `json` with the whitespace between tokens removed, so it fits on one line, and each
+    /// unpaired surrogate escape (`\uD800` alone: accepted on input, see `JSONParser`) written as
+    /// `\uFFFD`, so that strict readers of the output (Foundation, serde_json) take every line.
     ///
     /// - Precondition: `json` is valid JSON (validated by `JSONParser`); string contents are copied as
     ///   they are, so no newline from inside a value can appear (raw control characters are invalid).
     public static func appendMinified(_ json: UnsafeRawBufferPointer, to output: inout [UInt8]) {
-        // CloudTrail writes compact JSON: copy it in one piece when there is nothing to remove.
-        guard json.contains(where: { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) else {
+        // CloudTrail writes compact JSON without surrogate escapes: copy it in one piece when there is
+        // nothing to change.
+        guard json.indices.contains(where: { isWhitespace(json[$0]) || isSurrogateEscape(json, at: $0) }) else {
             output.append(contentsOf: json)
             return
         }
         // Whitespace outside strings is dropped; everything between is copied in runs.
         var inString = false
-        var escaped = false
         var runStart = 0
-        for index in 0..<json.count {
+        var index = 0
+        while index < json.count {
             let byte = json[index]
             if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == Byte.backslash {
-                    escaped = true
-                } else if byte == Byte.quote {
+                if byte == Byte.quote {
                     inString = false
+                } else if byte == Byte.backslash {
+                    // Valid JSON: an escape is `\x`, or `\u` and four hex digits.
+                    guard json[index + 1] == Byte.u, let unit = hexValue(json, at: index + 2), (0xD800...0xDFFF).contains(unit) else {
+                        index += 2
+                        continue
+                    }
+                    let paired = unit < 0xDC00 && index + 11 < json.count && json[index + 6] == Byte.backslash && json[index + 7] == Byte.u
+                        && hexValue(json, at: index + 8).map { (0xDC00...0xDFFF).contains($0) } == true
+                    if paired {
+                        index += 12
+                        continue
+                    }
+                    output.append(contentsOf: UnsafeRawBufferPointer(rebasing: json[runStart..<index]))
+                    output.append(contentsOf: #"\uFFFD"#.utf8)
+                    index += 6
+                    runStart = index
+                    continue
                 }
-            } else if byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
+            } else if isWhitespace(byte) {
                 output.append(contentsOf: UnsafeRawBufferPointer(rebasing: json[runStart..<index]))
                 runStart = index + 1
             } else if byte == Byte.quote {
                 inString = true
             }
+            index += 1
         }
         output.append(contentsOf: UnsafeRawBufferPointer(rebasing: json[runStart..<json.count]))
+    }
+
+    @inline(__always)
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
+    /// Whether `\uD` or `\ud` starts at `index` (possibly a surrogate escape; a cheap first test).
+    @inline(__always)
+    private static func isSurrogateEscape(_ json: UnsafeRawBufferPointer, at index: Int) -> Bool {
+        json[index] == Byte.backslash && index + 2 < json.count && json[index + 1] == Byte.u && json[index + 2] | 0x20 == 0x64
+    }
+
+    /// The four hex digits at `index` as a number, or `nil`.
+    private static func hexValue(_ json: UnsafeRawBufferPointer, at index: Int) -> UInt32? {
+        guard index + 4 <= json.count else { return nil }
+        var value: UInt32 = 0
+        for byte in json[index..<(index + 4)] {
+            guard let digit = Character(Unicode.Scalar(byte)).hexDigitValue else { return nil }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
     }
 }
 

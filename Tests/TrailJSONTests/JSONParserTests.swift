@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import TrailJSON
 
@@ -213,5 +214,23 @@ let invalidUTF8: [[UInt8]] = [
         var out: [UInt8] = []
         Array("{ \"a b\" : [ 1 , \"x \\\" y\" ]\n}".utf8).withUnsafeBytes { JSONText.appendMinified($0, to: &out) }
         #expect(String(decoding: out, as: UTF8.self) == "{\"a b\":[1,\"x \\\" y\"]}")
+    }
+
+    /// Unpaired surrogate escapes, which the parser accepts, leave as U+FFFD: strict readers of the
+    /// output take every line. Pairs, other escapes and an escaped backslash before `ud800` stay.
+    @Test func minifiedTextWritesUnpairedSurrogatesAsReplacementCharacters() throws {
+        let cases: [(String, String)] = [
+            (#"["\uD800"]"#, #"["\uFFFD"]"#),
+            (#"["a\udc00b", "\uD834\uDD1E"]"#, #"["a\uFFFDb","\uD834\uDD1E"]"#),
+            (#"["\uD800\uD800\uDD1E"]"#, #"["\uFFFD\uD800\uDD1E"]"#),
+            (#"["\\ud800", "\n\ud800"]"#, #"["\\ud800","\n\uFFFD"]"#),
+            (#"{"k\uDBFF":1}"#, #"{"k\uFFFD":1}"#),
+        ]
+        for (input, expected) in cases {
+            var out: [UInt8] = []
+            Array(input.utf8).withUnsafeBytes { JSONText.appendMinified($0, to: &out) }
+            #expect(String(decoding: out, as: UTF8.self) == expected)
+            #expect(throws: Never.self) { try JSONSerialization.jsonObject(with: Data(out)) }
+        }
     }
 }

@@ -64,6 +64,84 @@ import TrailTestSupport
         }
     }
 
+    /// Documents built to break a parser, each scanned end to end: the exact first line on standard
+    /// error (the object and its cause, or nothing), the exit status, and the alerts of the records
+    /// that were whole before the problem.
+    @Test func hostileDocumentsEndInTheirExactOutcome() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let alerts = ["signin.root.success root-1", "signin.success root-1"]
+        let head = "{\"Records\":[\(rootLogin),{\"a\":"
+        let agent = rootLogin.range(of: "Mozilla")!.lowerBound.utf16Offset(in: rootLogin) + 12  // in a document `{"Records":[` + rootLogin
+        func document(_ record: String) -> [UInt8] { Array("{\"Records\":[\(record)]}".utf8) }
+        func agented(_ bytes: [UInt8]) -> [UInt8] {
+            Array(#"{"Records":["#.utf8) + Array(rootLogin.replacingOccurrences(of: "Mozilla", with: "\u{1}").utf8).split(separator: 1, omittingEmptySubsequences: false)
+                .joined(separator: bytes) + Array("]}".utf8)
+        }
+        let cases: [(name: String, bytes: [UInt8], status: Int32, error: String?, alerts: [String])] = [
+            ("bom", [0xEF, 0xBB, 0xBF] + document(rootLogin), 2,
+             "invalid JSON at byte 0: a byte order mark, which JSON texts do not carry (RFC 8259, section 8.1)", []),
+            ("deep", Array((head + String(repeating: "[", count: 1_000_000) + String(repeating: "]", count: 1_000_000) + "}]}").utf8), 2,
+             "invalid JSON at byte \(head.utf8.count + 511): nesting deeper than 512 levels", alerts),
+            ("records-object", Array(#"{"Records":{}}"#.utf8), 2, "not a CloudTrail log: \"Records\" at byte 11 is not an array", []),
+            ("records-string", Array(#"{"Records":"x"}"#.utf8), 2, "not a CloudTrail log: \"Records\" at byte 11 is not an array", []),
+            ("records-number", Array(#"{"Records":1}"#.utf8), 2, "not a CloudTrail log: \"Records\" at byte 11 is not an array", []),
+            ("records-null", Array(#"{"Records":null}"#.utf8), 2, "not a CloudTrail log: \"Records\" at byte 11 is not an array", []),
+            ("records-true", Array(#"{"Records":true}"#.utf8), 2, "not a CloudTrail log: \"Records\" at byte 11 is not an array", []),
+            ("records-element", Array("{\"Records\":[\(rootLogin),1]}".utf8), 2,
+             "not a CloudTrail log: the record at byte \(13 + rootLogin.utf8.count) is not a JSON object", alerts),
+            ("records-missing", Array("{\"Other\":[\(rootLogin)]}".utf8), 2, "not a CloudTrail log: no \"Records\" array", []),
+            ("top-array", Array("[\(rootLogin)]".utf8), 2, "not a CloudTrail log: the document is not a JSON object", []),
+            ("records-empty", Array(#"{"Records":[]}"#.utf8), 0, nil, []),
+            ("trailing-data", document(rootLogin) + Array(" x".utf8), 2,
+             "invalid JSON at byte \(document(rootLogin).count + 1): unexpected data after the end of the document", alerts),
+            // Two Records arrays: the records of both are scanned (none can hide behind the other).
+            ("records-twice", Array("{\"Records\":[\(rootLogin)],\"Records\":[\(rootLogin.replacingOccurrences(of: "root-1", with: "root-2"))]}".utf8), 1, nil,
+             alerts + ["signin.root.success root-2", "signin.success root-2"]),
+            // A repeated member: the last counts, for the matcher as for the field view (root, not a sign-in).
+            ("key-twice", document(rootLogin.replacingOccurrences(of: #""eventName":"ConsoleLogin""#, with: #""eventName":"ConsoleLogin","eventName":"GetObject""#)),
+             1, nil, ["root.activity root-1"]),
+            ("nul-raw", agented([0x4D, 0x00]), 2, "invalid JSON at byte \(agent + 1): raw control character byte 0x00 in string", []),
+            ("nul-escaped", agented(Array(#"M\u0000"#.utf8)), 1, nil, alerts),
+            ("lone-surrogate", agented(Array(#"M\uD800"#.utf8)), 1, nil, alerts),
+            ("utf8-overlong", agented([0x4D, 0xC0, 0xAF]), 2, "invalid JSON at byte \(agent + 1): invalid UTF-8", []),
+            ("utf8-surrogate", agented([0x4D, 0xED, 0xA0, 0x80]), 2, "invalid JSON at byte \(agent + 1): invalid UTF-8", []),
+            ("utf8-cut", agented([0x4D, 0xE2, 0x82]), 2, "invalid JSON at byte \(agent + 1): invalid UTF-8", []),
+            ("utf8-beyond", agented([0x4D, 0xF4, 0x90, 0x80, 0x80]), 2, "invalid JSON at byte \(agent + 1): invalid UTF-8", []),
+        ]
+        for item in cases {
+            let file = folder.appendingPathComponent(item.name + ".json")
+            try Data(item.bytes).write(to: file)
+            let run = try CLI.run(["scan", "--format", "jsonl", file.path], timeout: 60)
+            #expect(run.status == item.status, "\(item.name): \(run.stderr)")
+            let first = run.stderr.split(separator: "\n").first.map(String.init) ?? ""
+            #expect(first == (item.error.map { "trailscan: \(file.path): \($0)" } ?? first).description, "\(item.name)")
+            if item.error == nil { #expect(first.hasPrefix("trailscan: 1 object scanned, 0 skipped, 0 failed"), "\(item.name): \(first)") }
+            #expect(run.alerts == item.alerts.sorted(), "\(item.name)")
+        }
+    }
+
+    /// A gzip object cut at every offset, all in one folder: each one fails by name with its cause, the
+    /// run counts every one, and what was whole before the cut still alerts.
+    @Test func anObjectTruncatedAtEveryOffsetFailsByNameEachTime() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let whole = [UInt8](try CLI.gzip(Data("{\"Records\":[\(rootLogin),\(noise)]}".utf8)))
+        for cut in 0..<whole.count {
+            try Data(whole.prefix(cut)).write(to: folder.appendingPathComponent(String(format: "cut-%04d.json.gz", cut)))
+        }
+        let run = try CLI.run(["scan", "--format", "jsonl", "--allow-empty", folder.path], timeout: 120)
+        #expect(run.status == 2)
+        let lines = run.stderr.split(separator: "\n")
+        let failures = lines.filter { $0.hasPrefix("trailscan: \(folder.path)/cut-") }
+        #expect(failures.count == whole.count, "\(run.stderr)")
+        let causes = Set(failures.map { $0.split(separator: ": ").dropFirst(2).joined(separator: ": ").replacing(/\ after \d+ bytes/, with: "") })
+        #expect(causes.isSubset(of: ["object is empty", "gzip stream truncated", "not gzip data (bad header)",
+                                     "gzip stream truncated in the header", "gzip stream truncated in the trailer"]), "\(causes)")
+        #expect(lines.contains { $0.hasPrefix("trailscan: 0 objects scanned, 0 skipped, \(whole.count) failed;") }, "\(run.stderr)")
+        #expect(Set(run.alerts).isSubset(of: ["signin.root.success root-1", "signin.success root-1"]))
+    }
+
     /// A corrupt CRC or ISIZE trailer (the data itself intact) fails the object, and every record before
     /// it still raises its alerts — the same records whatever the object's size, and on both paths.
     @Test(arguments: [1, 600, 12_000])
@@ -369,6 +447,23 @@ import TrailTestSupport
             #expect(status == 1)
             #expect(kib < 200 << 10, "peak RSS \(kib / 1024) MiB with --format \(format)")
         }
+    }
+
+    /// A 100 MB string in a record (a 100 kB gzip): the record is refused at the limit, with the record
+    /// before it reported, and the window never grows past the limit.
+    @Test func aHundredMegabyteStringStopsAtTheRecordLimit() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let huge = rootLogin.replacingOccurrences(of: "Mozilla", with: String(repeating: "A", count: 100 << 20)).replacingOccurrences(of: "root-1", with: "root-2")
+        let object = folder.appendingPathComponent("huge.json.gz")
+        try CLI.gzip(Data("{\"Records\":[\(rootLogin),\(huge)]}".utf8)).write(to: object)
+        let run = try CLI.run(["scan", "--format", "jsonl", object.path], timeout: 120)
+        #expect(run.status == 2)
+        #expect(run.stderr.hasPrefix("trailscan: \(object.path): a record is larger than the limit of 67108864 bytes (--max-record-size)\n"))
+        #expect(run.alerts == ["signin.root.success root-1", "signin.success root-1"])
+        let (status, kib) = try peakKiB(["scan", "-q", object.path])
+        #expect(status == 2)
+        #expect(kib < 256 << 10, "peak RSS \(kib / 1024) MiB")  // the 64 MiB window and its growth, not 100 MB and copies
     }
 
     /// A rule file of 300,000 values: its compiled form is built once and shared by every worker. Each
