@@ -100,7 +100,8 @@ public enum JSONString {
     // MARK: - Writing
 
     /// Appends `value` as a JSON string literal: quotes, `\"`, `\\`, and `\uXXXX` (or the short forms)
-    /// for every control character, including U+007F, so the output is safe to print as it is.
+    /// for every control character (U+007F and the C1 controls included) and every bidirectional or
+    /// invisible formatting character (`DisplayHazard`), so the output is safe to print as it is.
     public static func appendQuoted(_ value: some StringProtocol, to output: inout [UInt8]) {
         var text = String(value)
         text.withUTF8 { appendQuoted(utf8: UnsafeRawBufferPointer($0), to: &output) }
@@ -108,29 +109,58 @@ public enum JSONString {
 
     /// `appendQuoted` on UTF-8 bytes: runs that need no escape are copied whole (user agents and
     /// request parameters can be megabytes long).
+    ///
+    /// - Precondition: `bytes` is valid UTF-8.
     public static func appendQuoted(utf8 bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
         output.reserveCapacity(output.count + bytes.count + 2)
         output.append(Byte.quote)
         var runStart = 0
-        for index in 0..<bytes.count {
+        var index = 0
+        while index < bytes.count {
             let byte = bytes[index]
-            guard byte < 0x20 || byte == Byte.quote || byte == Byte.backslash || byte == 0x7F else { continue }
+            if byte >= 0x20 && byte != Byte.quote && byte != Byte.backslash && byte < 0x7F {
+                index += 1
+                continue
+            }
+            if byte > 0x7F {
+                // Only lead bytes C2, D8, E2 and EF can start a hazard; decode just those.
+                let width = byte < 0xE0 ? 2 : byte < 0xF0 ? 3 : 4
+                guard byte == 0xC2 || byte == 0xD8 || byte == 0xE2 || byte == 0xEF, index + width <= bytes.count else {
+                    index += width
+                    continue
+                }
+                var scalar = UInt32(byte) & (width == 2 ? 0x1F : 0x0F)
+                for k in 1..<width { scalar = scalar << 6 | UInt32(bytes[index + k] & 0x3F) }
+                guard DisplayHazard.contains(scalar) else {
+                    index += width
+                    continue
+                }
+                output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index]))
+                appendUnicodeEscape(scalar, to: &output)
+                index += width
+                runStart = index
+                continue
+            }
             output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index]))
-            runStart = index + 1
+            index += 1
+            runStart = index
             switch byte {
             case Byte.quote: output.append(contentsOf: [Byte.backslash, Byte.quote])
             case Byte.backslash: output.append(contentsOf: [Byte.backslash, Byte.backslash])
             case 0x0A: output.append(contentsOf: [Byte.backslash, Byte.n])
             case 0x0D: output.append(contentsOf: [Byte.backslash, Byte.r])
             case 0x09: output.append(contentsOf: [Byte.backslash, Byte.t])
-            default:
-                output.append(contentsOf: [Byte.backslash, Byte.u, Byte.zero, Byte.zero])
-                output.append(hexDigit(byte >> 4))
-                output.append(hexDigit(byte & 0xF))
+            default: appendUnicodeEscape(UInt32(byte), to: &output)
             }
         }
         output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<bytes.count]))
         output.append(Byte.quote)
+    }
+
+    /// `\uXXXX` for a scalar of the Basic Multilingual Plane.
+    private static func appendUnicodeEscape(_ scalar: UInt32, to output: inout [UInt8]) {
+        output.append(contentsOf: [Byte.backslash, Byte.u])
+        for shift in stride(from: 12, through: 0, by: -4) { output.append(hexDigit(UInt8((scalar >> UInt32(shift)) & 0xF))) }
     }
 
     private static func hexDigit(_ value: UInt8) -> UInt8 {
@@ -290,5 +320,21 @@ public struct JSONObjectWriter {
             inner.finish(into: &bytes)
         }
         bytes.append(0x5D)
+    }
+}
+
+/// Characters that change how text around them is shown rather than showing themselves: printed raw
+/// from a log, they can rewrite a terminal (an ESC starts an ANSI sequence; C1 controls are 8-bit
+/// escapes), reorder a line (bidirectional overrides) or hide text (zero-width characters). Every
+/// place that shows log text escapes exactly these.
+public enum DisplayHazard {
+    /// Whether `scalar` is a C0 control, DEL, a C1 control (U+0080–U+009F), or a bidirectional or
+    /// invisible formatting character (U+061C, U+200B–U+200F, U+2028–U+202E, U+2060–U+2069, U+FEFF).
+    @inline(__always)
+    public static func contains(_ scalar: UInt32) -> Bool {
+        switch scalar {
+        case 0x00..<0x20, 0x7F, 0x80...0x9F, 0x061C, 0x200B...0x200F, 0x2028...0x202E, 0x2060...0x2069, 0xFEFF: true
+        default: false
+        }
     }
 }

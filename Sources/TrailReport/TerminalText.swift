@@ -1,13 +1,13 @@
 internal import TrailScan
+internal import TrailJSON
 
 /// Makes attacker-controlled text safe to show on a terminal or in a chat message.
 ///
 /// Log fields (user agents, user names typed at a sign-in page, ARNs, request parameters) are chosen by
 /// whoever made the call. Printed raw, an ESC byte starts an ANSI sequence that can rewrite the screen,
 /// recolour or hide lines, or set the window title; bidirectional controls reorder what is shown. So:
-/// - C0 controls, DEL and C1 controls (U+0080–U+009F) become `\xHH` / `\u{HHHH}`;
-/// - the bidirectional and invisible formatting characters (U+061C, U+200B–U+200F, U+2028–U+202E,
-///   U+2060–U+2069, U+FEFF) become `\u{HHHH}`;
+/// - C0 controls and DEL become `\xHH`, the other `DisplayHazard`s (C1 controls, bidirectional and
+///   invisible formatting characters) `\u{HHHH}`;
 /// - a backslash becomes `\\`, so an escape in the output can always be told from text that looks like one;
 /// - a byte of a file name that is not UTF-8 (carried as U+10FF00 + the byte, see `LocalPath`) becomes `\xHH`.
 public enum TerminalText {
@@ -26,8 +26,7 @@ public enum TerminalText {
             switch scalar.value {
             case 0x5C where backslashes: output += "\\\\"
             case 0x00..<0x20, 0x7F: output += "\\x" + hex(scalar.value, width: 2)
-            case 0x80...0x9F, 0x061C, 0x200B...0x200F, 0x2028...0x202E, 0x2060...0x2069, 0xFEFF:
-                output += "\\u{" + hex(scalar.value, width: 4) + "}"
+            case let value where DisplayHazard.contains(value): output += "\\u{" + hex(value, width: 4) + "}"
             case LocalPath.escapedByteBase...(LocalPath.escapedByteBase + 0xFF):  // a path byte that is not UTF-8
                 output += "\\x" + hex(scalar.value - LocalPath.escapedByteBase, width: 2)
             default: output.unicodeScalars.append(scalar)
@@ -43,9 +42,8 @@ public enum TerminalText {
         output.reserveCapacity(json.utf8.count)
         for scalar in json.unicodeScalars {
             switch scalar.value {
-            case 0x00..<0x20 where scalar != "\n" && scalar != "\t" && scalar != "\r", 0x7F, 0x80...0x9F, 0x061C, 0x200B...0x200F,
-                 0x2028...0x202E, 0x2060...0x2069, 0xFEFF:
-                output += "\\u" + hex(scalar.value, width: 4).lowercased()
+            case let value where DisplayHazard.contains(value) && scalar != "\n" && scalar != "\t" && scalar != "\r":
+                output += "\\u" + hex(value, width: 4).lowercased()
             default: output.unicodeScalars.append(scalar)
             }
         }

@@ -208,6 +208,10 @@ let invalidUTF8: [[UInt8]] = [
         var out: [UInt8] = []
         JSONString.appendQuoted("a\"\\\n\u{1B}[0m\u{7F}é", to: &out)
         #expect(String(decoding: out, as: UTF8.self) == "\"a\\\"\\\\\\n\\u001b[0m\\u007fé\"")
+        // C1 controls and bidirectional or invisible formatting characters too; other text as it is.
+        out = []
+        JSONString.appendQuoted("\u{202E}x\u{85}\u{200B}\u{2069}\u{FEFF}é€\u{1F600}\u{2030}", to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #""\u202ex\u0085\u200b\u2069\ufeffé€😀‰""#)
     }
 
     @Test func minifiedTextDropsOnlyWhitespaceOutsideStrings() {

@@ -6,6 +6,15 @@ import TrailReport
 import TrailScan
 import TrailTestSupport
 
+/// A user agent built to do harm wherever it is shown (as the log writes it, and as the value it decodes to).
+let hostileAgentJSON = #"Mozilla \u001b[2J \u001b]52;c;ZXZpbA==\u0007 \r\n <!channel> **bold** [x](javascript:alert(1)) ![i](http://evil/t.png) \u202egnp.exe"#
+let hostileAgent = "Mozilla \u{1B}[2J \u{1B}]52;c;ZXZpbA==\u{07} \r\n <!channel> **bold** [x](javascript:alert(1)) ![i](http://evil/t.png) \u{202E}gnp.exe"
+/// A root sign-in without MFA from that user agent, and an IAM user's sign-in whose name and ARN hold it.
+let hostileRoot = rootLogin.replacingOccurrences(of: "\"Mozilla\"", with: "\"\(hostileAgentJSON)\"").replacingOccurrences(of: "\"MFAUsed\":\"Yes\"", with: "\"MFAUsed\":\"No\"")
+let hostileUser = rootLogin.replacingOccurrences(of: #""type":"Root","arn":"arn:aws:iam::111122223333:root""#,
+                                                 with: #""type":"IAMUser","userName":"\#(hostileAgentJSON)","arn":"arn:aws:iam::111122223333:user/\#(hostileAgentJSON)""#)
+    .replacingOccurrences(of: "root-1", with: "user-1")
+
 /// Defects a hostile-input probe found: each case ends with its exact outcome — a failure that says what
 /// happened and an exit status that says it, or the exact alerts — never a hang or a silent drop.
 @Suite struct HostileInputTests {
@@ -62,6 +71,53 @@ import TrailTestSupport
                     "\(run.stderr)")
             #expect(server.requestCounts[FaultServer.listing] == 5)  // retried, then reported
         }
+    }
+
+    /// The issue's "done": a root sign-in whose user agent (and a user's name and ARN) hold an ANSI
+    /// escape, an OSC 52 clipboard write, CR/LF, a Slack mention, Markdown emphasis, a link, a remote
+    /// image and a bidi override renders harmlessly in text, JSON Lines, both kinds of template, the
+    /// Markdown summary and the HTML report (the notifications are checked in `NotificationTests`
+    /// and `SNSAndEmailTests`).
+    @Test func aHostileUserAgentRendersHarmlesslyInEveryOutput() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let logs = folder.appendingPathComponent("logs.json")
+        try Data("{\"Records\":[\(hostileRoot),\(hostileUser)]}".utf8).write(to: logs)
+        func harmless(_ text: String, _ what: String) {
+            for raw in ["\u{1B}", "\u{07}", "\r", "\u{202E}", "\n <!channel>"] { #expect(!text.contains(raw), "\(what): \(raw.debugDescription)") }
+        }
+        let text = try CLI.run(["scan", logs.path])
+        #expect(text.status == 1)
+        harmless(text.stdout, "text")
+        #expect(text.stdout.contains(#"  user agent  Mozilla \x1B[2J \x1B]52;c;ZXZpbA==\x07 \x0D\x0A <!channel> **bold** [x](javascript:alert(1)) ![i](http://evil/t.png) \u{202E}gnp.exe"# + "\n"))
+
+        let jsonl = try CLI.run(["scan", "--format", "jsonl", logs.path])
+        harmless(jsonl.stdout, "jsonl")
+        for line in jsonl.stdout.split(separator: "\n") where line.contains(#""eventID":"root-1""#) {
+            let alert = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(alert["userAgent"] as? String == hostileAgent)  // the data itself, escaped as JSON
+        }
+
+        let stringTemplate = folder.appendingPathComponent("string.json"), jsonTemplate = folder.appendingPathComponent("object.json")
+        try Data(#"{"InputPathsMap":{"ua":"$.detail.userAgent"},"InputTemplate":"Root sign-in from <ua>"}"#.utf8).write(to: stringTemplate)
+        try Data(#"{"InputPathsMap":{"ua":"$.detail.userAgent"},"InputTemplate":"{\"ua\": \"<ua>\", \"raw\": <ua>}"}"#.utf8).write(to: jsonTemplate)
+        let string = try CLI.run(["scan", "--format", "template", "--template", stringTemplate.path, "--enable", "signin.root.success", "--min-severity", "critical", logs.path])
+        harmless(string.stdout, "string template")
+        #expect(string.stdout.hasPrefix(#"Root sign-in from Mozilla \x1B[2J \x1B]52;c;ZXZpbA==\x07 \x0D\x0A <!channel>"#), "\(string.stdout)")
+        let object = try CLI.run(["scan", "--format", "template", "--template", jsonTemplate.path, "--enable", "signin.root.success", "--min-severity", "critical", logs.path])
+        harmless(object.stdout, "JSON template")
+        let rendered = try #require(try JSONSerialization.jsonObject(with: Data(object.stdout.utf8)) as? [String: Any])
+        #expect(rendered["ua"] as? String == hostileAgent && rendered["raw"] as? String == hostileAgent)
+
+        let markdown = folder.appendingPathComponent("summary.md"), report = folder.appendingPathComponent("report.html")
+        _ = try CLI.run(["scan", "-q", "--summary-out", markdown.path, "--report", report.path, logs.path])
+        let md = try String(contentsOf: markdown, encoding: .utf8)
+        harmless(md, "Markdown")
+        for markup in ["**bold**", "[x](javascript:", "![i](", "<!channel>"] { #expect(!md.contains(markup), "Markdown: \(markup)") }
+        #expect(md.contains(#"\*\*bold\*\* \[x\]\(javascript\:alert\(1\)\) \!\[i\]\(http\:\/\/evil\/t\.png\)"#))
+        let html = try String(contentsOf: report, encoding: .utf8)
+        harmless(html, "HTML")
+        #expect(!html.contains("<!channel>") && !html.contains("javascript:alert(1)\"") && html.contains("&lt;!channel&gt;"))
     }
 
     /// Documents built to break a parser, each scanned end to end: the exact first line on standard

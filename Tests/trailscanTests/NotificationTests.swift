@@ -99,7 +99,7 @@ final class Receiver: Sendable {
     /// header or escape sequence reaches a receiver from a log.
     @Test func hostileLogValuesRenderHarmlessly() throws {
         let slack = Receiver(), hook = Receiver()
-        let evil = #"<!channel> *bold* <https://evil.example|x> \r\nX-Injected: 1 \u001b[31mred \u202egnp.exe"#
+        let evil = #"<!channel> *bold* **bold** <https://evil.example|x> \r\nX-Injected: 1 \u001b[31mred \u001b]52;c;ZXZpbA==\u0007 \u202egnp.exe"#
         let record = rootLogin.replacingOccurrences(of: "\"userAgent\":\"Mozilla\"", with: "\"userAgent\":\"\(evil)\"")
             .replacingOccurrences(of: "\"accountId\":\"111122223333\"}", with: "\"accountId\":\"111122223333\",\"userName\":\"\(evil)\"}")
         let logs = try Self.logs([record])
@@ -115,13 +115,14 @@ final class Receiver: Sendable {
             } + [message["text"] as? String ?? ""]
             for text in texts {
                 #expect(!text.contains("<!channel>") && !text.contains("<https://") && !text.contains("*bold*"))
-                #expect(!text.contains("\r") && !text.contains("\u{1B}") && !text.contains("\u{202E}"))
+                #expect(!text.contains("\r") && !text.contains("\u{1B}") && !text.contains("\u{07}") && !text.contains("\u{202E}"))
             }
             #expect(body.contains("&lt;!channel&gt;"))
         }
         // The webhook carries the log's value as JSON data: exactly the value, nothing more.
         let alert = Self.json(hook.bodies[0])
-        #expect((alert["userAgent"] as? String) == "<!channel> *bold* <https://evil.example|x> \r\nX-Injected: 1 \u{1B}[31mred \u{202E}gnp.exe")
+        #expect((alert["userAgent"] as? String) == "<!channel> *bold* **bold** <https://evil.example|x> \r\nX-Injected: 1 \u{1B}[31mred \u{1B}]52;c;ZXZpbA==\u{07} \u{202E}gnp.exe")
+        #expect(hook.bodies.allSatisfy { !$0.contains("\u{1B}") && !$0.contains("\u{202E}") && !$0.contains("\r") })  // escaped as JSON
         #expect(hook.requests.allSatisfy { $0.headers["x-injected"] == nil })
     }
 
@@ -430,6 +431,28 @@ final class ServerProcess: Sendable {
         #expect(denied.status == 2)
         #expect(denied.stderr.hasPrefix("trailscan: notify email: 0 alerts delivered; 1 not delivered: SMTP: Login denied"))
         for output in [run, denied] { #expect(!(output.stdout + output.stderr).contains("smtp-planted-secret") && !(output.stdout + output.stderr).contains("not-the-password")) }
+    }
+
+    /// The hostile root sign-in of `HostileInputTests` reaches SNS and email as plain, escaped text: no
+    /// control, bidi or header line from the log in a subject, a header or a body.
+    @Test func aHostileUserAgentReachesSNSAndEmailHarmlessly() throws {
+        let folder = try CLI.temporaryFolder()
+        let sns = try SNS(in: folder)
+        let smtp = try SMTP(in: folder, password: "smtp-secret")
+        let (_, config) = try NotificationTests.configuration([#"{"sns": {"topicArn": "\#(sns.topic)"}, "rules": ["signin.root.success"]}"#,
+                                                               smtp.destination(rules: ["signin.root.success"])])
+        let logs = try NotificationTests.logs([hostileRoot])
+        let run = try CLI.run(["scan", "-q", "--config", config, logs.path], environment: sns.environment.merging(["TEST_SMTP_PASSWORD": "smtp-secret"]) { $1 })
+        #expect(run.status == 1, "\(run.stderr)")
+        let escaped = #"Mozilla \x1B[2J \x1B]52;c;ZXZpbA==\x07 \x0D\x0A <!channel> **bold** [x](javascript:alert(1)) ![i](http://evil/t.png) \u{202E}gnp.exe"#
+        let published = try #require(try sns.read().first)
+        let mail = try #require(try smtp.messages().last)
+        for text in [published["Subject"] as? String, published["Message"] as? String, mail["subject"] as? String, mail["body"] as? String].map({ $0 ?? "" }) {
+            #expect(!text.contains("\u{1B}") && !text.contains("\u{07}") && !text.contains("\u{202E}") && !text.contains("\n <!channel>"))
+        }
+        #expect((published["Message"] as? String)?.contains("User agent  \(escaped)\n") == true)
+        #expect((mail["body"] as? String)?.contains("User agent  \(escaped)") == true)
+        #expect((mail["headers"] as? [String] ?? []).allSatisfy { !$0.contains("channel") })
     }
 
     /// The issue's "done": cron runs with a state and the four destinations deliver every new alert to
