@@ -48,7 +48,7 @@ let hostileUser = rootLogin.replacingOccurrences(of: #""type":"Root","arn":"arn:
         let loops = FaultServer(bucket: "faults", objects: [key: object], scripts: [:], listingScript: Array(repeating: .body(looping), count: 100))
         defer { loops.stop() }
         let looped = try CLI.run(["scan", "--format", "jsonl", "--endpoint-url", loops.endpoint, "s3://faults/\(key.prefix(62))"],
-                                 environment: s3Environment(), timeout: 60)
+                                 environment: S3FaultTests.environment, timeout: 60)
         #expect(looped.status == 2)
         #expect(looped.alerts == ["signin.root.success root-1", "signin.success root-1"])  // the first page's object
         #expect(looped.stderr.hasPrefix("trailscan: s3://faults/\(key.prefix(62)): unusable response: the server repeated the continuation token it was given\n"),
@@ -64,7 +64,7 @@ let hostileUser = rootLogin.replacingOccurrences(of: #""type":"Root","arn":"arn:
         ] {
             let server = FaultServer(bucket: "faults", objects: [key: object], scripts: [:], listingScript: Array(repeating: .body(body), count: 10))
             defer { server.stop() }
-            let run = try CLI.run(["scan", "-q", "--endpoint-url", server.endpoint, "s3://faults/\(key.prefix(62))"], environment: s3Environment(), timeout: 60)
+            let run = try CLI.run(["scan", "-q", "--endpoint-url", server.endpoint, "s3://faults/\(key.prefix(62))"], environment: S3FaultTests.environment, timeout: 60)
             #expect(run.status == 2, "\(body)")
             #expect(run.stdout == "")
             #expect(run.stderr.hasPrefix("trailscan: s3://faults/\(key.prefix(62)): unusable response: not a complete ListObjectsV2 result: \(reason)"),
@@ -465,9 +465,6 @@ let hostileUser = rootLogin.replacingOccurrences(of: #""type":"Root","arn":"arn:
         }
     }
 
-    func s3Environment() -> [String: String] {
-        ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1"]
-    }
 }
 
 /// Memory bounds, asserted from the scanning process's own peak RSS (not under AddressSanitizer, whose

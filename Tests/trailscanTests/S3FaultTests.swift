@@ -23,7 +23,8 @@ import TrailTestSupport
         indices.flatMap { ["signin.root.success root-\($0)", "signin.success root-\($0)"] }.sorted()
     }
 
-    let environment = ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1"]
+    /// Credentials for the fault server, which checks no signature.
+    static let environment = ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1"]
 
     /// A transfer that stops half-way and holds the connection open (for 120 s) is abandoned after
     /// `--read-timeout` and retried; one that stalls on every attempt fails after its five. (Each stall
@@ -35,13 +36,13 @@ import TrailTestSupport
         let server = FaultServer(bucket: "faults", objects: objects, scripts: [once: [.stall], always: Array(repeating: .stall, count: 5)])
         defer { server.stop() }
         let run = try CLI.run(["scan", "--format", "jsonl", "--read-timeout", "1", "--endpoint-url", server.endpoint, "s3://faults/\(Self.day)"],
-                              environment: environment, timeout: 120)
+                              environment: Self.environment, timeout: 120)
         #expect(run.status == 2)
         #expect(run.alerts == Self.alerts([0]))
         #expect(run.stderr.hasPrefix("trailscan: s3://faults/\(always): network error: Timeout was reached: Operation too slow. Less than 1 bytes/sec transferred the last 1 seconds\n"),
                 "\(run.stderr)")
         #expect(server.requestCounts[once] == 2 && server.requestCounts[always] == 5)
-        #expect(try CLI.run(["scan", "--read-timeout", "0", "s3://faults/x"], environment: environment).stderr
+        #expect(try CLI.run(["scan", "--read-timeout", "0", "s3://faults/x"], environment: Self.environment).stderr
             .contains("--read-timeout must be between 1 and 3600 seconds."))
     }
 
@@ -53,7 +54,7 @@ import TrailTestSupport
         let server = FaultServer(bucket: "faults", objects: objects, scripts: [long: [.truncated, .truncated], short: [.shortLength]])
         defer { server.stop() }
         let run = try CLI.run(["scan", "--format", "jsonl", "--endpoint-url", server.endpoint, "s3://faults/\(Self.day)"],
-                              environment: environment, timeout: 60)
+                              environment: Self.environment, timeout: 60)
         #expect(run.status == 2)
         #expect(run.alerts == Self.alerts([0]))
         #expect(run.stderr.hasPrefix("trailscan: s3://faults/\(short): gzip stream truncated"), "\(run.stderr)")
