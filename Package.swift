@@ -12,6 +12,8 @@
 //         │                                       │                                                senders)      the state)
 //     TrailHTTP (CCurl) ──────────────────────────┴──────────────────────────────────────────────────▲
 //
+// TrailDigest (on TrailScan's sources, TrailS3, TrailGzip, swift-crypto's RSA) checks CloudTrail's digest files:
+// signatures, chains, and the hashes of the log files they list (`trailscan verify`).
 // TrailScan is the searcher: sources, workers, decode, match → owned `Finding`s handed to `ScanSink`s.
 // TrailWindow (beside TrailReport, on TrailScan) decides the windowed and correlated rules from the
 // `Observation`s the workers hand over with each object, in eventTime order, after the last object.
@@ -68,6 +70,13 @@ let package = Package(
             name: "TrailScan",
             dependencies: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailS3", "TrailTime"]
         ),
+        .target(
+            name: "TrailDigest",
+            dependencies: [
+                "TrailGzip", "TrailBytes", "TrailJSON", "TrailEvents", "TrailTime", "TrailSigV4", "TrailS3", "TrailScan",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .target(name: "TrailWindow", dependencies: ["TrailScan", "TrailMatch", "TrailJSON", "TrailTime"]),
         .target(name: "TrailReport", dependencies: ["TrailScan", "TrailMatch", "TrailJSON", "TrailTime"]),
         .target(
@@ -81,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "trailscan",
             dependencies: [
-                "TrailScan", "TrailWindow", "TrailReport", "TrailState", "TrailNotify", "TrailMatch", "TrailEvents", "TrailGzip", "TrailJSON", "TrailS3", "TrailTime",
+                "TrailScan", "TrailWindow", "TrailReport", "TrailState", "TrailDigest", "TrailNotify", "TrailMatch", "TrailEvents", "TrailGzip", "TrailJSON", "TrailS3", "TrailTime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -95,6 +104,7 @@ let package = Package(
         .testTarget(name: "TrailNotifyTests", dependencies: ["TrailNotify", "TrailScan", "TrailMatch", "TrailJSON", "TrailReport"]),
         .testTarget(name: "TrailWindowTests", dependencies: ["TrailWindow", "TrailScan", "TrailMatch"]),
         .testTarget(name: "TrailStateTests", dependencies: ["TrailState", "TrailScan", "TrailMatch"]),
+        .testTarget(name: "TrailDigestTests", dependencies: ["TrailDigest", "TrailGzip"]),
         .testTarget(name: "TrailSigV4Tests", dependencies: ["TrailSigV4"], resources: [.copy("Vectors")]),
         .target(name: "TrailTestSupport", dependencies: ["TrailEvents", "TrailBytes"], path: "Tests/TrailTestSupport"),
         .testTarget(name: "TrailS3Tests", dependencies: ["TrailS3", "TrailHTTP", "TrailSigV4", "TrailEvents", "TrailTestSupport"]),

@@ -15,11 +15,22 @@ region. The same arguments always give byte-identical files (seeded RNG, gzip mt
   scripts/generate_logs.py --out corpus --target-bytes 1000000000  # ~1 GB of JSON for benchmarks
 
 Also prints, with --expect, the (rule, eventID) pairs the planted events must trigger.
+
+With --digest-key, also writes what CloudTrail's log file validation writes: an hourly digest per
+account and region (CloudTrail-Digest/…), chained, listing the SHA-256 of every log file delivered in
+its hour, signed SHA256withRSA with that key (created when the file does not exist); the public key as
+`aws cloudtrail list-public-keys` prints it (--public-keys-out), and each digest's signature, which S3
+keeps in the object's metadata (`x-amz-meta-signature`), by key (--signatures-out). Needs the
+`cryptography` package.
+
+  scripts/generate_logs.py --out trail --digest-key key.pem --public-keys-out keys.json --signatures-out signatures.json
 """
 
 import argparse
+import base64
 import datetime as dt
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -225,15 +236,83 @@ def planted(ids, day, account, other_region):
     return out
 
 
-def write_object(path, records):
+def write_gzip(path, body):
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    body = json.dumps({"Records": records}, separators=(",", ":"), ensure_ascii=False).encode()
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=6) as gz:
         gz.write(body)
     with open(path, "wb") as f:
         f.write(buf.getvalue())
+
+
+def write_object(path, records, delivered=None, at=None):
+    body = json.dumps({"Records": records}, separators=(",", ":"), ensure_ascii=False).encode()
+    write_gzip(path, body)
+    if delivered is not None:
+        delivered.append((path, at, hashlib.sha256(body).hexdigest(), records))
     return len(body)
+
+
+def write_digests(args, delivered, accounts, regions):
+    """Hourly digests per account and region, chained, over every delivery of `delivered`."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    if os.path.exists(args.digest_key):
+        with open(args.digest_key, "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), password=None)
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        with open(args.digest_key, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+    fingerprint = hashlib.md5(der).hexdigest()
+    first = min(at for _, at, _, _ in delivered)
+    last = max(at for _, at, _, _ in delivered)
+    # CloudTrail's hours start at an arbitrary second; these at :01:31, from the hour before the first delivery.
+    start = first.replace(minute=1, second=31) - dt.timedelta(hours=2)
+    signatures = {}
+    for account in accounts:
+        for region in regions:
+            mine = sorted((at, path, digest, records) for path, at, digest, records in delivered
+                          if "/%s/CloudTrail/%s/" % (account, region) in path)
+            previous = None
+            begin = start
+            while begin <= last:
+                end = begin + dt.timedelta(hours=1)
+                files = [(path, digest, records) for at, path, digest, records in mine if begin <= at < end]
+                day = os.path.join("AWSLogs", *([args.org] if args.org else []), account, "CloudTrail-Digest", region, end.strftime("%Y/%m/%d"))
+                key_name = "%s/%s_CloudTrail-Digest_%s_%s_us-east-1_%s.json.gz" % (day, account, region, args.trail, end.strftime("%Y%m%dT%H%M%SZ"))
+                times = sorted(r["eventTime"] for _, _, records in files for r in records)
+                digest = {
+                    "awsAccountId": account, "digestStartTime": iso(begin), "digestEndTime": iso(end),
+                    "digestS3Bucket": args.bucket, "digestS3Object": key_name, "digestPublicKeyFingerprint": fingerprint,
+                    "digestSignatureAlgorithm": "SHA256withRSA",
+                    "newestEventTime": times[-1] if times else None, "oldestEventTime": times[0] if times else None,
+                    "previousDigestS3Bucket": args.bucket if previous else None,
+                    "previousDigestS3Object": previous[0] if previous else None,
+                    "previousDigestHashValue": previous[1] if previous else None,
+                    "previousDigestHashAlgorithm": "SHA-256" if previous else None,
+                    "previousDigestSignature": previous[2] if previous else None,
+                    "logFiles": [{"s3Bucket": args.bucket, "s3Object": os.path.relpath(path, args.out), "hashValue": digest_value,
+                                  "hashAlgorithm": "SHA-256", "newestEventTime": max(r["eventTime"] for r in records),
+                                  "oldestEventTime": min(r["eventTime"] for r in records)} for path, digest_value, records in files],
+                }
+                body = json.dumps(digest, indent=2).encode()
+                content_hash = hashlib.sha256(body).hexdigest()
+                signed = "%s\n%s/%s\n%s\n%s" % (iso(end), args.bucket, key_name, content_hash, previous[2] if previous else "null")
+                signature = key.sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256()).hex()
+                write_gzip(os.path.join(args.out, key_name), body)
+                signatures[key_name] = signature
+                previous = (key_name, content_hash, signature)
+                begin = end
+    if args.public_keys_out:
+        with open(args.public_keys_out, "w") as f:
+            json.dump({"PublicKeyList": [{"Value": base64.b64encode(der).decode(), "ValidityStartTime": iso(start),
+                                          "ValidityEndTime": iso(last + dt.timedelta(days=30)), "Fingerprint": fingerprint}]}, f, indent=2)
+    if args.signatures_out:
+        with open(args.signatures_out, "w") as f:
+            json.dump(signatures, f, indent=2, sort_keys=True)
 
 
 def generate(args):
@@ -243,6 +322,7 @@ def generate(args):
     regions = REGIONS[: args.regions]
     accounts = ACCOUNTS[: args.accounts]
     expected = []
+    delivered = [] if args.digest_key else None
     total = 0
     day_index = 0
     while True:
@@ -272,11 +352,11 @@ def generate(args):
                             at = dt.datetime.strptime(mine[-1]["eventTime"], "%Y-%m-%dT%H:%M:%SZ") + dt.timedelta(minutes=5)
                             own = Clock(random.Random("%s/%s/%s" % (account, region, day.date())))
                             name = "%s_CloudTrail_%s_%s_%s.json.gz" % (account, region, at.strftime("%Y%m%dT%H%MZ"), own.unique())
-                            total += write_object(os.path.join(prefix, name), mine)
+                            total += write_object(os.path.join(prefix, name), mine, delivered, at.replace(tzinfo=dt.timezone.utc))
                         records.sort(key=lambda r: r["eventTime"])
                     name = "%s_CloudTrail_%s_%s_%s.json.gz" % (account, region, delivery.strftime("%Y%m%dT%H%MZ"), ids.unique())
-                    total += write_object(os.path.join(prefix, name), records)
-        if args.digest and day_index == 0:
+                    total += write_object(os.path.join(prefix, name), records, delivered, delivery)
+        if args.digest and not args.digest_key and day_index == 0:
             digest_dir = os.path.join(args.out, "AWSLogs", accounts[0], "CloudTrail-Digest", "us-east-1", day.strftime("%Y/%m/%d"))
             os.makedirs(digest_dir, exist_ok=True)
             digest = {"awsAccountId": accounts[0], "digestStartTime": iso(day), "digestEndTime": iso(day + dt.timedelta(hours=1)),
@@ -288,6 +368,8 @@ def generate(args):
             break
         if args.target_bytes and total >= args.target_bytes:
             break
+    if args.digest_key:
+        write_digests(args, delivered, accounts, regions)
     return expected, total
 
 
@@ -304,6 +386,11 @@ def main():
     p.add_argument("--org", default="", help="organization id (o-xxxxxxxxxx) for the org-trail layout")
     p.add_argument("--target-bytes", type=int, default=0, help="keep adding days until this much JSON is written")
     p.add_argument("--digest", action="store_true", default=True)
+    p.add_argument("--digest-key", help="write signed hourly digests with this RSA key (PEM; created if absent)")
+    p.add_argument("--bucket", default="org-trail-logs", help="the bucket the digests say they were delivered to")
+    p.add_argument("--trail", default="org-trail", help="the trail name in digest file names")
+    p.add_argument("--public-keys-out", help="write the public key as aws cloudtrail list-public-keys prints it")
+    p.add_argument("--signatures-out", help="write each digest's signature (its S3 metadata), by key")
     p.add_argument("--expect", action="store_true", help="print the expected (rule, eventID) pairs")
     args = p.parse_args()
     expected, total = generate(args)

@@ -113,22 +113,9 @@ public struct CloudTrailKey: Sendable, Equatable {
         guard parts.count >= 5, parts[1] == "CloudTrail",
               parts[0].count == 12, parts[0].allSatisfy(\.isASCII), parts[0].allSatisfy(\.isNumber)
         else { return nil }
-        let stamp = Array(parts[3].utf8)  // YYYYMMDDTHHmmZ
-        guard stamp.count == 14, stamp[8] == 0x54, stamp[13] == 0x5A else { return nil }
-        func number(_ range: Range<Int>) -> Int64? {
-            var value: Int64 = 0
-            for byte in stamp[range] {
-                guard byte &- 0x30 < 10 else { return nil }
-                value = value * 10 + Int64(byte - 0x30)
-            }
-            return value
-        }
-        guard let year = number(0..<4), let month = number(4..<6), let day = number(6..<8),
-              let hour = number(9..<11), let minute = number(11..<13),
-              UTC.isValid(year: year, month: month, day: day), hour < 24, minute < 60
-        else { return nil }
+        guard parts[3].utf8.count == 14, let delivered = UTC.seconds(basic: String(parts[3])) else { return nil }  // YYYYMMDDTHHmmZ
         account = String(parts[0])
         region = String(parts[2])
-        deliveryTime = UTC.days(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60
+        deliveryTime = delivered
     }
 }

@@ -38,8 +38,9 @@ public struct ListingTask: Sendable {
 /// It finds `AWSLogs/`, then the accounts (through the organization level, if any), keeps those of
 /// `--account`, then under `CloudTrail/` the regions of `--region`, and, when a time window is given,
 /// lists only the day folders from the day of `since` to one day after `until` (folders are named by
-/// delivery time, and a file can hold earlier events). `CloudTrail-Digest/` is never entered, nor
-/// `CloudTrail-Insight/` unless asked. A prefix without that layout is listed plainly.
+/// delivery time, and a file can hold earlier events). `CloudTrail-Digest/` is entered only when asked
+/// (`trailscan verify`: digest folders are named by the digest's end day, as log folders by delivery
+/// day), `CloudTrail-Insight/` likewise. A prefix without that layout is listed plainly.
 ///
 /// The plan makes no request itself: callers take tasks, list them — several at once, each with its own
 /// client — and hand back each page, which yields objects and further tasks. So independent prefixes
@@ -54,13 +55,15 @@ public struct ListingPlan: Sendable {
 
     private let filter: RecordFilter
     private let includeInsights: Bool
+    private let includeDigests: Bool
     private var expansion: OrderedExpansion<ListingTask, Item>
     /// Requests made so far.
     public private(set) var requests = 0
 
-    public init(bucket: String, prefix: String, filter: RecordFilter, includeInsights: Bool = false) {
+    public init(bucket: String, prefix: String, filter: RecordFilter, includeInsights: Bool = false, includeDigests: Bool = false) {
         self.filter = filter
         self.includeInsights = includeInsights
+        self.includeDigests = includeDigests
         let start = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
         let kind: ListingTask.Kind
         if start.hasSuffix("AWSLogs/") {
@@ -117,7 +120,7 @@ public struct ListingPlan: Sendable {
         }
         switch task.kind {
         case .objects:
-            for object in page.objects where Self.isLogObject(object.key, includeInsights: includeInsights) {
+            for object in page.objects where Self.isLogObject(object.key, includeInsights: includeInsights, includeDigests: includeDigests) {
                 found.append(.item(.object(bucket: task.bucket, key: object.key, etag: object.etag)))
             }
         case .findLogs:
@@ -131,7 +134,9 @@ public struct ListingPlan: Sendable {
                 if Self.isOrganization(name) {
                     child(prefix, .logs)
                 } else if Self.isAccount(name), filter.accounts.isEmpty || filter.accounts.contains(name) {
-                    if includeInsights { child(prefix + "CloudTrail-Insight/", .objects) }  // sorts before CloudTrail/
+                    // Both sort before CloudTrail/.
+                    if includeDigests { child(prefix + "CloudTrail-Digest/", .regions) }
+                    if includeInsights { child(prefix + "CloudTrail-Insight/", .objects) }
                     child(prefix + "CloudTrail/", .regions)
                 }
             }
@@ -143,10 +148,11 @@ public struct ListingPlan: Sendable {
                     child(prefix, .objects)
                     continue
                 }
-                // In the first day folder, keys (named by delivery minute) before the earliest wanted
-                // minute are not listed at all.
+                // In the first day folder, log files (named by delivery minute) before the earliest wanted
+                // minute are not listed at all; digests are all listed, since they carry the signatures and
+                // links of their neighbours.
                 let account = task.prefix.split(separator: "/").dropLast().last.map(String.init) ?? ""
-                let first = filter.earliestDelivery.map { prefix + folders[0] + "\(account)_CloudTrail_\(region)_" + UTC.basic($0 - 60).prefix(13) }
+                let first = task.prefix.hasSuffix("/CloudTrail-Digest/") ? nil : filter.earliestDelivery.map { prefix + folders[0] + "\(account)_CloudTrail_\(region)_" + UTC.basic($0 - 60).prefix(13) }
                 for (index, folder) in folders.enumerated() { child(prefix + folder, .objects, startAfter: index == 0 ? first : nil) }
             }
         }
@@ -181,10 +187,10 @@ public struct ListingPlan: Sendable {
         name.hasPrefix("o-") && name.count >= 12 && name.dropFirst(2).allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber) }
     }
 
-    /// `*.json.gz` / `*.json`, outside the digest (and, unless asked, Insights) folders.
-    static func isLogObject(_ key: String, includeInsights: Bool) -> Bool {
+    /// `*.json.gz` / `*.json`, outside the digest and Insights folders unless asked.
+    static func isLogObject(_ key: String, includeInsights: Bool, includeDigests: Bool = false) -> Bool {
         guard key.hasSuffix(".json.gz") || key.hasSuffix(".json") else { return false }
-        if key.contains("/CloudTrail-Digest/") { return false }
+        if !includeDigests && key.contains("/CloudTrail-Digest/") { return false }
         if !includeInsights && key.contains("/CloudTrail-Insight/") { return false }
         return true
     }

@@ -85,12 +85,22 @@ public final class S3Client {
         }
     }
 
+    /// What a GET found besides the body.
+    public struct ObjectRead: Sendable {
+        /// Bytes received.
+        public var bytes: Int
+        /// The object's `ETag` (the version read).
+        public var etag: String?
+        /// User metadata (`x-amz-meta-NAME` headers), by lowercased `NAME`: a CloudTrail digest's
+        /// signature is `signature`.
+        public var metadata: [String: String]
+    }
+
     /// Streams an object's bytes, as they arrive, to `body`; returning `false` stops the transfer.
     ///
-    /// - Returns: the number of bytes received, and the object's `ETag` (the version read).
     /// - Throws: `S3Error`; `.truncated` when fewer bytes arrived than `Content-Length` announced.
     @discardableResult
-    public func getObject(bucket: String, key: String, body: (UnsafeRawBufferPointer) -> Bool) throws(S3Error) -> (bytes: Int, etag: String?) {
+    public func getObject(bucket: String, key: String, body: (UnsafeRawBufferPointer) -> Bool) throws(S3Error) -> ObjectRead {
         var received = 0
         var stopped = false
         let response = try send(method: "GET", bucket: bucket, key: key, query: [], resource: "s3://\(bucket)/\(key)") { chunk in
@@ -101,12 +111,15 @@ public final class S3Client {
         if !stopped, let length = response.headers["content-length"].flatMap(Int.init), length != received {
             throw S3Error(kind: .truncated(received: received, expected: length), status: response.status, resource: "s3://\(bucket)/\(key)")
         }
-        return (received, response.headers["etag"].flatMap { $0.isEmpty ? nil : $0 })
+        var metadata: [String: String] = [:]
+        for (name, value) in response.headers where name.hasPrefix("x-amz-meta-") { metadata[String(name.dropFirst(11))] = value }
+        return ObjectRead(bytes: received, etag: response.headers["etag"].flatMap { $0.isEmpty ? nil : $0 }, metadata: metadata)
     }
 
-    /// Uploads an object (test fixtures and corpora).
-    public func putObject(bucket: String, key: String, bytes: [UInt8]) throws(S3Error) {
-        try send(method: "PUT", bucket: bucket, key: key, query: [], upload: bytes, resource: "s3://\(bucket)/\(key)") { _ in true }
+    /// Uploads an object (test fixtures and corpora), with user metadata (`x-amz-meta-NAME: value`).
+    public func putObject(bucket: String, key: String, bytes: [UInt8], metadata: [String: String] = [:]) throws(S3Error) {
+        let headers = metadata.sorted { $0.key < $1.key }.map { SigV4Request.Header("x-amz-meta-\($0.key)", $0.value) }
+        try send(method: "PUT", bucket: bucket, key: key, query: [], upload: bytes, headers: headers, resource: "s3://\(bucket)/\(key)") { _ in true }
     }
 
     /// Signs and sends one request; the body goes to `onBody` only for a 2xx response, an error
@@ -114,10 +127,10 @@ public final class S3Client {
     @discardableResult
     private func send(
         method: String, bucket: String, key: String, query: [SigV4Request.Parameter], upload: [UInt8]? = nil,
-        resource: String, onBody: (UnsafeRawBufferPointer) -> Bool
+        headers extra: [SigV4Request.Header] = [], resource: String, onBody: (UnsafeRawBufferPointer) -> Bool
     ) throws(S3Error) -> CurlEasy.Response {
         do {
-            return try sendOnce(method: method, bucket: bucket, key: key, query: query, upload: upload, resource: resource, onBody: onBody)
+            return try sendOnce(method: method, bucket: bucket, key: key, query: query, upload: upload, headers: extra, resource: resource, onBody: onBody)
         } catch {
             switch error.kind {
             case .wrongRegion(let region) where bucketRegions[bucket] != region:
@@ -130,13 +143,13 @@ public final class S3Client {
             default:
                 throw error
             }
-            return try sendOnce(method: method, bucket: bucket, key: key, query: query, upload: upload, resource: resource, onBody: onBody)
+            return try sendOnce(method: method, bucket: bucket, key: key, query: query, upload: upload, headers: extra, resource: resource, onBody: onBody)
         }
     }
 
     private func sendOnce(
         method: String, bucket: String, key: String, query: [SigV4Request.Parameter], upload: [UInt8]?,
-        resource: String, onBody: (UnsafeRawBufferPointer) -> Bool
+        headers extra: [SigV4Request.Header], resource: String, onBody: (UnsafeRawBufferPointer) -> Bool
     ) throws(S3Error) -> CurlEasy.Response {
         let region = bucketRegions[bucket] ?? endpoint.region
         let (base, host, path) = endpoint.address(bucket: bucket, key: key, bucketRegion: region)
@@ -150,7 +163,7 @@ public final class S3Client {
         if signer.credentials != credentials { signer.credentials = credentials }
         signer.prepareSigningKey(for: date)
         signers[region] = signer
-        let unsigned = SigV4Request(method: method, path: path, query: query, headers: [.init("Host", host)])
+        let unsigned = SigV4Request(method: method, path: path, query: query, headers: [.init("Host", host)] + extra)
         let payload: SigV4Signer.Payload = upload.map { .bytes($0) } ?? .empty
         let signed = signer.signed(unsigned, payload: payload, date: date, contentHashHeader: true)
         let url = base + signed.encodedPath + (query.isEmpty ? "" : "?" + signed.encodedQuery)

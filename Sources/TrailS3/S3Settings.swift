@@ -1,4 +1,5 @@
 internal import Foundation
+internal import Glibc
 
 /// How a scan reaches S3: plain settings, fixed before it starts; each worker makes its own client from
 /// them, and what the workers share at run time (the fetch limiter) is made by the scan.
@@ -53,5 +54,19 @@ public struct RetryPolicy: Sendable, Equatable {
         if case .unavailable(let retryAfter?) = error.kind { return min(retryAfter, cap) }
         let ceiling = min(cap, base * Double(1 << min(attempt - 1, 30)))
         return random(0...ceiling)
+    }
+
+    /// Runs `request` until it succeeds or fails for good, sleeping between attempts as `delay` says.
+    public func run<T>(_ request: () throws(S3Error) -> T) throws(S3Error) -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do throws(S3Error) {
+                return try request()
+            } catch {
+                guard let delay = delay(after: attempt, error: error) else { throw error }
+                usleep(useconds_t(delay * 1_000_000))
+            }
+        }
     }
 }

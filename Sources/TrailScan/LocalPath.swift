@@ -23,13 +23,25 @@ public struct LocalPath: Sendable, Hashable, ExpressibleByStringLiteral {
         self.init(text)
     }
 
+    /// The names in this folder, as bytes, sorted bytewise.
+    public func entries() throws(SystemError) -> [[UInt8]] {
+        guard let dir = withCString({ opendir($0) }) else { throw SystemError(errno: errno) }
+        defer { closedir(dir) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
+            if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
+        }
+        return names.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+
     /// `self/component`.
-    func appending(_ component: [UInt8]) -> LocalPath {
+    public func appending(_ component: [UInt8]) -> LocalPath {
         LocalPath(bytes: bytes.last == 0x2F ? bytes + component : bytes + [0x2F] + component)
     }
 
     /// Calls `body` with the path as a C string.
-    func withCString<R>(_ body: (UnsafePointer<CChar>) -> R) -> R {
+    public func withCString<R>(_ body: (UnsafePointer<CChar>) -> R) -> R {
         (bytes + [0]).withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) }
         }

@@ -287,16 +287,8 @@ final class ObjectSource: Sendable {
 
     /// Lists one S3 prefix, retrying what is worth retrying.
     private func list(_ task: ListingTask, client: () throws(S3Error) -> S3Client) -> Result<ListObjectsPage, S3Error> {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do throws(S3Error) {
-                return .success(try client().list(task))
-            } catch {
-                guard let delay = s3?.retry.delay(after: attempt, error: error) else { return .failure(error) }
-                usleep(useconds_t(delay * 1_000_000))
-            }
-        }
+        let retry = s3?.retry ?? RetryPolicy(maxAttempts: 1)
+        return Result { () throws(S3Error) in try retry.run { () throws(S3Error) in try client().list(task) } }
     }
 
     // MARK: - Local folders
@@ -314,7 +306,7 @@ final class ObjectSource: Sendable {
             }
         case .folder(let path):
             let names: [[UInt8]]
-            do { names = try Self.entries(of: path) } catch {
+            do { names = try path.entries() } catch {
                 return ([.item(.failure(path.name, .io(errno: error.errno)))], SkippedObjects(), [:])
             }
             var found: [OrderedExpansion<LocalTask, SourceItem>.Found] = []
@@ -384,18 +376,6 @@ final class ObjectSource: Sendable {
         }
     }
 
-    /// The names in a folder, as bytes, sorted bytewise.
-    static func entries(of path: LocalPath) throws(SystemError) -> [[UInt8]] {
-        guard let dir = path.withCString({ opendir($0) }) else { throw SystemError(errno: errno) }
-        defer { closedir(dir) }
-        var names: [[UInt8]] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
-            if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
-        }
-        return names.sorted { $0.lexicographicallyPrecedes($1) }
-    }
-
     /// `*.json.gz` or `*.json`.
     private static func isLogName(_ name: [UInt8]) -> Bool {
         name.reversed().starts(with: ".json.gz".utf8.reversed()) || name.reversed().starts(with: ".json".utf8.reversed())
@@ -403,7 +383,8 @@ final class ObjectSource: Sendable {
 }
 
 /// An `errno` with its message.
-struct SystemError: Error, CustomStringConvertible {
-    var errno: Int32
-    var description: String { String(cString: strerror(errno)) }
+public struct SystemError: Error, CustomStringConvertible {
+    public var errno: Int32
+    public init(errno: Int32) { self.errno = errno }
+    public var description: String { String(cString: strerror(errno)) }
 }

@@ -158,6 +158,27 @@ public enum UTC {
         return text.withUTF8 { seconds(rfc3339: UnsafeRawBufferPointer($0)) }
     }
 
+    /// `YYYYMMDDTHHMMSSZ` (SigV4's and digest names' form) or `YYYYMMDDTHHMMZ` (log file names, to the
+    /// minute), as Unix seconds; `nil` for anything else or a date that does not exist.
+    public static func seconds(basic text: String) -> Int64? {
+        let stamp = Array(text.utf8)
+        guard stamp.count == 14 || stamp.count == 16, stamp[8] == 0x54, stamp[stamp.count - 1] == 0x5A else { return nil }
+        func number(_ range: Range<Int>) -> Int64? {
+            var value: Int64 = 0
+            for byte in stamp[range] {
+                guard byte &- 0x30 < 10 else { return nil }
+                value = value * 10 + Int64(byte - 0x30)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(4..<6), let day = number(6..<8),
+              let hour = number(9..<11), let minute = number(11..<13),
+              let second = stamp.count == 16 ? number(13..<15) : 0,
+              isValid(year: year, month: month, day: day), hour < 24, minute < 60, second < 60
+        else { return nil }
+        return days(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
+    }
+
     /// Parses a calendar date `YYYY-MM-DD` as the Unix seconds of its midnight, UTC.
     public static func seconds(date text: String) -> Int64? {
         var text = text

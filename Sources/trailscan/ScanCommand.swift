@@ -88,20 +88,10 @@ struct ScanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Largest single record; bounds memory per worker.", valueName: "size"))
     var maxRecordSize: String = "64M"
 
-    @Option(help: ArgumentHelp("S3-compatible endpoint for s3:// paths, e.g. http://127.0.0.1:9000 (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS).", valueName: "url"))
-    var endpointURL: String?
-
     @Option(help: ArgumentHelp("Most S3 objects fetched at once (each by a worker with its own decoder); below it, the number adapts to latency.", valueName: "n"))
     var maxFetches = 64
 
-    @Option(help: ArgumentHelp("Seconds an S3 request may receive less than a byte a second before it is abandoned as stalled and retried.", valueName: "seconds"))
-    var readTimeout = 60
-
-    @Option(help: ArgumentHelp("AWS profile for s3:// paths (default: $AWS_PROFILE, else the environment's credentials or 'default').", valueName: "name"))
-    var profile: String?
-
-    @Option(help: ArgumentHelp("Region of the bucket for s3:// paths (default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1).", valueName: "name"))
-    var bucketRegion: String?
+    @OptionGroup var s3Options: S3Options
 
     @Flag(help: "Print the objects that would be scanned (after the account, region and date filters), and stop.")
     var listOnly = false
@@ -144,7 +134,6 @@ struct ScanCommand: ParsableCommand {
             throw ValidationError("--region: '\(region)' is not an AWS region name (such as us-east-1 or eu-west-1).")
         }
         guard (1...256).contains(maxFetches) else { throw ValidationError("--max-fetches must be between 1 and 256.") }
-        guard (1...3600).contains(readTimeout) else { throw ValidationError("--read-timeout must be between 1 and 3600 seconds.") }
         guard let age = TimeArgument.seconds(age: lookback), age > 0 else {
             throw ValidationError("--lookback: '\(lookback)' is not a length of time such as 90m, 12h or 2d.")
         }
@@ -197,7 +186,7 @@ struct ScanCommand: ParsableCommand {
         let suppressions = try file?.suppressions(knownRules: Set(known.rules.map(\.id))) ?? .none
         let notifications = try Notifications(
             destinations: file?.destinations ?? [], chosen: notify, disabled: noNotify, clock: clock, aggregation: Aggregation(aggregate)!,
-            profile: profile, region: bucketRegion, configPath: file?.path)
+            profile: s3Options.profile, region: s3Options.bucketRegion, configPath: file?.path)
         if template != nil && format != .template {
             throw ValidationError("--template is used with --format template.")
         }
@@ -209,29 +198,12 @@ struct ScanCommand: ParsableCommand {
             rules: RuleSet(rules),
             suppressions: suppressions,
             includeInsights: includeInsights,
-            s3: try s3Settings())
+            s3: try s3Options.settings(for: paths, maxFetches: maxFetches))
         return (configuration, alertFormat, notifications, file?.path, WindowEngine(rules: rules, lateness: file?.lateness ?? WindowEngine.defaultLateness))
     }
 
     /// How to reach S3, when an input is an `s3://` URL. Credentials are found as the AWS CLI finds them
     /// (`CredentialSource`) and checked now, so a missing or broken setup is reported before scanning.
-    private func s3Settings() throws -> S3Settings? {
-        guard let first = paths.first(where: { $0.hasPrefix("s3://") }) else { return nil }
-        let environment = ProcessInfo.processInfo.environment
-        let region = bucketRegion ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"]
-            ?? CredentialProvider.configuredRegion(profile: profile) ?? "us-east-1"
-        let endpoint = endpointURL ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"]
-        if let endpoint, !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")) {
-            throw ValidationError("--endpoint-url: '\(endpoint)' must start with http:// or https://.")
-        }
-        let provider = CredentialProvider(profile: profile, region: region)
-        do { _ = try provider.credentials() } catch {
-            throw SetupFailure(message: "\(TerminalText.escaped(first)): \(error)")
-        }
-        return S3Settings(endpoint: S3Endpoint(region: region, customURL: endpoint), credentials: provider, maxFetches: maxFetches,
-                          stallSeconds: readTimeout)
-    }
-
     /// The width of the terminal standard output is, or `nil` when it is not one (lines are then never cut).
     static var terminalWidth: Int? {
         guard isatty(STDOUT_FILENO) != 0 else { return nil }

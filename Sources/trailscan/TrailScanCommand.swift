@@ -10,10 +10,10 @@ struct TrailScanCommand: ParsableCommand {
         discussion: """
             Exit status: 0 no alerts, 1 alerts, 2 at least one object could not be read or a notification \
             could not be delivered (wins over 1), \
-            64 usage error, 75 another scan holds the --state file.
+            64 usage error, 75 another scan holds the --state file; verify: 3 an integrity failure.
             """,
         version: "0.1.0",
-        subcommands: [ScanCommand.self, AlertsCommand.self, NotifyCommand.self, RulesCommand.self],
+        subcommands: [ScanCommand.self, AlertsCommand.self, NotifyCommand.self, RulesCommand.self, VerifyCommand.self],
         defaultSubcommand: ScanCommand.self
     )
 

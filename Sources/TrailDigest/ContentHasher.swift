@@ -1,0 +1,43 @@
+internal import Crypto
+internal import TrailBytes
+public import TrailGzip
+internal import TrailSigV4
+
+/// The SHA-256 of a log file's *uncompressed* content — what a digest's `hashValue` records — computed
+/// as the compressed bytes arrive, in any chunks. A plain `.json` (already inflated) hashes as itself.
+///
+/// One hasher serves many files (`reset()`), by one worker; memory does not depend on file size.
+public final class ContentHasher {
+    private let decoder: GzipDecoder
+    private let window: ByteWindow
+    private var hash = SHA256()
+    private static let step = 1 << 18
+
+    /// - Parameter outputLimit: uncompressed bytes allowed per file (a gzip bomb is an error).
+    public init(outputLimit: Int) {
+        decoder = GzipDecoder(outputLimit: outputLimit)
+        window = ByteWindow(initialCapacity: Self.step, maximumCapacity: Self.step)
+    }
+
+    public func reset() {
+        decoder.reset()
+        window.reset(keepingCapacity: Self.step)
+        hash = SHA256()
+    }
+
+    public func update(_ chunk: UnsafeRawBufferPointer) throws(GzipError) {
+        var rest = chunk
+        repeat {
+            let used = try decoder.decode(rest, into: window)
+            rest = UnsafeRawBufferPointer(rebasing: rest[used...])
+            window.withReadableBytes { hash.update(bufferPointer: $0) }
+            window.moveReaderIndex(forwardBy: window.readableCount)
+        } while !rest.isEmpty || decoder.mayHaveBufferedOutput
+    }
+
+    /// Ends the file: its content's lowercase hex SHA-256.
+    public func finish() throws(GzipError) -> String {
+        try decoder.finish()
+        return SigV4Signer.hex(hash.finalize())
+    }
+}
