@@ -104,7 +104,10 @@ let package = Package(
         .testTarget(name: "TrailNotifyTests", dependencies: ["TrailNotify", "TrailScan", "TrailMatch", "TrailJSON", "TrailReport"]),
         .testTarget(name: "TrailWindowTests", dependencies: ["TrailWindow", "TrailScan", "TrailMatch"]),
         .testTarget(name: "TrailStateTests", dependencies: ["TrailState", "TrailScan", "TrailMatch"]),
-        .testTarget(name: "TrailDigestTests", dependencies: ["TrailDigest", "TrailGzip"]),
+        .testTarget(
+            name: "TrailDigestTests",
+            dependencies: ["TrailDigest", "TrailGzip", "TrailTestSupport", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")]
+        ),
         .testTarget(name: "TrailSigV4Tests", dependencies: ["TrailSigV4"], resources: [.copy("Vectors")]),
         .target(name: "TrailTestSupport", dependencies: ["TrailEvents", "TrailBytes"], path: "Tests/TrailTestSupport"),
         .testTarget(name: "TrailS3Tests", dependencies: ["TrailS3", "TrailHTTP", "TrailSigV4", "TrailEvents", "TrailTestSupport"]),

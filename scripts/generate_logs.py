@@ -282,7 +282,7 @@ def write_digests(args, delivered, accounts, regions):
                 end = begin + dt.timedelta(hours=1)
                 files = [(path, digest, records) for at, path, digest, records in mine if begin <= at < end]
                 day = os.path.join("AWSLogs", *([args.org] if args.org else []), account, "CloudTrail-Digest", region, end.strftime("%Y/%m/%d"))
-                key_name = "%s/%s_CloudTrail-Digest_%s_%s_us-east-1_%s.json.gz" % (day, account, region, args.trail, end.strftime("%Y%m%dT%H%M%SZ"))
+                key_name = args.prefix + "%s/%s_CloudTrail-Digest_%s_%s_us-east-1_%s.json.gz" % (day, account, region, args.trail, end.strftime("%Y%m%dT%H%M%SZ"))
                 times = sorted(r["eventTime"] for _, _, records in files for r in records)
                 digest = {
                     "awsAccountId": account, "digestStartTime": iso(begin), "digestEndTime": iso(end),
@@ -294,7 +294,7 @@ def write_digests(args, delivered, accounts, regions):
                     "previousDigestHashValue": previous[1] if previous else None,
                     "previousDigestHashAlgorithm": "SHA-256" if previous else None,
                     "previousDigestSignature": previous[2] if previous else None,
-                    "logFiles": [{"s3Bucket": args.bucket, "s3Object": os.path.relpath(path, args.out), "hashValue": digest_value,
+                    "logFiles": [{"s3Bucket": args.bucket, "s3Object": args.prefix + os.path.relpath(path, args.out), "hashValue": digest_value,
                                   "hashAlgorithm": "SHA-256", "newestEventTime": max(r["eventTime"] for r in records),
                                   "oldestEventTime": min(r["eventTime"] for r in records)} for path, digest_value, records in files],
                 }
@@ -302,7 +302,7 @@ def write_digests(args, delivered, accounts, regions):
                 content_hash = hashlib.sha256(body).hexdigest()
                 signed = "%s\n%s/%s\n%s\n%s" % (iso(end), args.bucket, key_name, content_hash, previous[2] if previous else "null")
                 signature = key.sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256()).hex()
-                write_gzip(os.path.join(args.out, key_name), body)
+                write_gzip(os.path.join(args.out, key_name[len(args.prefix):]), body)
                 signatures[key_name] = signature
                 previous = (key_name, content_hash, signature)
                 begin = end
@@ -388,6 +388,7 @@ def main():
     p.add_argument("--digest", action="store_true", default=True)
     p.add_argument("--digest-key", help="write signed hourly digests with this RSA key (PEM; created if absent)")
     p.add_argument("--bucket", default="org-trail-logs", help="the bucket the digests say they were delivered to")
+    p.add_argument("--prefix", default="", help="the trail's S3 key prefix (ending in /) the digests record; --out holds what is under it")
     p.add_argument("--trail", default="org-trail", help="the trail name in digest file names")
     p.add_argument("--public-keys-out", help="write the public key as aws cloudtrail list-public-keys prints it")
     p.add_argument("--signatures-out", help="write each digest's signature (its S3 metadata), by key")

@@ -261,30 +261,35 @@ public struct EvidenceCollector: Sendable {
                             return error
                         }
                     }
-                    if let failure { throw .failed(failure.description) }
+                    if let failure { throw .corrupt(failure.description) }
                 }
             case .s3(let bucket, let key):
                 guard let retry = collector.s3?.retry else { throw .failed("no S3 settings") }
+                var failure: GzipError?
+                let metadata: [String: String]
                 do throws(S3Error) {
-                    return try retry.run { () throws(S3Error) in
-                        var failure: GzipError?
-                        let read = try s3().getObject(bucket: bucket, key: key) { chunk in
+                    metadata = try retry.run { () throws(S3Error) in
+                        failure = nil
+                        return try s3().getObject(bucket: bucket, key: key) { chunk in
                             do throws(GzipError) { try body(chunk) } catch { failure = error }
                             return failure == nil
-                        }
-                        if let failure { throw S3Error(kind: .badResponse(failure.description), resource: place.name) }
-                        return read.metadata
+                        }.metadata
                     }
                 } catch {
                     if case .noSuchKey = error.kind { throw .missing }
                     throw .failed(error.description)
                 }
+                if let failure { throw .corrupt(failure.description) }
+                return metadata
             }
         }
 
         private enum ReadFailure: Error {
             case missing
+            /// I/O or S3: nothing is known of the content.
             case failed(String)
+            /// The bytes arrived but do not decode (gzip): not the content that was hashed.
+            case corrupt(String)
         }
 
         func hash(_ place: Place) -> LogObservation {
@@ -294,12 +299,13 @@ public struct EvidenceCollector: Sendable {
                 do throws(GzipError) {
                     return LogObservation(location: place.name, content: .hashed(try hasher.finish()))
                 } catch {
-                    return LogObservation(location: place.name, content: .unreadable(error.description))
+                    return LogObservation(location: place.name, content: .corrupt(error.description))
                 }
             } catch {
                 switch error {
                 case .missing: return LogObservation(location: place.name, content: .missing)
                 case .failed(let reason): return LogObservation(location: place.name, content: .unreadable(reason))
+                case .corrupt(let reason): return LogObservation(location: place.name, content: .corrupt(reason))
                 }
             }
         }
@@ -328,11 +334,12 @@ public struct EvidenceCollector: Sendable {
                     return DigestObject(location: place.name, layoutKey: layoutKey, s3: s3Place, content: .failure(.invalid(error.description)), signature: nil)
                 }
             } catch {
-                let reason = switch error {
-                case .missing: "it disappeared while being read"
-                case .failed(let reason): reason
+                let problem: DigestObject.Problem = switch error {
+                case .missing: .unreadable("it disappeared while being read")
+                case .failed(let reason): .unreadable(reason)
+                case .corrupt(let reason): .invalid(reason)
                 }
-                return DigestObject(location: place.name, layoutKey: layoutKey, s3: s3Place, content: .failure(.unreadable(reason)), signature: nil)
+                return DigestObject(location: place.name, layoutKey: layoutKey, s3: s3Place, content: .failure(problem), signature: nil)
             }
             if case .file(let path) = place { signature = Self.sidecar(path) }
             let parsed: Result<CloudTrailDigest, DigestObject.Problem>

@@ -36,6 +36,8 @@ public struct LogObservation: Sendable, Equatable {
         /// The hex SHA-256 of its uncompressed content.
         case hashed(String)
         case missing
+        /// Its bytes do not decode: whatever they hold is not the content that was hashed.
+        case corrupt(String)
         case unreadable(String)
     }
 
@@ -216,6 +218,12 @@ public struct IntegrityAudit: Sendable {
                     case .missing:
                         result.status = .deleted
                         result.location = "s3://\(file.bucket)/\(file.key)"
+                    case .corrupt(let reason) where status == .valid:
+                        result.status = .modified
+                        result.detail = "it no longer decodes: \(reason)"
+                    case .corrupt(let reason):
+                        result.status = .unverified
+                        result.detail = "its digest is \(status.rawValue); it no longer decodes: \(reason)"
                     case .hashed(let hash) where status != .valid:
                         result.status = .unverified
                         result.detail = "its digest is \(status.rawValue)\(hash == file.hash ? "" : "; its hash also differs from the one recorded")"

@@ -37,7 +37,7 @@ public final class S3TestServer: Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["MINIO_ROOT_USER"] = Self.accessKey
         environment["MINIO_ROOT_PASSWORD"] = Self.secretKey
-        let gateway = try Self.run(["juicefs", "gateway", meta, "127.0.0.1:\(port)", "--no-usage-report", "--keep-etag"],
+        let gateway = try Self.run(["juicefs", "gateway", meta, "127.0.0.1:\(port)", "--no-usage-report", "--keep-etag", "--object-meta"],
                                    log: folder.appendingPathComponent("gateway.log"), environment: environment)
         pid = gateway.processIdentifier
         endpoint = "http://127.0.0.1:\(port)"

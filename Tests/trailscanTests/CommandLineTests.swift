@@ -88,27 +88,9 @@ enum CLI {
         return url
     }
 
-    static func gzip(_ data: Data) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "gzip -n -c"]
-        let out = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardInput = input
-        try process.run()
-        // Write from another thread: a large input would fill both pipes while nobody reads the output.
-        let writer = input.fileHandleForWriting
-        let written = DispatchSemaphore(value: 0)
-        Thread {
-            writer.write(data)
-            try? writer.close()
-            written.signal()
-        }.start()
-        let result = out.fileHandleForReading.readDataToEndOfFile()
-        written.wait()
-        process.waitUntilExit()
-        return result
-    }
+    static func gzip(_ data: Data) throws -> Data { try Shell.filter(data, through: "gzip -n -c") }
+
+    static func gunzip(_ data: Data) throws -> Data { try Shell.filter(data, through: "gzip -d -c") }
 }
 
 /// Bytes collected by a reader thread, and the signal that it has finished.
