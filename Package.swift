@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "TrailDigest",
             dependencies: [
-                "TrailGzip", "TrailBytes", "TrailJSON", "TrailEvents", "TrailTime", "TrailSigV4", "TrailS3", "TrailScan",
+                "TrailGzip", "TrailBytes", "TrailJSON", "TrailEvents", "TrailTime", "TrailSigV4", "TrailHTTP", "TrailS3", "TrailScan",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),

@@ -318,7 +318,6 @@ public struct EvidenceCollector: Sendable {
                 window.withReadableBytes { content.append(contentsOf: $0) }
                 window.moveReaderIndex(forwardBy: window.readableCount)
             }
-            let s3Place: (bucket: String, key: String)? = if case .s3(let bucket, let key) = place { (bucket, key) } else { nil }
             var signature: String?
             do throws(ReadFailure) {
                 let metadata = try read(place) { (chunk) throws(GzipError) in
@@ -331,7 +330,7 @@ public struct EvidenceCollector: Sendable {
                 }
                 signature = metadata["signature"]
                 do { try decoder.finish() } catch {
-                    return DigestObject(location: place.name, layoutKey: layoutKey, s3: s3Place, content: .failure(.invalid(error.description)), signature: nil)
+                    return DigestObject(location: place.name, layoutKey: layoutKey, content: .failure(.invalid(error.description)), signature: nil)
                 }
             } catch {
                 let problem: DigestObject.Problem = switch error {
@@ -339,12 +338,12 @@ public struct EvidenceCollector: Sendable {
                 case .failed(let reason): .unreadable(reason)
                 case .corrupt(let reason): .invalid(reason)
                 }
-                return DigestObject(location: place.name, layoutKey: layoutKey, s3: s3Place, content: .failure(problem), signature: nil)
+                return DigestObject(location: place.name, layoutKey: layoutKey, content: .failure(problem), signature: nil)
             }
             if case .file(let path) = place { signature = Self.sidecar(path) }
             let parsed: Result<CloudTrailDigest, DigestObject.Problem>
             do { parsed = .success(try CloudTrailDigest(parsing: content)) } catch { parsed = .failure(.invalid(error.reason)) }
-            return DigestObject(location: place.name, layoutKey: layoutKey, s3: s3Place, content: parsed, signature: signature)
+            return DigestObject(location: place.name, layoutKey: layoutKey, content: parsed, signature: signature)
         }
 
         /// The hex signature in `<digest>.signature`, when there is one.

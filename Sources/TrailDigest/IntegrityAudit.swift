@@ -9,8 +9,6 @@ public struct DigestObject: Sendable {
     /// Its key from `AWSLogs/` on: how digests, links and log files are matched whatever the prefix a
     /// copy was made under.
     public var layoutKey: String
-    /// Read from S3: the bucket and key, which must be exactly where the digest says it lives.
-    public var s3: (bucket: String, key: String)?
     /// The parsed digest, or why it could not be read (`unreadable`) or parsed (`invalid`).
     public var content: Result<CloudTrailDigest, Problem>
     /// Its own signature: from the object's S3 metadata, or a `.signature` file beside a copy.
@@ -21,10 +19,9 @@ public struct DigestObject: Sendable {
         case invalid(String)
     }
 
-    public init(location: String, layoutKey: String, s3: (bucket: String, key: String)? = nil, content: Result<CloudTrailDigest, Problem>, signature: String?) {
+    public init(location: String, layoutKey: String, content: Result<CloudTrailDigest, Problem>, signature: String?) {
         self.location = location
         self.layoutKey = layoutKey
-        self.s3 = s3
         self.content = content
         self.signature = signature
     }
@@ -70,7 +67,7 @@ public struct IntegrityResult: Sendable, Equatable {
         case publicKeyUnknown = "public-key-unknown"
         /// No signature to check: the newest digest's lives only in its S3 metadata.
         case unsigned
-        /// A digest read from elsewhere than where it says it was delivered.
+        /// A digest read from elsewhere (from `AWSLogs/` on) than where it says it was delivered.
         case moved
         /// A digest that is not a CloudTrail digest file (not gzip JSON, a field missing).
         case invalidFormat = "invalid-format"
@@ -163,10 +160,9 @@ public struct IntegrityAudit: Sendable {
                 let reported = overlapsWindow(start: digest.startTime, end: digest.endTime)
                 var status = IntegrityResult.Status.valid
                 var detail: String?
-                if let place = object.s3, place.bucket != digest.bucket || place.key != digest.key {
-                    status = .moved
-                    detail = "it records s3://\(digest.bucket)/\(digest.key)"
-                } else if Self.layoutKey(of: digest.key) != object.layoutKey {
+                // Where it was read must be where it was delivered, from `AWSLogs/` on: a copy under another
+                // bucket or prefix verifies, a digest put in another's place does not.
+                if Self.layoutKey(of: digest.key) != object.layoutKey {
                     status = .moved
                     detail = "it records s3://\(digest.bucket)/\(digest.key)"
                 } else if let signature = object.signature ?? recorded[object.layoutKey] {

@@ -14,6 +14,14 @@ public struct PublicKeyRing: Sendable {
     private var keys: [String: _RSA.Signing.PublicKey] = [:]
 
     public init(parsing bytes: [UInt8]) throws(InvalidDocument) {
+        _ = try add(parsing: bytes)
+        guard !keys.isEmpty else { throw InvalidDocument(reason: "PublicKeyList is empty") }
+    }
+
+    init() {}
+
+    /// Adds the keys of one key list (a `ListPublicKeys` page); its `NextToken`, if any.
+    mutating func add(parsing bytes: [UInt8]) throws(InvalidDocument) -> String? {
         let document: JSONValue
         do { document = try JSONValue(parsing: bytes) } catch { throw InvalidDocument(reason: "not JSON: \(error)") }
         // The CLI prints `PublicKeyList`; the AWS documentation's example writes `publicKeyList`.
@@ -31,7 +39,13 @@ public struct PublicKeyRing: Sendable {
                 throw InvalidDocument(reason: "PublicKeyList[\(index)].Value is not an RSA public key of 2048 bits or more")
             }
         }
-        guard !keys.isEmpty else { throw InvalidDocument(reason: "PublicKeyList is empty") }
+        if case .string(let token)? = document["NextToken"], !token.isEmpty { return token }
+        return nil
+    }
+
+    /// Both rings' keys (fingerprints name one key each).
+    public mutating func merge(_ other: PublicKeyRing) {
+        keys.merge(other.keys) { mine, _ in mine }
     }
 
     public var count: Int { keys.count }

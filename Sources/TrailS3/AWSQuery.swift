@@ -24,8 +24,22 @@ public enum AWSQuery {
         // the bytes received, and moto, which rebuilds the body from the parsed form, hashes this form.
         func encode(_ text: String) -> String { SigV4Signer.encode(text).replacingOccurrences(of: "%20", with: "+") }
         let body = Array(parameters.map { encode($0.name) + "=" + encode($0.value) }.joined(separator: "&").utf8)
+        let (response, received) = try AWSRequest.post(
+            endpoint: endpoint, service: service, region: region, credentials: credentials,
+            headers: [.init("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")], body: body, curl: curl, timeout: timeout)
+        return Response(status: response.status, headers: response.headers, fields: ErrorDocument.parse(received))
+    }
+}
+
+/// A SigV4-signed POST to `endpoint/` (when credentials are given), its answer read whole (up to 1 MiB):
+/// the transport of AWS's Query (`AWSQuery`) and JSON protocols (CloudTrail's `ListPublicKeys`).
+public enum AWSRequest {
+    public static func post(
+        endpoint: String, service: String, region: String, credentials: AWSCredentials?, headers: [SigV4Request.Header], body: [UInt8],
+        curl: CurlEasy, timeout: Double? = nil
+    ) throws(TransportError) -> (response: CurlEasy.Response, body: [UInt8]) {
         let base = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
-        var headers: [SigV4Request.Header] = [.init("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")]
+        var headers = headers
         if let credentials {
             let host = base.split(separator: "/", maxSplits: 2).dropFirst().first.map(String.init) ?? base
             let signer = SigV4Signer(credentials: credentials, region: region, service: service)
@@ -37,6 +51,6 @@ public enum AWSQuery {
             received += chunk
             return received.count < 1 << 20
         }
-        return Response(status: response.status, headers: response.headers, fields: ErrorDocument.parse(received))
+        return (response, received)
     }
 }

@@ -47,7 +47,7 @@ public final class S3TestServer: Sendable {
         }
         // Ready when it accepts connections (a few seconds).
         for _ in 0..<300 {
-            if Self.accepts(port: port) { return }
+            if Loopback.accepts(port: port) { return }
             usleep(100_000)
         }
         kill(pid, SIGTERM)
@@ -66,18 +66,5 @@ public final class S3TestServer: Sendable {
         process.standardError = handle
         do { try process.run() } catch { throw TestServerError(description: "cannot run \(arguments[0]): \(error)") }
         return process
-    }
-
-    /// A port that was free a moment ago (bind to 0, read it back, close).
-    private static func accepts(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
     }
 }

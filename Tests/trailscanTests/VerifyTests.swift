@@ -234,4 +234,35 @@ import TrailTestSupport
         for log in trail.logKeys where trailListed(trail, altered, log) { agreeing[log] = nil }
         #expect(agreeing.allSatisfy { offline[$0.key] == $0.value })
     }
+
+    // MARK: ListPublicKeys
+
+    /// Without --public-keys, the keys come from CloudTrail's ListPublicKeys in each digest's region,
+    /// signed with SigV4 (the test server recomputes the signature with botocore), every page; a refused
+    /// signature is one line naming the call, and exit 2.
+    @Test func theKeysComeFromListPublicKeysInEachRegion() throws {
+        let trail = try Trail()
+        try trail.writeNewestSignatures()
+        let port = Loopback.freePort()
+        let log = trail.root.appendingPathComponent("requests.log").path
+        let server = try ServerProcess(
+            ["python3", CLI.repository.appendingPathComponent("Tests/trailscanTests/Fixtures/cloudtrail_keys_server.py").path,
+             String(port), trail.keys, "AKIDKEYS", "keys-secret", log],
+            log: trail.root.appendingPathComponent("server.log"))
+        #expect(ServerProcess.wait { Loopback.accepts(port: port) }, "the ListPublicKeys server did not start")
+        let endpoint = "http://127.0.0.1:\(port)"
+        defer { withExtendedLifetime(server) {} }
+        let run = try CLI.run(["verify", "--cloudtrail-endpoint-url", endpoint, trail.copy.path],
+                              environment: ["AWS_ACCESS_KEY_ID": "AKIDKEYS", "AWS_SECRET_ACCESS_KEY": "keys-secret"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let requests = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: " ") }
+        let target = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.ListPublicKeys"
+        #expect(requests == ["us-east-1 \(target)", "us-east-1 \(target)", "us-east-2 \(target)", "us-east-2 \(target)"])
+
+        let refused = try CLI.run(["verify", "--cloudtrail-endpoint-url", endpoint, trail.copy.path],
+                                  environment: ["AWS_ACCESS_KEY_ID": "AKIDKEYS", "AWS_SECRET_ACCESS_KEY": "wrong"])
+        #expect(refused.status == 2)
+        #expect(refused.stdout == "")
+        #expect(refused.stderr == "trailscan: ListPublicKeys in us-east-1: HTTP 400 InvalidSignatureException: The request signature we calculated does not match the signature you provided. (or give --public-keys FILE)\n")
+    }
 }
