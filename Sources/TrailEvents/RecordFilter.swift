@@ -74,27 +74,32 @@ public struct RecordFilter: Sendable {
 
     /// Whether a folder of the CloudTrail layout, by the components after `<region>/` (`YYYY`,
     /// `YYYY/MM` or `YYYY/MM/DD`), can hold objects the filters want: `false` when every delivery
-    /// time it can hold is before `earliestDelivery` (folders are named by delivery day).
+    /// time it can hold is before `earliestDelivery`, or a day or more after `until` (folders are named
+    /// by delivery day; a file delivered the day after `until` can still hold its events).
     public func mayContainObjects(dayFolder components: [String]) -> Bool {
-        guard let earliest = earliestDelivery, (1...3).contains(components.count) else { return true }
+        guard earliestDelivery != nil || until != nil, (1...3).contains(components.count) else { return true }
         var numbers: [Int64] = []
         for (component, width) in zip(components, [4, 2, 2]) {
             guard component.utf8.count == width, let number = Int64(component), component.allSatisfy(\.isASCII) else { return true }
             numbers.append(number)
         }
-        // The first day after the folder.
+        // The folder's first day, and the first day after it.
         let year = numbers[0]
-        let end: Int64
+        let (first, end): (Int64, Int64)
         switch numbers.count {
-        case 1: end = UTC.days(year: year + 1, month: 1, day: 1)
+        case 1: (first, end) = (UTC.days(year: year, month: 1, day: 1), UTC.days(year: year + 1, month: 1, day: 1))
         case 2:
             guard (1...12).contains(numbers[1]) else { return true }
+            first = UTC.days(year: year, month: numbers[1], day: 1)
             end = numbers[1] == 12 ? UTC.days(year: year + 1, month: 1, day: 1) : UTC.days(year: year, month: numbers[1] + 1, day: 1)
         default:
             guard UTC.isValid(year: year, month: numbers[1], day: numbers[2]) else { return true }
-            end = UTC.days(year: year, month: numbers[1], day: numbers[2]) + 1
+            first = UTC.days(year: year, month: numbers[1], day: numbers[2])
+            end = first + 1
         }
-        return end * 86_400 > earliest
+        if let earliest = earliestDelivery, end * 86_400 <= earliest { return false }
+        if let until, first * 86_400 >= until + 86_400 { return false }
+        return true
     }
 }
 

@@ -12,6 +12,9 @@ public struct ListingTask: Sendable {
         case logs
         /// `<account>/CloudTrail/`: regions below.
         case regions
+        /// A region's `YYYY/`, `YYYY/MM/` folders (`depth` of them in the prefix): the ones that exist
+        /// and meet the window are listed further, down to day folders.
+        case dates(depth: Int)
         /// Every object below.
         case objects
     }
@@ -148,12 +151,29 @@ public struct ListingPlan: Sendable {
                     child(prefix, .objects)
                     continue
                 }
-                // In the first day folder, log files (named by delivery minute) before the earliest wanted
-                // minute are not listed at all; digests are all listed, since they carry the signatures and
-                // links of their neighbours.
-                let account = task.prefix.split(separator: "/").dropLast().last.map(String.init) ?? ""
-                let first = task.prefix.hasSuffix("/CloudTrail-Digest/") ? nil : filter.earliestDelivery.map { prefix + folders[0] + "\(account)_CloudTrail_\(region)_" + UTC.basic($0 - 60).prefix(13) }
-                for (index, folder) in folders.enumerated() { child(prefix + folder, .objects, startAfter: index == 0 ? first : nil) }
+                // A long window over a sparse bucket: ask which date folders exist instead of asking for
+                // every day (one listing per year and month that exists, not one per day of the window).
+                if folders.count > Self.directDays {
+                    child(prefix, .dates(depth: 0))
+                    continue
+                }
+                for (index, folder) in folders.enumerated() {
+                    child(prefix + folder, .objects, startAfter: index == 0 ? firstKey(day: prefix + folder, region: prefix) : nil)
+                }
+            }
+        case .dates(let depth):
+            let dated = task.prefix.split(separator: "/").suffix(depth).map(String.init)
+            let region = task.prefix.split(separator: "/", omittingEmptySubsequences: false).dropLast(depth + 1).joined(separator: "/") + "/"
+            let firstDay = filter.earliestDelivery.map { UTC.dayFolder(days: $0 / 86_400) }
+            for prefix in page.prefixes {
+                let components = dated + [String(prefix.dropFirst(task.prefix.count).dropLast())]
+                guard filter.mayContainObjects(dayFolder: components) else { continue }
+                if components.count < 3 {
+                    child(prefix, .dates(depth: depth + 1))
+                } else {
+                    let isFirst = firstDay == components.joined(separator: "/") + "/"
+                    child(prefix, .objects, startAfter: isFirst ? firstKey(day: prefix, region: region) : nil)
+                }
             }
         }
         if let token = page.continuationToken {
@@ -167,6 +187,20 @@ public struct ListingPlan: Sendable {
             child(task.prefix, .objects)
         }
         expansion.complete(task.ticket!, found: found)
+    }
+
+    /// Windows of up to this many day folders list them directly; longer ones find the folders first.
+    static let directDays = 7
+
+    /// The key before the first one to list in the window's first day folder (`day`, under the region
+    /// folder `region`): log files, named by delivery minute, before the earliest wanted minute are not
+    /// listed at all; digests are all listed, since they carry the signatures and links of their
+    /// neighbours.
+    private func firstKey(day: String, region: String) -> String? {
+        let parts = region.split(separator: "/")
+        guard parts.count >= 3, parts[parts.count - 2] == "CloudTrail", let earliest = filter.earliestDelivery else { return nil }
+        let (account, name) = (parts[parts.count - 3], parts[parts.count - 1])
+        return day + "\(account)_CloudTrail_\(name)_" + UTC.basic(earliest - 60).prefix(13)
     }
 
     /// The `YYYY/MM/DD/` folders the time window can reach, or `nil` for "all".

@@ -317,7 +317,7 @@ final class ObjectSource: Sendable {
                 switch Self.kind(of: child, following: false) {
                 case .folder:
                     // Digests, and Insights unless asked: not logs to scan, and not skipped by a filter.
-                    // Day folders of the CloudTrail layout entirely before the window are not walked.
+                    // Day folders of the CloudTrail layout entirely outside the window are not walked.
                     if !skippedFolders.contains(name) && Self.mayContainObjects(child, filter) { found.append(.task(.folder(child))) }
                 case .file(let version):
                     guard Self.isLogName(name) else {
@@ -342,9 +342,10 @@ final class ObjectSource: Sendable {
     }
 
     /// Whether a folder can hold objects the filter wants, judged by its place in the CloudTrail layout:
-    /// `…/CloudTrail/<region>/YYYY[/MM[/DD]]` before the window's earliest delivery day cannot.
+    /// `…/CloudTrail/<region>/YYYY[/MM[/DD]]` before the window's earliest delivery day, or more than a
+    /// day after its end, cannot.
     private static func mayContainObjects(_ folder: LocalPath, _ filter: RecordFilter) -> Bool {
-        guard filter.earliestDelivery != nil else { return true }
+        guard filter.earliestDelivery != nil || filter.until != nil else { return true }
         let components = folder.name.split(separator: "/").map(String.init)
         guard let index = components.lastIndex(of: "CloudTrail"), components.count - index - 2 >= 1 else { return true }
         return filter.mayContainObjects(dayFolder: Array(components[(index + 2)...]))

@@ -61,6 +61,29 @@ import TrailEvents
         #expect(plan.requests == 6)
     }
 
+    /// A long window over a sparse bucket costs what the bucket holds: the year, month and day folders
+    /// that exist are found with delimiter listings, and only those in the window are listed (a window
+    /// of 800 days once cost a request per day per region). The window's first day still starts at its
+    /// first minute, and a day more than one after `until` is not listed.
+    @Test func aLongWindowFindsTheDateFoldersThatExist() {
+        let region = "AWSLogs/111122223333/CloudTrail/us-east-1/"
+        func key(_ day: String, _ minute: String) -> String {
+            region + day + "/111122223333_CloudTrail_us-east-1_\(day.replacingOccurrences(of: "/", with: ""))T\(minute)Z_x.json.gz"
+        }
+        let keys = [key("2023/12/31", "2300"), key("2024/01/05", "0100"), key("2024/06/15", "0800"), key("2024/06/15", "1300"),
+                    key("2024/07/01", "0100"), key("2026/03/01", "0100"), key("2026/03/03", "0100"), key("2026/03/05", "0100")]
+        let since = Int64(ISO8601DateFormatter().date(from: "2024-06-15T12:00:00Z")!.timeIntervalSince1970)
+        let until = Int64(ISO8601DateFormatter().date(from: "2026-03-02T00:00:00Z")!.timeIntervalSince1970)
+        var plan = ListingPlan(bucket: "b", prefix: "", filter: RecordFilter(since: since, until: until))
+        let (listed, found) = run(&plan, FakeBucket(keys: keys))
+        #expect(listed == [
+            "", "AWSLogs/", "AWSLogs/111122223333/CloudTrail/", region,
+            region + "2024/", region + "2024/06/", region + "2024/06/15/", region + "2024/07/", region + "2024/07/01/",
+            region + "2026/", region + "2026/03/", region + "2026/03/01/",
+        ])
+        #expect(found == [key("2024/06/15", "1300"), key("2024/07/01", "0100"), key("2026/03/01", "0100")])
+    }
+
     /// An incremental run's look-back: the day folders from the earliest delivery on, and in the first
     /// one only the keys from that minute on (`StartAfter`).
     @Test func deliveredSinceListsFromItsMinute() {
