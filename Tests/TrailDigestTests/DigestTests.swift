@@ -143,8 +143,23 @@ import TrailTestSupport
                 #expect(try hasher.finish() == expected)
             }
         }
-        hasher.reset()
-        try gzip.dropLast(3).withUnsafeBytes { try hasher.update($0) }
-        #expect(throws: GzipError.self) { try hasher.finish() }
+        // Held whole, on libdeflate's fast path (gzip) or streamed when it declines (plain): the same hash.
+        for input in [gzip, content] {
+            #expect(try input.withUnsafeBytes { try hasher.hash(whole: $0) } == expected)
+        }
+        // Two members hash as their concatenated content, as zlib reads them.
+        let twice = SHA256.hash(data: content + content).map { String(format: "%02x", $0) }.joined()
+        #expect(try (gzip + gzip).withUnsafeBytes { try hasher.hash(whole: $0) } == twice)
+        // A cut or corrupted file gives the streaming decoder's exact error either way.
+        for broken in [Array(gzip.dropLast(3)), { var b = gzip; b[b.count / 2] ^= 1; return b }()] {
+            hasher.reset()
+            var streamed: GzipError?
+            do {
+                try broken.withUnsafeBytes { try hasher.update($0) }
+                _ = try hasher.finish()
+            } catch let error as GzipError { streamed = error }
+            #expect(streamed != nil)
+            #expect(throws: streamed!) { try broken.withUnsafeBytes { try hasher.hash(whole: $0) } }
+        }
     }
 }
