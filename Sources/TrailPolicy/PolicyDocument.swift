@@ -1,4 +1,4 @@
-public import TrailJSON
+internal import TrailJSON
 
 /// An IAM policy document, as IAM requests carry it: a JSON *string* inside the record, URL-encoded in
 /// some records (`%7B%22Version%22…`). Parsed with the project's strict JSON parser.
