@@ -68,7 +68,10 @@ let package = Package(
         .target(name: "TrailS3", dependencies: ["TrailHTTP", "TrailSigV4", "TrailBytes", "TrailEvents", "TrailTime"]),
         .target(
             name: "TrailScan",
-            dependencies: ["TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailS3", "TrailTime"]
+            dependencies: [
+                "TrailBytes", "TrailGzip", "TrailJSON", "TrailEvents", "TrailMatch", "TrailS3", "TrailSigV4", "TrailTime",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .target(
             name: "TrailDigest",

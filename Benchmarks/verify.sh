@@ -79,3 +79,16 @@ echo "  validate-logs algorithm (Python, S3)    ${PY} s   $(tail -1 "$WORK/out")
 LOCAL=$(seconds "$TRAILSCAN" verify --public-keys "$TRAIL/keys.json" "$TRAIL/copy")
 echo "  trailscan verify (local copy)          ${LOCAL} s   $(tail -1 "$WORK/out")"
 echo "ratio, validate-logs algorithm / trailscan verify on S3: $(echo "$PY / $S3" | bc -l | xargs printf '%.1f')x"
+
+# What hashing costs a scan: `scan --verify` reads the digests first and hashes every log file while it
+# inflates it. Exit status 1 (alerts found) is success here.
+alerts_ok() { "$@"; [ $? -le 1 ]; }
+SCAN=$(seconds alerts_ok "$TRAILSCAN" scan -q --format jsonl "$TRAIL/copy")
+echo "  trailscan scan (local copy)             ${SCAN} s"
+VSCAN=$(seconds alerts_ok "$TRAILSCAN" scan -q --format jsonl --verify --public-keys "$TRAIL/keys.json" "$TRAIL/copy")
+echo "  trailscan scan --verify (local copy)    ${VSCAN} s"
+S3SCAN=$(seconds alerts_ok "$TRAILSCAN" scan -q --format jsonl --endpoint-url "$ENDPOINT" s3://trail/)
+echo "  trailscan scan s3://trail/              ${S3SCAN} s"
+S3VSCAN=$(seconds alerts_ok "$TRAILSCAN" scan -q --format jsonl --verify --public-keys "$TRAIL/keys.json" --endpoint-url "$ENDPOINT" s3://trail/)
+echo "  trailscan scan --verify s3://trail/     ${S3VSCAN} s"
+echo "cost of --verify: local $(echo "100 * ($VSCAN / $SCAN - 1)" | bc -l | xargs printf '%+.0f')%, S3 $(echo "100 * ($S3VSCAN / $S3SCAN - 1)" | bc -l | xargs printf '%+.0f')%"

@@ -5,7 +5,7 @@ internal import TrailBytes
 public import TrailEvents
 internal import TrailGzip
 public import TrailS3
-internal import TrailScan
+public import TrailScan
 
 /// Gathers what `IntegrityAudit` checks from local copies and S3 prefixes in the CloudTrail layout: every
 /// digest (with its signature, when the source keeps one), the log files listed in the window, and the
@@ -62,6 +62,24 @@ public struct EvidenceCollector: Sendable {
     }
 
     public func collect(_ inputs: [String]) -> Evidence {
+        let (listing, evidence) = gatherDigests(inputs)
+        return hashLogs(listing, evidence)
+    }
+
+    /// The digests only, for `scan --verify` (which hashes the log files as it scans them).
+    public func collectDigests(_ inputs: [String]) -> Evidence { gatherDigests(inputs).evidence }
+
+    /// The content of one object, read and hashed here: for an object the scan could not hash.
+    public func hash(_ object: ObjectRef) -> LogObservation {
+        switch object {
+        case .file(let path): Reader(collector: self).hash(.file(path))
+        case .s3(let bucket, let key): Reader(collector: self).hash(.s3(bucket: bucket, key: key))
+        case .standardInput: LogObservation(location: object.name, content: .unreadable("standard input cannot be read again"))
+        }
+    }
+
+    /// Lists the sources and reads every digest they hold.
+    private func gatherDigests(_ inputs: [String]) -> (listing: Listing, evidence: Evidence) {
         var evidence = Evidence()
         var found = Listing()
         for input in inputs {
@@ -73,17 +91,19 @@ public struct EvidenceCollector: Sendable {
         }
         let listing = found
         let digestKeys = listing.digests.keys.sorted()
-        var digests = [DigestObject?](repeating: nil, count: digestKeys.count)
-        let read = Mutex(digests)
+        let read = Mutex([DigestObject?](repeating: nil, count: digestKeys.count))
         forEach(digestKeys.count) { index, worker in
             let key = digestKeys[index]
             let object = worker.readDigest(at: listing.digests[key]!, layoutKey: key)
             read.withLock { $0[index] = object }
         }
-        digests = read.withLock { $0 }
-        evidence.digests = digests.compactMap { $0 }
+        evidence.digests = read.withLock { $0 }.compactMap { $0 }
+        return (listing, evidence)
+    }
 
-        // The log files to hash: those listed in the window, and every one a digest names.
+    /// Hashes the log files listed in the window, and every one a digest names.
+    private func hashLogs(_ listing: Listing, _ evidence: Evidence) -> Evidence {
+        var evidence = evidence
         evidence.listedLogs = listing.logs.keys.filter { key in
             guard let delivered = CloudTrailKey(path: key)?.deliveryTime else { return true }
             return (filter.since.map { delivered >= $0 } ?? true) && (filter.until.map { delivered < $0 } ?? true)

@@ -1,3 +1,4 @@
+public import TrailScan
 internal import Foundation
 internal import TrailEvents
 internal import TrailTime
@@ -51,41 +52,7 @@ public struct LogObservation: Sendable, Equatable {
 public struct IntegrityResult: Sendable, Equatable {
     public enum Subject: String, Sendable { case digest, log }
 
-    public enum Status: String, Sendable, CaseIterable {
-        /// Digest: signed by a known key, in its place, linked to its predecessor. Log: the hash its
-        /// valid digest records.
-        case valid
-        /// A log file whose content no longer has the hash its digest records.
-        case modified
-        /// A file a digest lists (a log, or the previous digest) that the source does not hold.
-        case deleted
-        /// A log file delivered while digests were written that no digest lists.
-        case notCovered = "not-covered"
-        /// A log file newer than the newest digest of its account and region: not digested yet.
-        case pending
-        case signatureInvalid = "signature-invalid"
-        case publicKeyUnknown = "public-key-unknown"
-        /// No signature to check: the newest digest's lives only in its S3 metadata.
-        case unsigned
-        /// A digest read from elsewhere (from `AWSLogs/` on) than where it says it was delivered.
-        case moved
-        /// A digest that is not a CloudTrail digest file (not gzip JSON, a field missing).
-        case invalidFormat = "invalid-format"
-        /// A starting digest after an earlier one: no digests in between (logging or validation off).
-        case gap
-        /// Its digest is not valid, so a log file's hash proves nothing.
-        case unverified
-        /// Could not be read (I/O, S3): nothing is known.
-        case unreadable
-
-        /// An integrity failure: evidence missing, changed, or unproven.
-        public var isIntegrityFailure: Bool {
-            switch self {
-            case .valid, .pending, .gap, .unreadable: false
-            default: true
-            }
-        }
-    }
+    public typealias Status = IntegrityStatus
 
     public var subject: Subject
     public var location: String
@@ -122,134 +89,22 @@ public struct IntegrityAudit: Sendable {
     ///   - listedLogs: layout keys of the log files the source holds in the window (to find uncovered ones).
     /// - Returns: results in delivery order.
     public func run(digests: [DigestObject], logs: [String: LogObservation], listedLogs: [String]) -> [IntegrityResult] {
-        var results: [IntegrityResult] = []
-        var parsed: [(object: DigestObject, digest: CloudTrailDigest)] = []
-        for object in digests {
-            switch object.content {
-            case .success(let digest): parsed.append((object, digest))
-            case .failure(let problem):
-                let time = DigestName(layoutKey: object.layoutKey)?.time
-                guard time.map(inWindow) ?? true else { continue }
-                switch problem {
-                case .unreadable(let reason):
-                    results.append(IntegrityResult(subject: .digest, location: object.location, status: .unreadable, detail: reason, time: time))
-                case .invalid(let reason):
-                    results.append(IntegrityResult(subject: .digest, location: object.location, status: .invalidFormat, detail: reason, time: time))
-                }
-            }
+        let chains = DigestChains(digests, audit: self)
+        var results = chains.results
+        for entry in chains.listed where entry.reported || entry.delivered.map(inWindow) ?? false {
+            results.append(entry.judge(logs[entry.key] ?? LogObservation(location: entry.original, content: .missing)))
         }
-        // The signature each digest's successor recorded for it.
-        var recorded: [String: String] = [:]
-        for (_, digest) in parsed {
-            if let link = digest.previous { recorded[Self.layoutKey(of: link.key)] = link.signature }
-        }
-        var covered: Set<String> = []
-        var newestEnd: [String: Int64] = [:]  // by account/region folder
-        var streams: [String: [(object: DigestObject, digest: CloudTrailDigest)]] = [:]
-        for entry in parsed {
-            let stream = DigestName(layoutKey: entry.object.layoutKey)?.stream ?? entry.object.layoutKey
-            streams[stream, default: []].append(entry)
-            let area = Self.area(ofDigest: entry.object.layoutKey)
-            newestEnd[area] = max(newestEnd[area] ?? .min, entry.digest.endTime)
-        }
-        for (_, chain) in streams {
-            let ordered = chain.sorted { ($0.digest.endTime, $0.object.layoutKey) < ($1.digest.endTime, $1.object.layoutKey) }
-            let present = Set(ordered.map(\.object.layoutKey))
-            for (index, entry) in ordered.enumerated() {
-                let (object, digest) = entry
-                let reported = overlapsWindow(start: digest.startTime, end: digest.endTime)
-                var status = IntegrityResult.Status.valid
-                var detail: String?
-                // Where it was read must be where it was delivered, from `AWSLogs/` on: a copy under another
-                // bucket or prefix verifies, a digest put in another's place does not.
-                if Self.layoutKey(of: digest.key) != object.layoutKey {
-                    status = .moved
-                    detail = "it records s3://\(digest.bucket)/\(digest.key)"
-                } else if let signature = object.signature ?? recorded[object.layoutKey] {
-                    switch keys.verify(digest, signature: signature) {
-                    case .valid: break
-                    case .invalid:
-                        status = .signatureInvalid
-                        detail = object.signature == nil ? "the signature the next digest records does not match" : "its signature does not match"
-                    case .unknownKey:
-                        status = .publicKeyUnknown
-                        detail = "no public key has fingerprint \(digest.fingerprint)"
-                    }
-                } else {
-                    status = .unsigned
-                    detail = "its signature is only in its S3 metadata: verify against S3, or put it in a .signature file beside it"
-                }
-                if reported {
-                    if let link = digest.previous {
-                        let previousKey = Self.layoutKey(of: link.key)
-                        let expectedEnd = DigestName(layoutKey: previousKey)?.time
-                        // The previous digest is missing if it should be here: digests of this chain exist before
-                        // it, or it falls inside the window asked for.
-                        let insideWindow = if let expectedEnd, let since { expectedEnd >= since } else { false }
-                        if !present.contains(previousKey), index > 0 || insideWindow {
-                            results.append(IntegrityResult(
-                                subject: .digest, location: "s3://\(link.bucket)/\(link.key)", status: .deleted, digest: object.location,
-                                detail: "the digest after it lists it as its previous one", time: expectedEnd))
-                        }
-                    } else if index > 0 {
-                        let earlier = ordered[index - 1].digest
-                        results.append(IntegrityResult(
-                            subject: .digest, location: object.location, status: .gap,
-                            detail: "a starting digest: no digests from \(UTC.iso8601(earlier.endTime)) to \(UTC.iso8601(digest.startTime)) (logging or validation was off)",
-                            time: digest.startTime))
-                    }
-                    results.append(IntegrityResult(subject: .digest, location: object.location, status: status, detail: detail, time: digest.endTime))
-                }
-                for file in digest.logFiles {
-                    let key = Self.layoutKey(of: file.key)
-                    covered.insert(key)
-                    let delivered = CloudTrailKey(path: key)?.deliveryTime
-                    guard reported || delivered.map(inWindow) ?? false else { continue }
-                    let observed = logs[key] ?? LogObservation(location: "s3://\(file.bucket)/\(file.key)", content: .missing)
-                    var result = IntegrityResult(subject: .log, location: observed.location, status: .valid, digest: object.location, time: delivered)
-                    switch observed.content {
-                    case .unreadable(let reason):
-                        result.status = .unreadable
-                        result.detail = reason
-                    case .missing:
-                        result.status = .deleted
-                        result.location = "s3://\(file.bucket)/\(file.key)"
-                    case .corrupt(let reason) where status == .valid:
-                        result.status = .modified
-                        result.detail = "it no longer decodes: \(reason)"
-                    case .corrupt(let reason):
-                        result.status = .unverified
-                        result.detail = "its digest is \(status.rawValue); it no longer decodes: \(reason)"
-                    case .hashed(let hash) where status != .valid:
-                        result.status = .unverified
-                        result.detail = "its digest is \(status.rawValue)\(hash == file.hash ? "" : "; its hash also differs from the one recorded")"
-                    case .hashed(let hash):
-                        if hash != file.hash {
-                            result.status = .modified
-                            result.detail = "SHA-256 \(hash), the digest records \(file.hash)"
-                        }
-                    }
-                    results.append(result)
-                }
-            }
-        }
-        for key in listedLogs where !covered.contains(key) {
-            let delivered = CloudTrailKey(path: key)?.deliveryTime
-            let location = logs[key]?.location ?? key
-            if let delivered, let newest = newestEnd[Self.area(ofLog: key)], delivered >= newest {
-                results.append(IntegrityResult(subject: .log, location: location, status: .pending, detail: "delivered after the newest digest (\(UTC.iso8601(newest)))", time: delivered))
-            } else {
-                results.append(IntegrityResult(subject: .log, location: location, status: .notCovered, detail: "no digest lists it", time: delivered))
-            }
+        for key in listedLogs where chains.coverage[key] == nil {
+            results.append(chains.uncovered(key, location: logs[key]?.location ?? key))
         }
         return results.sorted { ($0.time ?? .min, $0.location) < ($1.time ?? .min, $1.location) }
     }
 
-    private func inWindow(_ time: Int64) -> Bool {
+    func inWindow(_ time: Int64) -> Bool {
         (since.map { time >= $0 } ?? true) && (until.map { time < $0 } ?? true)
     }
 
-    private func overlapsWindow(start: Int64, end: Int64) -> Bool {
+    func overlapsWindow(start: Int64, end: Int64) -> Bool {
         (since.map { end >= $0 } ?? true) && (until.map { start < $0 } ?? true)
     }
 

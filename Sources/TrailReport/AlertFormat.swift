@@ -101,6 +101,11 @@ public struct TextFormat: AlertFormat {
         lines.append("  user agent  \(value(first.userAgent))")
         lines.append("  event ID    \(value(first.eventID))")
         lines.append("  object      \(TerminalText.escaped(first.object.name))")
+        if let integrity = first.integrity, integrity.status != .valid {
+            lines.append("  integrity   \(integrity.status.rawValue.uppercased())"
+                + (integrity.digest.map { "  digest \(TerminalText.escaped($0))" } ?? "")
+                + (integrity.detail.map { ": \(TerminalText.escaped($0))" } ?? ""))
+        }
         var text = ""
         for line in lines { text += (width.map { Self.cut(line, to: $0) } ?? line) + "\n" }
         output.append(contentsOf: (text + "\n").utf8)

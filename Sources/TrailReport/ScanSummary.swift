@@ -70,6 +70,14 @@ public struct ScanSummary: Sendable, Equatable {
     public var elapsedSeconds: Double = 0
     /// The scan was interrupted (SIGINT, SIGTERM): the counts cover what was read before.
     public var interrupted = false
+    /// `scan --verify`: the objects scanned by integrity status, the digests and the log files the
+    /// scan did not find by status, and the alerts reported from objects not proven valid.
+    public var objectIntegrity: [IntegrityStatus: Int] = [:]
+    public var digestIntegrity: [IntegrityStatus: Int] = [:]
+    public var missingLogs = 0
+    /// Of `objectsFailed`, those failed by `--require-valid` (`ObjectFailure.unproven`).
+    public var objectsUnproven = 0
+    public var alertsUnproven = 0
 
     /// What was scanned, how, and when (set by the command before the summary is written).
     public var context: ScanContext?
@@ -86,6 +94,7 @@ public struct ScanSummary: Sendable, Equatable {
     /// Counts an alert by the few fields the summary groups by.
     public mutating func countAlert(_ finding: Finding) {
         alerts += 1
+        if let integrity = finding.integrity, integrity.status != .valid { alertsUnproven += 1 }
         if finding.evidence != nil && windowedAlerts.count < Self.windowedListed {
             var kept = finding
             kept.record = []  // the summary lists what the alert says, not the record
@@ -148,6 +157,11 @@ public struct ScanSummary: Sendable, Equatable {
         lhs.alertsDuplicate += rhs.alertsDuplicate
         lhs.alertsResent += rhs.alertsResent
         lhs.failures += rhs.failures
+        lhs.objectIntegrity.merge(rhs.objectIntegrity, uniquingKeysWith: +)
+        lhs.digestIntegrity.merge(rhs.digestIntegrity, uniquingKeysWith: +)
+        lhs.missingLogs += rhs.missingLogs
+        lhs.objectsUnproven += rhs.objectsUnproven
+        lhs.alertsUnproven += rhs.alertsUnproven
     }
 
     /// The rules that fired with their counts: highest severity first, then most alerts, then by id.

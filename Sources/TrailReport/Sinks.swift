@@ -103,6 +103,25 @@ public final class FailureLineWriter: ScanSink {
     }
 }
 
+/// One line on standard error for each object scanned that digest validation found modified, not
+/// covered, or otherwise not proven (`scan --verify`); an object `--require-valid` failed has its
+/// failure line instead.
+public final class IntegrityLineWriter: ScanSink {
+    private let progress: ProgressLine?
+
+    public init(progress: ProgressLine?) {
+        self.progress = progress
+    }
+
+    public func end(_ object: ObjectRef, _ outcome: ObjectOutcome) {
+        guard let integrity = outcome.integrity, integrity.status.isIntegrityFailure else { return }
+        if case .unproven? = outcome.failure { return }
+        let text = "trailscan: \(TerminalText.escaped(object.name)): integrity \(integrity.status.rawValue)"
+            + (integrity.detail.map { ": \(TerminalText.escaped($0))" } ?? "") + (integrity.digest.map { " (digest \(TerminalText.escaped($0)))" } ?? "") + "\n"
+        if let progress { progress.clear { OutputWriter.standardError.write(text) } } else { OutputWriter.standardError.write(text) }
+    }
+}
+
 /// Adds up the run into a `ScanSummary`.
 public final class SummaryCollector: ScanSink {
     public private(set) var summary = ScanSummary()
@@ -128,8 +147,10 @@ public final class SummaryCollector: ScanSink {
         case .windows: return
         }
         summary.add(outcome.statistics)
+        if let integrity = outcome.integrity { summary.objectIntegrity[integrity.status, default: 0] += 1 }
         if let failure = outcome.failure {
             summary.objectsFailed += 1
+            if case .unproven = failure { summary.objectsUnproven += 1 }
             summary.failures.append(.init(source: object.name, cause: describe(failure)))
         } else {
             summary.objectsScanned += 1

@@ -59,6 +59,16 @@ public enum SummaryReport {
         if s.alertsDuplicate > 0 { lines += ", \(s.alertsDuplicate) already reported" }
         if s.alertsResent > 0 { lines += ", \(s.alertsResent) left unsent by an interrupted run" }
         lines += " in \(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps))\n"
+        if !s.objectIntegrity.isEmpty || !s.digestIntegrity.isEmpty {
+            func counts(_ byStatus: [IntegrityStatus: Int]) -> String {
+                IntegrityStatus.allCases.compactMap { status in byStatus[status].map { "\($0) \(status.rawValue)" } }.joined(separator: ", ")
+            }
+            lines += "trailscan: integrity: log files scanned: \(counts(s.objectIntegrity).nonEmptyOr("none"))"
+            lines += "; digests: \(counts(s.digestIntegrity).nonEmptyOr("none"))"
+            if s.missingLogs > 0 { lines += "; \(s.missingLogs) \(plural(s.missingLogs, "log file")) the digests list not found (deleted)" }
+            if s.alertsUnproven > 0 { lines += "; \(s.alertsUnproven) \(plural(s.alertsUnproven, "alert")) from log files not proven valid" }
+            lines += "\n"
+        }
         for (rule, count) in s.recordsUnjudgedByRule.ranked(by: { $0 }) {
             lines += "trailscan: \(TerminalText.escaped(rule)): \(count) \(plural(count, "record")) could not be judged"
                 + (s.unjudgedExample[rule].map { " (first: \(TerminalText.escaped($0)))" } ?? "") + "\n"

@@ -76,14 +76,18 @@ public struct Finding: Sendable, Equatable {
     /// The record's JSON text, exactly as in the log. Findings of one record share one copy. Empty for
     /// the alert of a counting rule, which is about many records (`evidence` names them).
     public var record: [UInt8]
+    /// What digest validation found about `object` (`scan --verify`); `nil` when not asked.
+    public var integrity: SourceIntegrity?
 
     public init(
         ruleID: String, severity: Severity, title: String, eventID: String? = nil, eventTime: Int64? = nil,
         eventTimeText: String? = nil, eventSource: String? = nil, eventName: String? = nil, account: String? = nil,
         region: String? = nil, principal: Principal = Principal(), sourceIPAddress: String? = nil, userAgent: String? = nil,
         loginResult: String? = nil, mfaUsed: String? = nil, errorCode: String? = nil, errorMessage: String? = nil,
-        targets: [Target] = [], detail: String? = nil, evidence: Evidence? = nil, object: ObjectRef, record: [UInt8]
+        targets: [Target] = [], detail: String? = nil, evidence: Evidence? = nil, object: ObjectRef, record: [UInt8],
+        integrity: SourceIntegrity? = nil
     ) {
+        self.integrity = integrity
         self.detail = detail
         self.evidence = evidence
         self.ruleID = ruleID
@@ -173,6 +177,7 @@ public struct Finding: Sendable, Equatable {
             total += text?.utf8.count ?? 0
         }
         for target in targets { total += target.field.utf8.count + target.value.utf8.count }
+        total += (integrity?.digest?.utf8.count ?? 0) + (integrity?.detail?.utf8.count ?? 0)
         for id in evidence?.eventIDs ?? [] { total += 16 + id.utf8.count }
         return total
     }
@@ -194,6 +199,9 @@ public enum ObjectFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case spill(errno: Int32)
     /// The scan was cancelled while the object was being read (it is abandoned, never reported).
     case interrupted
+    /// `scan --verify --require-valid`: the digests do not prove the object's content (or do not cover
+    /// it yet: `pending`), so its alerts were withheld, not reported.
+    case unproven(SourceIntegrity, alertsWithheld: Int)
 
     public var description: String {
         switch self {
@@ -204,6 +212,11 @@ public enum ObjectFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .recordTooLarge(let limit): "a record is larger than the limit of \(limit) bytes"
         case .spill(let errno): "cannot keep the object's alerts in a temporary file: \(SystemError(errno: errno))"
         case .interrupted: "the scan was interrupted"
+        case .unproven(let integrity, let withheld):
+            (integrity.status == .pending ? "not covered by a digest yet" : "integrity \(integrity.status.rawValue)")
+                + (integrity.detail.map { ": \($0)" } ?? "") + (integrity.digest.map { " (digest \($0))" } ?? "") + "; "
+                + (withheld == 0 ? "nothing from it is reported" : withheld == 1 ? "its alert is not reported" : "its \(withheld) alerts are not reported")
+                + (integrity.status == .pending ? " until it is" : "")
         }
     }
 }
@@ -235,6 +248,9 @@ public struct ObjectStatistics: Sendable, Equatable {
     public var duplicateFindings = 0
     /// The version read: the ETag the GET returned, the size and modification time of the open file.
     public var version: ObjectVersion?
+    /// The lowercase hex SHA-256 of the object's uncompressed content, when the scan hashed it
+    /// (`scan --verify`) and read it to its end.
+    public var contentHash: String?
 
     public init() {}
 
@@ -259,6 +275,8 @@ public struct ObjectOutcome: Sendable, Equatable {
     public var origin: Origin
     /// The records of the object that windowed rules count (`TrailWindow` and the state take them).
     public var observations: [Observation]
+    /// What digest validation found (`scan --verify`); `nil` when not asked.
+    public var integrity: SourceIntegrity?
 
     public enum Origin: Sendable, Equatable {
         /// The object was read now.

@@ -129,6 +129,12 @@ public enum FindingCodec {
                 count: Int(count), distinct: try integer(found["distinct"], "evidence.distinct").map(Int.init), window: window,
                 first: try time("first"), last: try time("last"), eventIDs: eventIDs)
         }
+        var integrity: SourceIntegrity?
+        if let found = value["integrity"], found != .null {
+            let name = try text(found["status"], "integrity.status")
+            guard let status = name.flatMap(IntegrityStatus.init(rawValue:)) else { throw Malformed(reason: "integrity.status is not an integrity status") }
+            integrity = SourceIntegrity(status: status, digest: try text(found["digest"], "integrity.digest"), detail: try text(found["detail"], "integrity.detail"))
+        }
         let principal = value["principal"]
         return Finding(
             ruleID: try required("rule"), severity: severity, title: try required("title"),
@@ -141,7 +147,8 @@ public enum FindingCodec {
             sourceIPAddress: try text(value["sourceIPAddress"], "sourceIPAddress"), userAgent: try text(value["userAgent"], "userAgent"),
             loginResult: try text(value["loginResult"], "loginResult"), mfaUsed: try text(value["mfaUsed"], "mfaUsed"),
             errorCode: try text(value["errorCode"], "errorCode"), errorMessage: try text(value["errorMessage"], "errorMessage"),
-            targets: targets, detail: try text(value["detail"], "detail"), evidence: evidence, object: object, record: record)
+            targets: targets, detail: try text(value["detail"], "detail"), evidence: evidence, object: object, record: record,
+            integrity: integrity)
     }
 }
 
@@ -167,6 +174,14 @@ extension Finding {
         object.string("userAgent", userAgent)
         object.string("detail", detail)
         if let evidence { object.object("evidence", evidence.appendMembers) } else { object.raw("evidence", "null".utf8) }
+        // Only with `scan --verify`: without it, lines keep the schema they always had.
+        if let integrity {
+            object.object("integrity") { member in
+                member.string("status", integrity.status.rawValue)
+                member.string("digest", integrity.digest)
+                member.string("detail", integrity.detail)
+            }
+        }
     }
 
     /// The record a template renders (`--format template`, a destination's template): the record itself,

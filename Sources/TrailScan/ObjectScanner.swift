@@ -1,9 +1,11 @@
+internal import Crypto
 internal import Glibc
 internal import TrailBytes
 internal import TrailEvents
 internal import TrailGzip
 internal import TrailMatch
 internal import TrailS3
+internal import TrailSigV4
 
 /// One worker's machinery: reads an object, decodes it, cuts it into records, filters, matches,
 /// suppresses, and turns each alert into a `Finding` in the object's batch. Everything here is owned by
@@ -32,6 +34,10 @@ final class ObjectScanner {
     private static let bodyBytesKept = 256 << 10
     private let input: UnsafeMutableRawBufferPointer
     private var matches: [Int] = []
+    /// Whether objects are hashed as they are inflated (`scan --verify`), and the hash of the object
+    /// being read: of every byte the decoder has put in the window.
+    private let hashesContent: Bool
+    private var contentHash = SHA256()
     /// The window capacity kept from one object to the next (more is given back after a large object).
     private let retainedWindowBytes: Int
     /// This worker's S3 client (for GETs, and for the listing tasks the worker takes on).
@@ -58,6 +64,7 @@ final class ObjectScanner {
         whole = .allocate(byteCount: Self.wholeObjectLimit, alignment: 16)
         body = .allocate(byteCount: Self.bodyBytesKept, alignment: 16)
         matcher = shared.matcher
+        hashesContent = shared.verification != nil
         matches.reserveCapacity(16)
     }
 
@@ -67,12 +74,25 @@ final class ObjectScanner {
         body.deallocate()
     }
 
-    /// Scans one object. Findings go to `findings` in record order, counts to `statistics`. Findings
-    /// made before an error are kept: a log truncated in its last record still reports the records
-    /// before it.
+    /// Scans one object. Findings go to `findings` in record order, counts to `statistics` (with the
+    /// content's hash, when hashing and read to its end). Findings made before an error are kept: a log
+    /// truncated in its last record still reports the records before it.
     ///
     /// - Returns: the error that ended the object early, if any.
     func scan(_ object: ObjectRef, findings: inout FindingBatch, statistics: inout ObjectStatistics) -> ObjectFailure? {
+        contentHash = SHA256()
+        let failure = scanObject(object, findings: &findings, statistics: &statistics)
+        if hashesContent && failure == nil { statistics.contentHash = SigV4Signer.hex(contentHash.finalize()) }
+        return failure
+    }
+
+    /// Hashes the bytes the decoder has just added to the window: its last `count` readable bytes.
+    private func hashDecoded(_ count: Int) {
+        guard hashesContent, count > 0 else { return }
+        window.withReadableBytes { contentHash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[($0.count - count)...])) }
+    }
+
+    private func scanObject(_ object: ObjectRef, findings: inout FindingBatch, statistics: inout ObjectStatistics) -> ObjectFailure? {
         decoder.reset()
         splitter.reset()
         window.reset(keepingCapacity: retainedWindowBytes)
@@ -151,6 +171,7 @@ final class ObjectScanner {
                 shared.fastPathMemory.give(room)
             }
             if let produced = inflater.inflate(bytes, into: window, outputLimit: room) {
+                hashDecoded(produced)
                 statistics.compressedBytes += Int64(bytes.count)
                 statistics.uncompressedBytes += Int64(produced)
                 do { try drain(isFinal: true, object: object, findings: &findings, statistics: &statistics) } catch { return error }
@@ -192,6 +213,7 @@ final class ObjectScanner {
             decoder.reset()
             splitter.reset()
             window.reset(keepingCapacity: retainedWindowBytes)
+            contentHash = SHA256()
             findings.removeAll()
             statistics = ObjectStatistics()
             var result: ObjectFailure?
@@ -299,7 +321,9 @@ final class ObjectScanner {
             guard room > 0 else { throw .recordTooLarge(limit: configuration.maximumRecordBytes) }
             do { try window.reserveWritable(room) } catch { throw .recordTooLarge(limit: configuration.maximumRecordBytes) }
             let used: Int
+            let held = window.readableCount
             do { used = try decoder.decode(rest, into: window) } catch { throw .gzip(error) }
+            hashDecoded(window.readableCount - held)
             rest = UnsafeRawBufferPointer(rebasing: rest[used...])
             try drain(isFinal: false, object: object, findings: &findings, statistics: &statistics)
         } while !rest.isEmpty || decoder.mayHaveBufferedOutput

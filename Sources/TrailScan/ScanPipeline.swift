@@ -70,8 +70,11 @@ final class ScanResources: Sendable {
     let cancellation: ScanCancellation
     /// The rules compiled once, for every worker.
     let matcher: RecordMatcher
+    /// Digest validation, when asked: workers hash what they inflate and judge each object.
+    let verification: ScanVerification?
 
-    init(_ configuration: ScanConfiguration, cancellation: ScanCancellation) {
+    init(_ configuration: ScanConfiguration, cancellation: ScanCancellation, verification: ScanVerification?) {
+        self.verification = verification
         matcher = RecordMatcher(configuration.rules)
         fastPathMemory = FastPathMemory(bytes: configuration.fastPathBytes)
         fetchLimiter = FetchLimiter(maximum: configuration.s3?.maxFetches ?? 1)
@@ -95,14 +98,17 @@ public enum ScanPipeline {
     ///   - plan: what an incremental run adds (`--state`): objects to retry first, each input's look-back,
     ///     and the ledger of what earlier runs scanned.
     ///   - progress: told how far the listing has got (a progress display reads it).
+    ///   - verification: digest validation (`scan --verify`): each object's outcome and findings are
+    ///     marked with its integrity before the sinks see them.
     public static func run(
         inputs: [String], rawPaths: [String: [UInt8]] = [:], configuration: ScanConfiguration, plan: IncrementalPlan? = nil,
-        sinks: [any ScanSink], cancellation: ScanCancellation = ScanCancellation(), progress: ListingProgress = ListingProgress()
+        sinks: [any ScanSink], cancellation: ScanCancellation = ScanCancellation(), progress: ListingProgress = ListingProgress(),
+        verification: ScanVerification? = nil
     ) {
         let clock = ContinuousClock.now
         let source = makeSource(inputs: inputs, rawPaths: rawPaths, configuration: configuration, plan: plan, progress: progress)
         let ledger = plan?.ledger
-        let shared = ScanResources(configuration, cancellation: cancellation)
+        let shared = ScanResources(configuration, cancellation: cancellation, verification: verification)
         // Not with S3 (a GET can take long) nor standard input (a read can block): the consumer must be
         // free to notice a cancellation at once.
         let callerScans = configuration.s3 == nil && inputs.allSatisfy { input in
@@ -122,12 +128,15 @@ public enum ScanPipeline {
                 delivery.submit(sequence, .listingFailed(location, failure))
             case .scan(let object, let listed):
                 if let ledger, let listed, ledger.hasScanned(object, version: listed) {
+                    verification?.verifier.noteAlreadyScanned(object)
                     return delivery.submit(sequence, .known)
                 }
                 var findings = FindingBatch(budget: budget)
                 var statistics = ObjectStatistics()
                 let failure = scanner.scan(object, findings: &findings, statistics: &statistics)
-                delivery.submit(sequence, .scanned(object, findings, ObjectOutcome(statistics: statistics, failure: failure, observations: findings.observations)))
+                var outcome = ObjectOutcome(statistics: statistics, failure: failure, observations: findings.observations)
+                verification?.judge(object, &outcome, &findings)
+                delivery.submit(sequence, .scanned(object, findings, outcome))
             }
         }
         for _ in 0..<threads {
@@ -155,7 +164,11 @@ public enum ScanPipeline {
             case .scanned(let object, let findings, var outcome):
                 for sink in sinks { sink.begin(object) }
                 do throws(ObjectFailure) {
-                    try findings.forEach { finding in for sink in sinks { sink.finding(finding) } }
+                    try findings.forEach { finding in
+                        var finding = finding
+                        finding.integrity = outcome.integrity
+                        for sink in sinks { sink.finding(finding) }
+                    }
                 } catch {
                     outcome.failure = outcome.failure ?? error
                 }

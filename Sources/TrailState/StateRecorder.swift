@@ -343,6 +343,7 @@ public final class StateRecorder: ScanSink {
         case .recordTooLarge: "record-too-large"
         case .spill: "spill"
         case .interrupted: "interrupted"
+        case .unproven: "unproven"
         }
     }
 }

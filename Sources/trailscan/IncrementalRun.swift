@@ -49,11 +49,21 @@ final class IncrementalRun {
             hook: { [hook] point in hook(point.rawValue) })
     }
 
+    /// What this run lists: objects delivered from the earliest input's start on (`nil`: `--since`, or
+    /// everything), and objects that failed before, whenever delivered. `scan --verify` reads the
+    /// digests of that span; it reports digested log files missing only from the latest start on, which
+    /// every input listed.
+    var listedSpan: (earliest: Int64?, everyInputFrom: Int64?) {
+        guard !plan.deliveredSince.isEmpty else { return (configuration.filter.since, configuration.filter.since) }
+        let retried = plan.retries.compactMap { CloudTrailKey(path: $0.name)?.deliveryTime }
+        return ((plan.deliveredSince.values + retried).min(), plan.deliveredSince.values.max())
+    }
+
     /// Writes what an earlier run left unsent, then scans. Returns the state's failure, if any.
-    func run(rawPaths: [String: [UInt8]], cancellation: ScanCancellation, progress: ListingProgress) -> StateError? {
+    func run(rawPaths: [String: [UInt8]], cancellation: ScanCancellation, progress: ListingProgress, verification: ScanVerification?) -> StateError? {
         do { try recorder.resendUnsent() } catch { return error }
         ScanPipeline.run(inputs: inputs, rawPaths: rawPaths, configuration: configuration, plan: plan, sinks: [recorder], cancellation: cancellation,
-                         progress: progress)
+                         progress: progress, verification: verification)
         return recorder.failure
     }
 

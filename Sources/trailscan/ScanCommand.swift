@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Synchronization
+import TrailDigest
 import TrailEvents
 import TrailGzip
 import TrailMatch
@@ -117,6 +118,14 @@ struct ScanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --state: how far before the last complete listing each run lists again, to catch late deliveries (90m, 12h, 2d).", valueName: "age"))
     var lookback: String = "2d"
 
+    @Flag(help: "Check the log files against the trail's digest files as they are scanned (read once, hashed while inflated): mark each alert with its file's integrity, report files modified, deleted or not covered; exit 3 on an integrity failure.")
+    var verify = false
+
+    @Flag(help: "With --verify: report nothing from a log file the digests do not prove valid; its alerts become a failure line (a file not digested yet is held back: with --state, a later run reports it once its digest has arrived).")
+    var requireValid = false
+
+    @OptionGroup var keyOptions: PublicKeyOptions
+
     func validate() throws {
         guard !paths.isEmpty else {
             throw ValidationError("Give at least one file or folder to scan, e.g. 'trailscan scan sample-logs'.")
@@ -145,6 +154,12 @@ struct ScanCommand: ParsableCommand {
         if noNotify && !notify.isEmpty { throw ValidationError("--notify and --no-notify exclude each other.") }
         if noConfig && config != nil { throw ValidationError("--config and --no-config exclude each other.") }
         if state != nil && paths.contains("-") { throw ValidationError("--state: standard input (-) cannot be scanned incrementally; name files or folders.") }
+        if requireValid && !verify { throw ValidationError("--require-valid is used with --verify.") }
+        if verify && paths.contains("-") { throw ValidationError("--verify: standard input (-) has no digests; name folders or s3:// prefixes in the CloudTrail layout.") }
+        if verify && listOnly { throw ValidationError("--verify cannot be used with --list-only.") }
+        if !verify && (keyOptions.publicKeys != nil || keyOptions.cloudtrailEndpointURL != nil) {
+            throw ValidationError("--public-keys and --cloudtrail-endpoint-url are used with --verify.")
+        }
     }
 
     /// The scan settings derived from the flags (rule files and configuration read once) and the format
@@ -305,8 +320,10 @@ struct ScanCommand: ParsableCommand {
         let started = Int64(Date().timeIntervalSince1970)
         let configuration: ScanConfiguration, format: any AlertFormat, notifications: Notifications, configurationPath: String?
         let windows: WindowEngine
+        var keyFile: PublicKeyRing?
         do {
             (configuration, format, notifications, configurationPath, windows) = try settings()
+            keyFile = try keyOptions.fileKeys()
             try summaryOut.map { try OutputFile(path: $0, flag: "--summary-out").check() }
             try report.map { try OutputFile(path: $0, flag: "--report").check() }
         } catch let error as ValidationError {
@@ -328,11 +345,14 @@ struct ScanCommand: ParsableCommand {
         let alerts = AlertWriter(format: format, writer: .standardOutput, progress: progress)
         let page = report.map { _ in HTMLReport() }
         let sorted = sort == .time ? TimeSortedAlerts(output: alerts) : nil
+        let integrityLines = verify ? IntegrityLineWriter(progress: progress) : nil
         let shown: [any ScanSink] = [sorted ?? alerts, failures, summarySink] + (progress.map { [$0] } ?? []) + (page.map { [$0] } ?? [])
+            + (integrityLines.map { [$0] } ?? [])
         let interruption = Interruption()
         var stateFailure: StateError?
         var undelivered = false
         var incremental: IncrementalRun?
+        var verifier: DigestVerifier?
         if let state {
             do {
                 incremental = try IncrementalRun(
@@ -343,22 +363,39 @@ struct ScanCommand: ParsableCommand {
                 if case .locked = error.kind { throw ExitCode(75) }
                 throw ExitCode(2)
             }
-            stateFailure = incremental!.run(rawPaths: Self.rawPaths(), cancellation: interruption.cancellation, progress: progress?.listing ?? ListingProgress())
+            let span = incremental!.listedSpan
+            verifier = try verify ? makeVerifier(configuration, keyFile: keyFile, since: span.earliest, missingFrom: span.everyInputFrom) : nil
+            stateFailure = incremental!.run(
+                rawPaths: Self.rawPaths(), cancellation: interruption.cancellation, progress: progress?.listing ?? ListingProgress(),
+                verification: verifier.map { ScanVerification(verifier: $0, requireValid: requireValid) })
             if stateFailure == nil && !notifications.isEmpty && !incremental!.deliver(notifications, quiet: quiet) { undelivered = true }
         } else {
             let outbox = MemoryOutbox(destinations: notifications.destinations)
+            verifier = try verify ? makeVerifier(configuration, keyFile: keyFile, since: configuration.filter.since, missingFrom: nil) : nil
             ScanPipeline.run(inputs: paths, rawPaths: Self.rawPaths(), configuration: configuration,
                              sinks: [WindowStage(engine: windows, downstream: [DuplicateFilter(downstream: shown + [outbox])])],
                              cancellation: interruption.cancellation,
-                             progress: progress?.listing ?? ListingProgress())
+                             progress: progress?.listing ?? ListingProgress(),
+                             verification: verifier.map { ScanVerification(verifier: $0, requireValid: requireValid) })
             if !notifications.isEmpty && !notifications.deliver(from: outbox, pendingStays: false, quiet: quiet) { undelivered = true }
         }
         var summary = summarySink.summary
+        var integrityFailed = false
+        if let verifier {
+            for result in verifier.closingResults() {
+                if result.subject == .digest { summary.digestIntegrity[result.status, default: 0] += 1 } else { summary.missingLogs += 1 }
+                if result.status.isIntegrityFailure { integrityFailed = true }
+                if result.status != .valid { OutputWriter.standardError.write("trailscan: integrity: " + VerifyCommand.line(result)) }
+            }
+            // An object held back until its digest comes is a failure only when no later run will report it.
+            integrityFailed = integrityFailed || summary.objectIntegrity.contains { $0.key.isIntegrityFailure }
+                || (state == nil && requireValid && summary.objectIntegrity[.pending] != nil)
+        }
         summary.context = ScanContext(
             inputs: paths, since: configuration.filter.since, until: configuration.filter.until, accounts: accounts, regions: regions,
             configuration: configurationPath, version: TrailScanCommand.configuration.version, started: started,
             ended: Int64(Date().timeIntervalSince1970))
-        var status: Int32 = summary.objectsFailed > 0 || undelivered ? 2 : summary.alerts > 0 ? 1 : 0
+        var status: Int32 = integrityFailed ? 3 : summary.objectsFailed > summary.objectsUnproven || undelivered ? 2 : summary.alerts > 0 ? 1 : 0
         if let failure = sorted?.failure {
             OutputWriter.standardError.write("trailscan: --sort time: \(failure); the alerts are incomplete\n")
             status = 2
@@ -451,4 +488,25 @@ struct SetupFailure: Error {
 extension String {
     /// `nil` for the empty string.
     var nonEmpty: String? { isEmpty ? nil : self }
+}
+
+extension ScanCommand {
+    /// `--verify`: the digests of the sources from `since` on, read before the scan, and the keys that
+    /// check their signatures.
+    fileprivate func makeVerifier(_ configuration: ScanConfiguration, keyFile: PublicKeyRing?, since: Int64?, missingFrom: Int64?) throws -> DigestVerifier {
+        var filter = configuration.filter
+        filter.since = since
+        let collector = EvidenceCollector(
+            filter: filter, s3: configuration.s3, jobs: max(configuration.jobs, configuration.s3 == nil ? 1 : 16),
+            maximumObjectBytes: configuration.maximumObjectBytes)
+        let evidence = collector.collectDigests(paths)
+        for failure in evidence.failures {
+            OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(failure.location)): \(TerminalText.escaped(failure.reason))\n")
+        }
+        guard !evidence.digests.isEmpty else { throw PublicKeyOptions.noDigests() }
+        let keys = try keyOptions.keys(file: keyFile, for: evidence.digests, profile: s3Options.profile)
+        return DigestVerifier(
+            digests: evidence.digests, audit: IntegrityAudit(keys: keys, since: since, until: configuration.filter.until), collector: collector,
+            missingFrom: missingFrom)
+    }
 }

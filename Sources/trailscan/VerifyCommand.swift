@@ -6,6 +6,7 @@ import TrailEvents
 import TrailJSON
 import TrailReport
 import TrailS3
+import TrailScan
 import TrailTime
 
 /// `trailscan verify`: CloudTrail's log file validation — digest signatures, the digest chain, and the
@@ -30,11 +31,7 @@ struct VerifyCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("s3://bucket/prefix or local folders holding AWSLogs/.", valueName: "source"), completion: .file())
     var sources: [String] = []
 
-    @Option(help: ArgumentHelp("The public keys, as 'aws cloudtrail list-public-keys --start-time … --output json' prints them (default: ask CloudTrail's ListPublicKeys in each digest's region).", valueName: "file"))
-    var publicKeys: String?
-
-    @Option(help: ArgumentHelp("CloudTrail endpoint for ListPublicKeys (default: $AWS_ENDPOINT_URL_CLOUDTRAIL, $AWS_ENDPOINT_URL, else AWS).", valueName: "url"))
-    var cloudtrailEndpointURL: String?
+    @OptionGroup var keyOptions: PublicKeyOptions
 
     @OptionGroup var window: TimeWindowOptions
 
@@ -61,9 +58,6 @@ struct VerifyCommand: ParsableCommand {
 
     func validate() throws {
         guard !sources.isEmpty else { throw ValidationError("Give at least one source, e.g. 'trailscan verify --public-keys keys.json ./trail-copy'.") }
-        if let url = cloudtrailEndpointURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-            throw ValidationError("--cloudtrail-endpoint-url: '\(url)' must start with http:// or https://.")
-        }
         if let jobs, !(1...256).contains(jobs) { throw ValidationError("--jobs must be between 1 and 256.") }
         if let account = accounts.first(where: { $0.count != 12 || !$0.allSatisfy { $0.isASCII && $0.isNumber } }) {
             throw ValidationError("--account: '\(account)' is not an AWS account id (12 digits).")
@@ -79,15 +73,7 @@ struct VerifyCommand: ParsableCommand {
 
     private func perform() throws {
         signal(SIGPIPE, SIG_IGN)
-        let file = try publicKeys.map { path in
-            do {
-                return try PublicKeyRing(parsing: [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
-            } catch let error as InvalidDocument {
-                throw ValidationError("--public-keys: \(TerminalText.escaped(path)): \(error.reason).")
-            } catch {
-                throw ValidationError("--public-keys: cannot read \(TerminalText.escaped(path)): \(error.localizedDescription)")
-            }
-        }
+        let file = try keyOptions.fileKeys()
         let (since, until) = try window.bounds(now: Int64(Date().timeIntervalSince1970))
         let s3: S3Settings?
         do { s3 = try s3Options.settings(for: sources, maxFetches: 64) } catch let error as SetupFailure {
@@ -99,7 +85,7 @@ struct VerifyCommand: ParsableCommand {
         let collector = EvidenceCollector(
             filter: filter, s3: s3, jobs: jobs ?? (s3 == nil ? cores : max(16, cores)), maximumObjectBytes: 4 << 30)
         let evidence = collector.collect(sources)
-        let keys = try file ?? fetchKeys(for: evidence.digests)
+        let keys = try keyOptions.keys(file: file, for: evidence.digests, profile: s3Options.profile)
         let results = IntegrityAudit(keys: keys, since: since, until: until).run(
             digests: evidence.digests, logs: evidence.logs, listedLogs: evidence.listedLogs)
 
@@ -127,43 +113,8 @@ struct VerifyCommand: ParsableCommand {
         if results.contains(where: \.status.isIntegrityFailure) { throw ExitCode(3) }
         if !evidence.failures.isEmpty || results.contains(where: { $0.status == .unreadable }) { throw ExitCode(2) }
         if !results.contains(where: { $0.subject == .digest }) {
-            throw Self.noDigests()
+            throw PublicKeyOptions.noDigests()
         }
-    }
-
-    /// Nothing to verify is no proof: one line, exit 2.
-    static func noDigests() -> ExitCode {
-        OutputWriter.standardError.write("trailscan: no digest files found in the sources and window: nothing is proven (is log file validation on for the trail?)\n")
-        return ExitCode(2)
-    }
-
-    /// CloudTrail's keys for the digests found, from `ListPublicKeys` in each of their regions.
-    private func fetchKeys(for digests: [DigestObject]) throws -> PublicKeyRing {
-        var spans: [String: (start: Int64, end: Int64)] = [:]
-        for object in digests {
-            guard case .success(let digest) = object.content, let region = object.layoutKey.components(separatedBy: "/CloudTrail-Digest/").last?
-                .split(separator: "/").first.map(String.init) else { continue }
-            let span = spans[region] ?? (digest.startTime, digest.endTime)
-            spans[region] = (min(span.start, digest.startTime), max(span.end, digest.endTime))
-        }
-        let environment = ProcessInfo.processInfo.environment
-        let endpoint = cloudtrailEndpointURL ?? environment["AWS_ENDPOINT_URL_CLOUDTRAIL"] ?? environment["AWS_ENDPOINT_URL"]
-        var ring: PublicKeyRing?
-        for (region, span) in spans.sorted(by: { $0.key < $1.key }) {
-            do {
-                let found = try PublicKeyRing.fetch(
-                    region: region, start: span.start - 3600, end: span.end + 3600, endpoint: endpoint,
-                    credentials: CredentialProvider(profile: s3Options.profile, region: region))
-                if ring == nil { ring = found } else { ring!.merge(found) }
-            } catch {
-                OutputWriter.standardError.write("trailscan: \(TerminalText.escaped(error.description)) (or give --public-keys FILE)\n")
-                throw ExitCode(2)
-            }
-        }
-        guard let ring else {
-            throw Self.noDigests()
-        }
-        return ring
     }
 
     /// `MODIFIED  log     <where>  (digest <which>): <detail>`.
