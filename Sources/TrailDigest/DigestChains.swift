@@ -1,4 +1,6 @@
 internal import TrailScan
+internal import Dispatch
+internal import Synchronization
 internal import TrailEvents
 internal import TrailTime
 
@@ -80,6 +82,18 @@ struct DigestChains: Sendable {
         for (_, digest) in parsed {
             if let link = digest.previous { recorded[IntegrityAudit.layoutKey(of: link.key)] = link.signature }
         }
+        // The signatures, checked on every core (an RSA verification each): by layout key.
+        let (entries, signatures) = (parsed, recorded)
+        let checked = Mutex([String: (IntegrityResult.Status, String?)]())
+        DispatchQueue.concurrentPerform(iterations: min(entries.count, 64)) { slice in
+            var found: [String: (IntegrityResult.Status, String?)] = [:]
+            for index in stride(from: slice, to: entries.count, by: min(entries.count, 64)) {
+                let (object, digest) = entries[index]
+                found[object.layoutKey] = Self.check(object, digest, recordedSignature: signatures[object.layoutKey], keys: audit.keys)
+            }
+            checked.withLock { $0.merge(found) { first, _ in first } }
+        }
+        let checks = checked.withLock { $0 }
         var streams: [String: [(object: DigestObject, digest: CloudTrailDigest)]] = [:]
         for entry in parsed {
             let stream = DigestName(layoutKey: entry.object.layoutKey)?.stream ?? entry.object.layoutKey
@@ -93,7 +107,7 @@ struct DigestChains: Sendable {
             for (index, entry) in ordered.enumerated() {
                 let (object, digest) = entry
                 let reported = audit.overlapsWindow(start: digest.startTime, end: digest.endTime)
-                let (status, detail) = Self.check(object, digest, recordedSignature: recorded[object.layoutKey], keys: audit.keys)
+                let (status, detail) = checks[object.layoutKey]!
                 if reported {
                     if let link = digest.previous {
                         let previousKey = IntegrityAudit.layoutKey(of: link.key)

@@ -38,6 +38,7 @@ public enum Messages {
             if let evidence = first.evidence { fields.append(("Evidence", text.value(text.evidence(evidence), limit: 1000))) }
             fields += [("Where", text.place(first)), ("When", text.when(first)), ("Source IP", text.value(first.sourceIPAddress)),
                        ("Event ID", text.value(first.eventID))]
+            if let integrity = text.integrity(first) { fields.append(("Integrity of its log file", integrity)) }
             blocks.append(.object([
                 ("type", .string("section")),
                 ("fields", .array(fields.map { mrkdwnText(AlertText.cut("*\($0.0)*\n\($0.1)", to: 2000)) })),

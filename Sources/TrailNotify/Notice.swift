@@ -83,6 +83,13 @@ struct AlertText {
     let escape: (String) -> String
 
     /// A log value, escaped, at most `limit` characters (cut with "…").
+    /// The alert's log file as `scan --verify` found it, when not valid: `MODIFIED: SHA-256 … (digest …)`.
+    func integrity(_ finding: Finding) -> String? {
+        guard let integrity = finding.integrity, integrity.status != .valid else { return nil }
+        return value(integrity.status.rawValue.uppercased() + (integrity.detail.map { ": \($0)" } ?? "")
+                     + (integrity.digest.map { " (digest \($0))" } ?? ""), limit: 1000)
+    }
+
     func value(_ text: String?, limit: Int = 300) -> String {
         guard let text else { return "-" }
         return Self.cut(escape(text), to: limit)
@@ -165,6 +172,7 @@ struct AlertText {
         lines.append("User agent  \(value(first.userAgent))")
         lines.append("Event ID    \(value(first.eventID))")
         lines.append("Object      \(value(first.object.name))")
+        if let integrity = integrity(first) { lines.append("Integrity   \(integrity)") }
         return lines.joined(separator: "\n") + "\n"
     }
 

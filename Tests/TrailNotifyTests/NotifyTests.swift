@@ -95,3 +95,19 @@ import TrailScan
         #expect(slack.contains(#"*Evidence*\n5 records from 2026-03-01 18:00:00 +09:00 to 2026-03-01 18:14:00 +09:00 (window 15m): rb1, rb2\\x1B[2J, rb3, &lt;!here&gt;, rb5"#), "\(slack)")
     }
 }
+
+/// `scan --verify`: an alert from a log file that is not valid says so in every message; a valid one
+/// adds nothing. The file name in the detail is escaped like any log value.
+@Suite struct IntegrityMessageTests {
+    @Test func aModifiedLogFileIsNamedInTheTextAndSlackMessages() throws {
+        var finding = NotifyTests.finding("m1", time: 1_772_355_600)
+        let clock = try #require(DisplayClock(timeZone: "UTC"))
+        finding.integrity = SourceIntegrity(status: .valid, digest: "d.json.gz")
+        #expect(!Messages.text(Notice(findings: [finding]), clock: clock, template: nil).contains("Integrity"))
+        finding.integrity = SourceIntegrity(status: .modified, digest: "AWSLogs/<!here>/d.json.gz", detail: "SHA-256 ab, the digest records cd")
+        let text = Messages.text(Notice(findings: [finding]), clock: clock, template: nil)
+        #expect(text.hasSuffix("Integrity   MODIFIED: SHA-256 ab, the digest records cd (digest AWSLogs/<!here>/d.json.gz)\n"), "\(text)")
+        let slack = String(decoding: Messages.slack(Notice(findings: [finding]), clock: clock, template: nil), as: UTF8.self)
+        #expect(slack.contains(#"*Integrity of its log file*\nMODIFIED: SHA-256 ab, the digest records cd (digest AWSLogs/&lt;!here&gt;/d.json.gz)"#), "\(slack)")
+    }
+}
