@@ -67,7 +67,11 @@ public final class HTMLReport: ScanSink {
                 account: finding.account ?? "-", region: finding.region ?? "-",
                 principal: finding.principal.display.isEmpty ? "-" : finding.principal.display, sourceIP: finding.sourceIPAddress ?? "-",
                 event: "\(finding.eventSource ?? "-") \(finding.eventName ?? "-")" + (finding.detail.map { ": " + $0 } ?? "")
-                    + (finding.evidence.map { " — " + $0.text(clock: .utc) } ?? ""),
+                    + (finding.evidence.map { " — " + $0.text(clock: .utc) } ?? "")
+                    + (finding.integrity.flatMap { integrity in
+                        integrity.status == .valid ? nil
+                            : " — log file integrity \(integrity.status.rawValue.uppercased())" + (integrity.digest.map { " (digest \($0))" } ?? "")
+                    } ?? ""),
                 target: finding.targets.map { "\($0.field.split(separator: ".").last ?? "") \($0.value)" }.joined(separator: ", "),
                 userAgent: finding.userAgent ?? "-", eventID: finding.eventID ?? "-"))
         }

@@ -56,7 +56,16 @@ struct PublicKeyOptions: ParsableArguments {
                 throw ExitCode(2)
             }
         }
-        guard let ring else { throw Self.noDigests() }
+        guard let ring else {
+            // Digest files, but none that parses: say so, not that there are none.
+            if let object = digests.first, case .failure(let problem) = object.content {
+                let reason = switch problem { case .invalid(let text), .unreadable(let text): text }
+                OutputWriter.standardError.write(
+                    "trailscan: \(digests.count == 1 ? "the one digest file found is not" : "none of the \(digests.count) digest files found is") a valid digest, so no key can be looked up (or give --public-keys FILE): \(TerminalText.escaped(object.location)): \(TerminalText.escaped(reason))\n")
+                throw ExitCode(2)
+            }
+            throw Self.noDigests()
+        }
         return ring
     }
 

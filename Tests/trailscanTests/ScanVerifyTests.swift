@@ -61,7 +61,10 @@ import TrailTestSupport
         #expect(run.stderr.contains("(digest \(digestPath))\n"))
         #expect(run.stderr.contains("trailscan: integrity: log files scanned: \(trail.logKeys.count - 1) valid, 1 modified; digests: \(trail.digestKeys.count) valid; \(count) alerts from log files not proven valid\n"))
 
-        let text = try CLI.run(["scan", "--verify", "--public-keys", trail.keys, "-q", trail.copy.path])
+        let report = trail.root.appendingPathComponent("report.html").path
+        let text = try CLI.run(["scan", "--verify", "--public-keys", trail.keys, "-q", "--report", report, trail.copy.path])
+        let page = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(page.components(separatedBy: " — log file integrity MODIFIED (digest \(digestPath))").count - 1 == count)
         #expect(text.stdout.components(separatedBy: "  integrity   MODIFIED  digest \(digestPath): SHA-256 ").count - 1 >= 1)
     }
 
@@ -111,6 +114,13 @@ import TrailTestSupport
         let second = try CLI.run(["scan", "--verify", "--require-valid", "--public-keys", trail.keys, "--state", state, "--since", "2026-03-01", "-q", "--format", "jsonl", trail.copy.path])
         #expect(second.stderr.contains("trailscan: \(trail.file(late).path): not covered by a digest yet"), "the held-back file is tried again: \(second.stderr)")
         #expect(second.stdout == "")
+    }
+
+    /// Digest files that are not digests prove nothing: the scan does not start, and the line says which.
+    @Test func withoutAValidDigestNothingIsScanned() throws {
+        let run = try CLI.run(["scan", "--verify", "-q", CLI.sampleLogs])
+        #expect(run.status == 2 && run.stdout == "")
+        #expect(run.stderr == "trailscan: the one digest file found is not a valid digest, so no key can be looked up (or give --public-keys FILE): \(CLI.sampleLogs)/AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/03/01/111122223333_CloudTrail-Digest_us-east-1_org-trail_us-east-1_20260301T0100Z.json.gz: digestS3Object is missing or not a string\n")
     }
 
     /// The same trail on S3, digests carrying their signatures in their metadata: the same marks.
