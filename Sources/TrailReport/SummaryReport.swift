@@ -59,16 +59,7 @@ public enum SummaryReport {
         if s.alertsDuplicate > 0 { lines += ", \(s.alertsDuplicate) already reported" }
         if s.alertsResent > 0 { lines += ", \(s.alertsResent) left unsent by an interrupted run" }
         lines += " in \(seconds(s.elapsedSeconds)), \(mbps(s.throughputMBps))\n"
-        if !s.objectIntegrity.isEmpty || !s.digestIntegrity.isEmpty {
-            func counts(_ byStatus: [IntegrityStatus: Int]) -> String {
-                IntegrityStatus.allCases.compactMap { status in byStatus[status].map { "\($0) \(status.rawValue)" } }.joined(separator: ", ")
-            }
-            lines += "trailscan: integrity: log files scanned: \(counts(s.objectIntegrity).nonEmptyOr("none"))"
-            lines += "; digests: \(counts(s.digestIntegrity).nonEmptyOr("none"))"
-            if s.missingLogs > 0 { lines += "; \(s.missingLogs) \(plural(s.missingLogs, "log file")) the digests list not found (deleted)" }
-            if s.alertsUnproven > 0 { lines += "; \(s.alertsUnproven) \(plural(s.alertsUnproven, "alert")) from log files not proven valid" }
-            lines += "\n"
-        }
+        if let integrity = integrityText(s) { lines += "trailscan: integrity: \(integrity)\n" }
         for (rule, count) in s.recordsUnjudgedByRule.ranked(by: { $0 }) {
             lines += "trailscan: \(TerminalText.escaped(rule)): \(count) \(plural(count, "record")) could not be judged"
                 + (s.unjudgedExample[rule].map { " (first: \(TerminalText.escaped($0)))" } ?? "") + "\n"
@@ -223,6 +214,14 @@ public enum SummaryReport {
         raw("\"objects\":{\"scanned\":\(s.objectsScanned),\"skipped\":\(s.objectsSkipped),\"failed\":\(s.objectsFailed),\"alreadyScanned\":\(s.objectsAlreadyScanned),\"listRequests\":\(s.listRequests)}")
         raw(",\"bytes\":{\"compressed\":\(s.compressedBytes),\"uncompressed\":\(s.uncompressedBytes)}")
         raw(",\"records\":{\"scanned\":\(s.records),\"filteredOut\":\(s.recordsFilteredOut),\"withoutEventTime\":\(s.recordsWithoutTime)}")
+        if !s.objectIntegrity.isEmpty || !s.digestIntegrity.isEmpty {
+            func statuses(_ byStatus: [IntegrityStatus: Int]) { counts(IntegrityStatus.allCases.compactMap { status in byStatus[status].map { (status.rawValue, $0) } }) }
+            raw(",\"integrity\":{\"logFiles\":")
+            statuses(s.objectIntegrity)
+            raw(",\"digests\":")
+            statuses(s.digestIntegrity)
+            raw(",\"missingLogFiles\":\(s.missingLogs),\"objectsUnproven\":\(s.objectsUnproven),\"alertsUnproven\":\(s.alertsUnproven)}")
+        }
         raw(",\"ignored\":")
         counts(s.ignored.sorted { $0.key < $1.key }.map { ($0.key.rawValue, $0.value) })
         raw(",\"eventTime\":{\"first\":")
@@ -308,7 +307,19 @@ public enum SummaryReport {
             ("alerts", "\(s.alerts)" + (s.alertsResent > 0 ? " (\(s.alertsResent) left unsent by an interrupted run)" : "")),
             ("already reported", "\(s.alertsDuplicate)"),
             ("suppressed", "\(s.alertsSuppressed)"),
-        ]
+        ] + (integrityText(s).map { [("integrity", $0)] } ?? [])
+    }
+
+    /// `log files scanned: 6 valid, 1 modified; digests: 28 valid; …` (`scan --verify`), `nil` without it.
+    static func integrityText(_ s: ScanSummary) -> String? {
+        guard !s.objectIntegrity.isEmpty || !s.digestIntegrity.isEmpty else { return nil }
+        func counts(_ byStatus: [IntegrityStatus: Int]) -> String {
+            IntegrityStatus.allCases.compactMap { status in byStatus[status].map { "\($0) \(status.rawValue)" } }.joined(separator: ", ")
+        }
+        var text = "log files scanned: \(counts(s.objectIntegrity).nonEmptyOr("none")); digests: \(counts(s.digestIntegrity).nonEmptyOr("none"))"
+        if s.missingLogs > 0 { text += "; \(s.missingLogs) \(plural(s.missingLogs, "log file")) the digests list not found (deleted)" }
+        if s.alertsUnproven > 0 { text += "; \(s.alertsUnproven) \(plural(s.alertsUnproven, "alert")) from log files not proven valid" }
+        return text
     }
 
     /// The grouped tables of the full report, each ranked by count.

@@ -62,7 +62,12 @@ import TrailTestSupport
         #expect(run.stderr.contains("trailscan: integrity: log files scanned: \(trail.logKeys.count - 1) valid, 1 modified; digests: \(trail.digestKeys.count) valid; \(count) alerts from log files not proven valid\n"))
 
         let report = trail.root.appendingPathComponent("report.html").path
-        let text = try CLI.run(["scan", "--verify", "--public-keys", trail.keys, "-q", "--report", report, trail.copy.path])
+        let summary = trail.root.appendingPathComponent("summary.json").path
+        let text = try CLI.run(["scan", "--verify", "--public-keys", trail.keys, "-q", "--report", report, "--summary-out", summary, trail.copy.path])
+        let integrity = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as! [String: Any])["integrity"] as! [String: Any]
+        #expect(integrity["logFiles"] as? [String: Int] == ["valid": trail.logKeys.count - 1, "modified": 1])
+        #expect(integrity["digests"] as? [String: Int] == ["valid": trail.digestKeys.count])
+        #expect(integrity["alertsUnproven"] as? Int == count && integrity["missingLogFiles"] as? Int == 0 && integrity["objectsUnproven"] as? Int == 0)
         let page = try String(contentsOfFile: report, encoding: .utf8)
         #expect(page.components(separatedBy: " — log file integrity MODIFIED (digest \(digestPath))").count - 1 == count)
         #expect(text.stdout.components(separatedBy: "  integrity   MODIFIED  digest \(digestPath): SHA-256 ").count - 1 >= 1)
